@@ -1,0 +1,226 @@
+// Activation functions: one small struct per function with its formula, value F,
+// derivative D (given the pre-activation z and the cached output a) and, for
+// learnable ones, the gradient of f with respect to its per-neuron parameters.
+// A layer is dispatched once to a templated loop (VisitActivation), never per element.
+#ifndef ACTGRID_WORKER_ENGINE_ACTIVATION_H_
+#define ACTGRID_WORKER_ENGINE_ACTIVATION_H_
+
+#include <cmath>
+#include <utility>
+
+#include "actgrid/v1/spec.pb.h"
+
+namespace actgrid::engine {
+
+// What an activation sees of its layer: fixed hyperparameters from the spec and the
+// learnable parameters, laid out parameter-major (param q of unit i at q*units + i).
+template <class T>
+struct ActContext {
+  const double* hyper = nullptr;
+  const T* learn = nullptr;
+  int units = 0;
+};
+
+// f(z) = z;  f'(z) = 1
+template <class T>
+struct Linear {
+  static constexpr int kLearnable = 0;
+  T F(T z, int) const { return z; }
+  T D(T, T, int) const { return T(1); }
+};
+
+// f(z) = 1 / (1 + e^-z);  f'(z) = f(z) (1 - f(z))
+template <class T>
+struct Sigmoid {
+  static constexpr int kLearnable = 0;
+  T F(T z, int) const { return T(1) / (T(1) + std::exp(-z)); }
+  T D(T, T a, int) const { return a * (T(1) - a); }
+};
+
+// f(z) = tanh z;  f'(z) = 1 - f(z)^2
+template <class T>
+struct Tanh {
+  static constexpr int kLearnable = 0;
+  T F(T z, int) const { return std::tanh(z); }
+  T D(T, T a, int) const { return T(1) - a * a; }
+};
+
+// f(z) = max(0, z);  f'(z) = [z > 0]
+template <class T>
+struct Relu {
+  static constexpr int kLearnable = 0;
+  T F(T z, int) const { return z > T(0) ? z : T(0); }
+  T D(T z, T, int) const { return z > T(0) ? T(1) : T(0); }
+};
+
+// f(z) = z for z > 0, alpha z otherwise;  f'(z) = 1 or alpha
+template <class T>
+struct LeakyRelu {
+  static constexpr int kLearnable = 0;
+  T alpha;
+  T F(T z, int) const { return z > T(0) ? z : alpha * z; }
+  T D(T z, T, int) const { return z > T(0) ? T(1) : alpha; }
+};
+
+// f(z) = z for z > 0, a_i z otherwise, a_i learnable per unit;
+// f'(z) = 1 or a_i;  df/da_i = 0 or z
+template <class T>
+struct Prelu {
+  static constexpr int kLearnable = 1;
+  const T* slope;
+  T F(T z, int i) const { return z > T(0) ? z : slope[i] * z; }
+  T D(T z, T, int i) const { return z > T(0) ? T(1) : slope[i]; }
+  void Grad(T z, int i, T g, T* grad, int) const { grad[i] += z > T(0) ? T(0) : g * z; }
+};
+
+// f(z) = z for z > 0, alpha (e^z - 1) otherwise;  f'(z) = 1 or f(z) + alpha
+template <class T>
+struct Elu {
+  static constexpr int kLearnable = 0;
+  T alpha;
+  T F(T z, int) const { return z > T(0) ? z : alpha * std::expm1(z); }
+  T D(T z, T a, int) const { return z > T(0) ? T(1) : a + alpha; }
+};
+
+// f(z) = lambda z for z > 0, lambda alpha (e^z - 1) otherwise (lambda = 1.0507..., alpha = 1.6733...);
+// f'(z) = lambda or f(z) + lambda alpha
+template <class T>
+struct Selu {
+  static constexpr int kLearnable = 0;
+  static constexpr T kLambda = T(1.0507009873554804934193349852946);
+  static constexpr T kAlpha = T(1.6732632423543772848170429916717);
+  T F(T z, int) const { return z > T(0) ? kLambda * z : kLambda * kAlpha * std::expm1(z); }
+  T D(T z, T a, int) const { return z > T(0) ? kLambda : a + kLambda * kAlpha; }
+};
+
+// f(z) = z Phi(z), Phi the standard normal CDF (exact, erf form);
+// f'(z) = Phi(z) + z phi(z)
+template <class T>
+struct Gelu {
+  static constexpr int kLearnable = 0;
+  static T Phi(T z) { return T(0.5) * (T(1) + std::erf(z * T(0.70710678118654752440))); }
+  T F(T z, int) const { return z * Phi(z); }
+  T D(T z, T, int) const {
+    return Phi(z) + z * T(0.39894228040143267794) * std::exp(T(-0.5) * z * z);
+  }
+};
+
+// f(z) = z sigma(z);  f'(z) = sigma(z) (1 + z (1 - sigma(z)))
+template <class T>
+struct Silu {
+  static constexpr int kLearnable = 0;
+  static T Sigma(T z) { return T(1) / (T(1) + std::exp(-z)); }
+  T F(T z, int) const { return z * Sigma(z); }
+  T D(T z, T, int) const {
+    const T s = Sigma(z);
+    return s * (T(1) + z * (T(1) - s));
+  }
+};
+
+// softplus(z) = log(1 + e^z), computed as max(z, 0) + log1p(e^-|z|);  softplus'(z) = sigma(z)
+template <class T>
+inline T SoftplusValue(T z) {
+  return (z > T(0) ? z : T(0)) + std::log1p(std::exp(-std::abs(z)));
+}
+
+// f(z) = z tanh(softplus(z));  f'(z) = tanh(sp) + z (1 - tanh(sp)^2) sigma(z)
+template <class T>
+struct Mish {
+  static constexpr int kLearnable = 0;
+  T F(T z, int) const { return z * std::tanh(SoftplusValue(z)); }
+  T D(T z, T, int) const {
+    const T t = std::tanh(SoftplusValue(z));
+    const T s = T(1) / (T(1) + std::exp(-z));
+    return t + z * (T(1) - t * t) * s;
+  }
+};
+
+// f(z) = log(1 + e^z);  f'(z) = sigma(z)
+template <class T>
+struct Softplus {
+  static constexpr int kLearnable = 0;
+  T F(T z, int) const { return SoftplusValue(z); }
+  T D(T z, T, int) const { return T(1) / (T(1) + std::exp(-z)); }
+};
+
+// f(z) = z / (1 + |z|);  f'(z) = 1 / (1 + |z|)^2
+template <class T>
+struct Softsign {
+  static constexpr int kLearnable = 0;
+  T F(T z, int) const { return z / (T(1) + std::abs(z)); }
+  T D(T z, T, int) const {
+    const T d = T(1) + std::abs(z);
+    return T(1) / (d * d);
+  }
+};
+
+// Reflected Linear Unit: two lines meeting at the peak (p_i, h_i), all four learnable per unit:
+// f(z) = h + l (z - p) for z < p, h + r (z - p) otherwise;  f'(z) = l or r;
+// df/dl = z - p or 0;  df/dr = 0 or z - p;  df/dp = -l or -r;  df/dh = 1
+template <class T>
+struct Reflu {
+  static constexpr int kLearnable = 4;
+  const T* p;  // [left | right | position | height], each `units` long
+  int units;
+  T F(T z, int i) const {
+    const T d = z - p[2 * units + i];
+    return p[3 * units + i] + (d < T(0) ? p[i] : p[units + i]) * d;
+  }
+  T D(T z, T, int i) const { return z < p[2 * units + i] ? p[i] : p[units + i]; }
+  void Grad(T z, int i, T g, T* grad, int n) const {
+    const T d = z - p[2 * n + i];
+    if (d < T(0)) {
+      grad[i] += g * d;
+      grad[2 * n + i] -= g * p[i];
+    } else {
+      grad[n + i] += g * d;
+      grad[2 * n + i] -= g * p[n + i];
+    }
+    grad[3 * n + i] += g;
+  }
+};
+
+// f(z) = e^(-z^2);  f'(z) = -2 z f(z)
+template <class T>
+struct Gaussian {
+  static constexpr int kLearnable = 0;
+  T F(T z, int) const { return std::exp(-z * z); }
+  T D(T z, T a, int) const { return T(-2) * z * a; }
+};
+
+// f(z) = sin(z) / z, f(0) = 1;  f'(z) = (cos z - f(z)) / z, f'(0) = 0
+// (near 0 the Taylor series 1 - z^2/6 and -z/3 avoid cancellation)
+template <class T>
+struct Sinc {
+  static constexpr int kLearnable = 0;
+  T F(T z, int) const { return std::abs(z) < T(1e-4) ? T(1) - z * z / T(6) : std::sin(z) / z; }
+  T D(T z, T a, int) const { return std::abs(z) < T(1e-4) ? -z / T(3) : (std::cos(z) - a) / z; }
+};
+
+// Calls fn(op) with the op of the spec's kind. Maxout is not an elementwise op
+// (the network handles it) and reaches fn as Linear, which the caller must not use.
+template <class T, class Fn>
+decltype(auto) VisitActivation(v1::ActivationKind kind, const ActContext<T>& ctx, Fn&& fn) {
+  switch (kind) {
+    case v1::ACTIVATION_KIND_SIGMOID: return fn(Sigmoid<T>{});
+    case v1::ACTIVATION_KIND_TANH: return fn(Tanh<T>{});
+    case v1::ACTIVATION_KIND_RELU: return fn(Relu<T>{});
+    case v1::ACTIVATION_KIND_LEAKY_RELU: return fn(LeakyRelu<T>{T(ctx.hyper[0])});
+    case v1::ACTIVATION_KIND_PRELU: return fn(Prelu<T>{ctx.learn});
+    case v1::ACTIVATION_KIND_ELU: return fn(Elu<T>{T(ctx.hyper[0])});
+    case v1::ACTIVATION_KIND_SELU: return fn(Selu<T>{});
+    case v1::ACTIVATION_KIND_GELU: return fn(Gelu<T>{});
+    case v1::ACTIVATION_KIND_SILU: return fn(Silu<T>{});
+    case v1::ACTIVATION_KIND_MISH: return fn(Mish<T>{});
+    case v1::ACTIVATION_KIND_SOFTPLUS: return fn(Softplus<T>{});
+    case v1::ACTIVATION_KIND_SOFTSIGN: return fn(Softsign<T>{});
+    case v1::ACTIVATION_KIND_REFLU: return fn(Reflu<T>{ctx.learn, ctx.units});
+    case v1::ACTIVATION_KIND_GAUSSIAN: return fn(Gaussian<T>{});
+    case v1::ACTIVATION_KIND_SINC: return fn(Sinc<T>{});
+    default: return fn(Linear<T>{});
+  }
+}
+
+}  // namespace actgrid::engine
+
+#endif  // ACTGRID_WORKER_ENGINE_ACTIVATION_H_

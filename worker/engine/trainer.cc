@@ -1,0 +1,233 @@
+// The training loop and the metric passes behind RunTrial (see trainer.h).
+#include "worker/engine/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "worker/engine/gemm.h"
+#include "worker/engine/network.h"
+#include "worker/engine/optimizer.h"
+#include "worker/engine/random.h"
+
+namespace actgrid::engine {
+namespace {
+
+using Net = Network<float>;
+using Clock = std::chrono::steady_clock;
+
+// Random streams of a trial seed; the data seed has its own (dataset.cc).
+constexpr uint64_t kInitStream = 11;
+constexpr uint64_t kOrderStream = 12;
+
+struct Counts {
+  double loss_sum = 0.0;
+  long correct = 0;
+};
+
+// Accumulates the per-layer probe statistics of one Forward over the probe set.
+void MeasureProbe(const Net& net, const Net::Workspace& ws, int n, v1::EpochMetrics& m) {
+  long units_total = 0, dead_total = 0, zeros_total = 0;
+  for (int l = 0; l < net.hidden_layers(); ++l) {
+    const auto& layer = net.layers()[l];
+    const float* a = ws.a[l].data();
+    long dead = 0, zeros = 0;
+    double sum = 0.0, sumsq = 0.0;
+    for (int i = 0; i < layer.units; ++i) {
+      bool active = false;
+      for (int j = 0; j < n && !active; ++j) active = net.UnitActive(ws, l, i, j);
+      dead += !active;
+    }
+    for (size_t e = 0; e < size_t(layer.units) * n; ++e) {
+      const double v = a[e];
+      zeros += v == 0.0;
+      sum += v;
+      sumsq += v * v;
+    }
+    const double count = double(layer.units) * n;
+    const double mean = sum / count;
+    v1::LayerMetrics* lm = m.add_layers();
+    lm->set_layer(l);
+    lm->set_dead_fraction(double(dead) / layer.units);
+    lm->set_sparsity(zeros / count);
+    lm->set_act_mean(mean);
+    lm->set_act_std(std::sqrt(std::max(0.0, sumsq / count - mean * mean)));
+    units_total += layer.units;
+    dead_total += dead;
+    zeros_total += zeros;
+  }
+  m.set_dead_fraction(double(dead_total) / units_total);
+  m.set_sparsity(double(zeros_total) / (double(units_total) * n));
+}
+
+// Gradient norms of the mean probe loss per hidden layer (needs a Forward on the probe).
+void MeasureGradients(Net& net, const float* x, int n, Net::Workspace& ws, v1::EpochMetrics& m) {
+  net.Backward(x, n, 0.0, ws);
+  for (int l = 0; l < net.hidden_layers(); ++l) {
+    const auto& layer = net.layers()[l];
+    double sq = 0.0;
+    for (size_t i = 0; i < size_t(layer.rows) * layer.in; ++i) {
+      const double g = net.grads()[layer.w + i];
+      sq += g * g;
+    }
+    m.mutable_layers(l)->set_grad_norm(std::sqrt(sq));
+  }
+  m.set_grad_norm_first(m.layers(0).grad_norm());
+  m.set_grad_norm_last(m.layers(net.hidden_layers() - 1).grad_norm());
+}
+
+// Loss and accuracy over a whole split in chunks; the first chunk of the training
+// split is the probe set, measured on the way.
+Counts EvaluateSplit(Net& net, const Eigen::MatrixXf& x, const std::vector<int32_t>& y,
+                     Net::Workspace& ws, v1::EpochMetrics* probe) {
+  Counts c;
+  const int total = int(y.size()), features = int(x.rows());
+  for (int start = 0; start < total; start += ws.capacity) {
+    const int n = std::min(ws.capacity, total - start);
+    const float* xs = x.data() + size_t(start) * features;
+    const auto stats = net.Forward(xs, y.data() + start, n, ws);
+    c.loss_sum += stats.loss_sum;
+    c.correct += stats.correct;
+    if (probe && start == 0) {
+      MeasureProbe(net, ws, n, *probe);
+      MeasureGradients(net, xs, n, ws, *probe);
+    }
+  }
+  return c;
+}
+
+v1::EpochMetrics MeasureEpoch(int epoch, Net& net, const Dataset& data, Net::Workspace& ws,
+                              Clock::time_point start) {
+  v1::EpochMetrics m;
+  m.set_epoch(epoch);
+  const Counts train = EvaluateSplit(net, data.train_x, data.train_y, ws, &m);
+  const Counts test = EvaluateSplit(net, data.test_x, data.test_y, ws, nullptr);
+  const double n_train = double(data.train_y.size()), n_test = double(data.test_y.size());
+  m.set_train_loss(train.loss_sum / n_train);
+  m.set_train_acc(train.correct / n_train);
+  m.set_test_loss(n_test > 0 ? test.loss_sum / n_test : std::numeric_limits<double>::quiet_NaN());
+  m.set_test_acc(n_test > 0 ? test.correct / n_test : std::numeric_limits<double>::quiet_NaN());
+  m.set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
+  return m;
+}
+
+bool Finite(const v1::EpochMetrics& m) {
+  return std::isfinite(m.train_loss()) && (std::isnan(m.test_acc()) || std::isfinite(m.test_loss()));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Dataset& data,
+                                         const TrialHooks& hooks) {
+  PinBlasToOneThread();
+  if (data.train_y.empty()) return absl::InvalidArgumentError("dataset has no training samples");
+  if (spec.depth() < 1) return absl::InvalidArgumentError(absl::StrCat("depth must be >= 1, got ", spec.depth()));
+  if (spec.model().width() < 1) return absl::InvalidArgumentError("model.width must be >= 1");
+  if (spec.activation().kind() == v1::ACTIVATION_KIND_UNSPECIFIED)
+    return absl::InvalidArgumentError("activation is not set");
+  if (spec.activation().kind() == v1::ACTIVATION_KIND_MAXOUT &&
+      (spec.activation().params_size() < 1 || spec.activation().params(0) < 2))
+    return absl::InvalidArgumentError("maxout needs k >= 2");
+
+  const auto start = Clock::now();
+  NetworkShape shape{data.features, data.classes, spec.depth(), spec.model().width(), spec.activation()};
+  Net net(shape);
+  Rng init_rng(spec.seed(), kInitStream);
+  net.Initialize(spec.init(), spec.bias(), init_rng);
+
+  const int n_train = int(data.train_y.size());
+  const int batch = std::max(1, std::min(spec.train().batch(), n_train));
+  const int probe = std::min(kMaxProbeSamples, n_train);
+  Net::Workspace train_ws = net.MakeWorkspace(batch);
+  Net::Workspace eval_ws = net.MakeWorkspace(probe);
+  Optimizer<float> opt(spec.train(), net.params().size(), net.weight_ranges());
+  Rng order_rng(spec.seed(), kOrderStream);
+  std::vector<int> order(n_train);
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<int32_t> batch_y(batch);
+  const int features = data.features;
+
+  v1::TrialResult result;
+  *result.mutable_spec() = spec;
+  auto record = [&](v1::EpochMetrics m) -> bool {
+    if (hooks.on_epoch) hooks.on_epoch(m);
+    const bool finite = Finite(m);
+    *result.add_epochs() = std::move(m);
+    return finite;
+  };
+
+  long steps = 0;
+  bool ok = record(MeasureEpoch(0, net, data, eval_ws, start));
+  for (int epoch = 1; ok && epoch <= spec.train().epochs(); ++epoch) {
+    if (hooks.cancel && hooks.cancel->load(std::memory_order_relaxed))
+      return absl::CancelledError("trial cancelled");
+    order_rng.Shuffle(order);
+    for (int first = 0; first < n_train; first += batch) {
+      const int n = std::min(batch, n_train - first);
+      float* bx = train_ws.x.data();
+      for (int j = 0; j < n; ++j) {
+        const int s = order[first + j];
+        std::copy_n(data.train_x.data() + size_t(s) * features, features, bx + size_t(j) * features);
+        batch_y[j] = data.train_y[s];
+      }
+      net.Forward(bx, batch_y.data(), n, train_ws);
+      net.Backward(bx, n, spec.train().l1_activity(), train_ws);
+      opt.Step(net.params(), net.grads());
+      ++steps;
+    }
+    ok = record(MeasureEpoch(epoch, net, data, eval_ws, start));
+  }
+
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<v1::EpochMetrics> epochs(result.epochs().begin(), result.epochs().end());
+  v1::TrialSummary summary = Summarize(spec, epochs);
+  summary.set_seconds(seconds);
+  summary.set_steps_per_second(seconds > 0 ? steps / seconds : 0.0);
+  summary.set_parameters(long(net.params().size()));
+  *result.mutable_summary() = summary;
+  return result;
+}
+
+v1::TrialSummary Summarize(const v1::TrialSpec& spec, const std::vector<v1::EpochMetrics>& epochs) {
+  v1::TrialSummary s;
+  s.set_epochs_to_target(-1);
+  s.set_diverged_epoch(-1);
+  if (epochs.empty()) return s;
+  const v1::EpochMetrics& first = epochs.front();
+  const v1::EpochMetrics& last = epochs.back();
+  s.set_epochs_run(last.epoch());
+  s.set_diverged(!Finite(last));
+  s.set_outcome(s.diverged() ? v1::TRIAL_OUTCOME_DIVERGED : v1::TRIAL_OUTCOME_SUCCEEDED);
+  if (s.diverged()) s.set_diverged_epoch(last.epoch());
+  s.set_final_test_acc(last.test_acc());
+  s.set_final_test_loss(last.test_loss());
+  s.set_final_train_loss(last.train_loss());
+  s.set_init_sparsity(first.sparsity());
+  s.set_final_sparsity(last.sparsity());
+  s.set_init_dead_fraction(first.dead_fraction());
+  s.set_final_dead_fraction(last.dead_fraction());
+  s.set_best_test_acc(first.test_acc());
+  double max_dead = first.dead_fraction(), area = 0.0;
+  for (size_t i = 0; i < epochs.size(); ++i) {
+    const v1::EpochMetrics& m = epochs[i];
+    if (m.test_acc() > s.best_test_acc()) {
+      s.set_best_test_acc(m.test_acc());
+      s.set_best_epoch(m.epoch());
+    }
+    if (s.epochs_to_target() < 0 && m.test_acc() >= spec.train().target_accuracy())
+      s.set_epochs_to_target(m.epoch());
+    max_dead = std::max(max_dead, m.dead_fraction());
+    if (i > 0) area += 0.5 * (m.test_acc() + epochs[i - 1].test_acc());
+  }
+  s.set_max_dead_fraction(max_dead);
+  s.set_auc_test_acc(epochs.size() > 1 ? area / double(epochs.size() - 1) : first.test_acc());
+  const double gf = first.grad_norm_first(), gl = first.grad_norm_last();
+  s.set_grad_ratio(gl > 0 ? gf / gl : (gf > 0 ? std::numeric_limits<double>::infinity()
+                                              : std::numeric_limits<double>::quiet_NaN()));
+  return s;
+}
+
+}  // namespace actgrid::engine

@@ -1,0 +1,41 @@
+// Trains one trial: builds the network from its TrialSpec, runs the epochs, measures
+// every per-epoch and per-layer metric (epoch 0 before any update) and summarizes.
+#ifndef ACTGRID_WORKER_ENGINE_TRAINER_H_
+#define ACTGRID_WORKER_ENGINE_TRAINER_H_
+
+#include <atomic>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "actgrid/v1/metrics.pb.h"
+#include "actgrid/v1/spec.pb.h"
+#include "worker/engine/dataset.h"
+
+namespace actgrid::engine {
+
+// Samples of the training split that per-layer metrics are measured on.
+inline constexpr int kMaxProbeSamples = 1000;
+
+struct TrialHooks {
+  // Called after each epoch is measured, in order, on the training thread.
+  std::function<void(const v1::EpochMetrics&)> on_epoch;
+  // When set and it becomes true, the trial stops within one epoch with Cancelled.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// Trains `spec` on `data` (which must match spec.dataset()). A loss that becomes NaN
+// or Inf ends the trial as DIVERGED at that epoch: an outcome, not an error. Errors:
+// InvalidArgument when the spec does not fit the data; Cancelled when hooks.cancel fired.
+// The result leaves trial_key empty. Same spec and data: bit-identical metrics
+// except the wall-time fields (seconds, steps_per_second).
+absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Dataset& data,
+                                         const TrialHooks& hooks = {});
+
+// The trial summary of a curve (exposed for tests and re-summarizing stored curves).
+v1::TrialSummary Summarize(const v1::TrialSpec& spec,
+                           const std::vector<v1::EpochMetrics>& epochs);
+
+}  // namespace actgrid::engine
+
+#endif  // ACTGRID_WORKER_ENGINE_TRAINER_H_

@@ -1,0 +1,36 @@
+// Runs a list of trials on a oneTBB arena, one trial per thread (the engine is
+// single-threaded inside a trial), and reports each epoch and each finished trial.
+#ifndef ACTGRID_WORKER_RUNNER_LOCAL_POOL_H_
+#define ACTGRID_WORKER_RUNNER_LOCAL_POOL_H_
+
+#include <atomic>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "actgrid/v1/metrics.pb.h"
+#include "actgrid/v1/spec.pb.h"
+#include "worker/engine/dataset.h"
+
+namespace actgrid::runner {
+
+struct PoolOptions {
+  int threads = 0;  // 0 = every hardware thread
+  // Both callbacks may run concurrently on pool threads.
+  std::function<void(size_t trial, const v1::EpochMetrics&)> on_epoch;
+  std::function<void(size_t trial, const absl::StatusOr<v1::TrialResult>&)> on_done;
+  const std::atomic<bool>* cancel = nullptr;  // stops trials at their next epoch
+};
+
+// Trains every spec and returns its result (or the error that stopped it), in the
+// order of `specs`. Datasets are loaded once per distinct DatasetSpec through `cache`.
+std::vector<absl::StatusOr<v1::TrialResult>> RunLocally(const std::vector<v1::TrialSpec>& specs,
+                                                        engine::DatasetCache& cache,
+                                                        const PoolOptions& options);
+
+// The number of threads RunLocally uses for `requested` (0 = hardware threads).
+int EffectiveThreads(int requested);
+
+}  // namespace actgrid::runner
+
+#endif  // ACTGRID_WORKER_RUNNER_LOCAL_POOL_H_
