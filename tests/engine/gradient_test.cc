@@ -66,10 +66,18 @@ TEST_P(ActivationGradient, DerivativeMatchesCentralDifference) {
   EXPECT_LT(RelativeError(analytic, numeric), 1e-7) << info.name;
 }
 
+class LearnableGradient : public ::testing::TestWithParam<ActivationInfo> {};
+
+std::vector<ActivationInfo> LearnableActivations() {
+  std::vector<ActivationInfo> out;
+  for (const auto& a : Activations())
+    if (a.learnable_per_neuron > 0) out.push_back(a);
+  return out;
+}
+
 // Each learnable parameter's gradient from Grad() against central differences.
-TEST_P(ActivationGradient, LearnableParameterGradients) {
+TEST_P(LearnableGradient, ParameterGradientsMatchCentralDifference) {
   const ActivationInfo& info = GetParam();
-  if (info.learnable_per_neuron == 0) GTEST_SKIP() << info.name << " has no learnable parameters";
   const v1::ActivationSpec spec = TestSpec(info);
   std::vector<double> hyper(spec.params().begin(), spec.params().end());
   const double h = 1e-6;
@@ -135,6 +143,12 @@ TEST_P(ActivationGradient, NetworkGradientMatchesCentralDifference) {
 
 INSTANTIATE_TEST_SUITE_P(Registry, ActivationGradient, ::testing::ValuesIn(Activations()),
                          [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Registry, LearnableGradient, ::testing::ValuesIn(LearnableActivations()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ActivationRegistry, PreluAndRefluAreLearnable) {
+  EXPECT_EQ(LearnableActivations().size(), 2u);
+}
 
 // Every ActivationKind of the wire enum is registered (a new one cannot be forgotten).
 TEST(ActivationRegistry, CoversEveryEnumValue) {

@@ -46,7 +46,7 @@ class Network {
     int capacity = 0;
     std::vector<std::vector<T>> z, a, d;  // per hidden layer, rows/units x capacity
     std::vector<std::vector<int>> arg;    // maxout: winning piece per unit and sample
-    std::vector<T> logits, grad_out, da, da_prev, dz, x;
+    std::vector<T> logits, grad_out, da, dz, x;
   };
 
   // Sum of the per-sample losses and number of correct predictions of a batch.
@@ -124,27 +124,25 @@ class Network {
     ws.logits.resize(size_t(shape_.classes) * capacity);
     ws.grad_out.resize(size_t(shape_.classes) * capacity);
     ws.da.resize(size_t(widest) * capacity);
-    ws.da_prev.resize(size_t(widest) * capacity);
     ws.dz.resize(size_t(widest) * capacity);
     ws.x.resize(size_t(shape_.inputs) * capacity);
     return ws;
   }
 
   // Runs n <= capacity samples (columns of x, inputs x n) forward. With labels, also
-  // returns the loss sum and correct count and leaves softmax - onehot in grad_out.
-  BatchStats Forward(const T* x, const int32_t* labels, int n, Workspace& ws) const {
+  // leaves softmax - onehot in grad_out and counts correct predictions; the loss sum
+  // (logarithms) is computed only when `want_loss`.
+  BatchStats Forward(const T* x, const int32_t* labels, int n, Workspace& ws,
+                     bool want_loss = true) const {
     const T* in = x;
     for (int l = 0; l < shape_.depth; ++l) {
       ForwardHidden(l, in, n, ws);
       in = ws.a[l].data();
     }
     const Layer& out = layers_.back();
-    MatMap<T> logits(ws.logits.data(), out.rows, n);
-    Gemm<T>(false, false, Weights(out), ConstMatMap<T>(in, out.in, n), logits);
-    const T* b = params_.data() + out.b;
-    for (int j = 0; j < n; ++j)
-      for (int i = 0; i < out.rows; ++i) logits(i, j) += b[i];
-    return labels ? SoftmaxLoss(labels, n, ws) : BatchStats{};
+    Affine<T>(Weights(out), ConstMatMap<T>(in, out.in, n), params_.data() + out.b,
+              MatMap<T>(ws.logits.data(), out.rows, n));
+    return labels ? SoftmaxLoss(labels, n, ws, want_loss) : BatchStats{};
   }
 
   // After Forward(x, labels, n): writes into grads() the gradient of
@@ -198,41 +196,45 @@ class Network {
 
   void ForwardHidden(int l, const T* in, int n, Workspace& ws) const {
     const Layer& layer = layers_[l];
-    MatMap<T> z(ws.z[l].data(), layer.rows, n);
-    Gemm<T>(false, false, Weights(layer), ConstMatMap<T>(in, layer.in, n), z);
     const T* b = params_.data() + layer.b;
-    T* a = ws.a[l].data();
+    T* __restrict z = ws.z[l].data();
+    Affine<T>(Weights(layer), ConstMatMap<T>(in, layer.in, n), b, MatMap<T>(z, layer.rows, n));
+    T* __restrict a = ws.a[l].data();
     if (pieces_ > 1) {
-      MaxoutForward(layer, b, n, z.data(), a, ws.arg[l].data());
+      MaxoutForward(layer, n, z, a, ws.arg[l].data());
       return;
     }
-    T* d = ws.d[l].data();
-    T* zp = z.data();
+    T* __restrict d = ws.d[l].data();
     const int rows = layer.rows;
     VisitActivation<T>(kind_, Context(layer, params_.data() + layer.p), [&](const auto& op) {
-      // Bias, activation and derivative fused into one pass over the pre-activations.
-      for (int j = 0; j < n; ++j) {
-        T* zc = zp + size_t(j) * rows;
-        T* ac = a + size_t(j) * rows;
-        T* dc = d + size_t(j) * rows;
-        for (int i = 0; i < rows; ++i) {
-          const T v = zc[i] + b[i];
-          const T f = op.F(v, i);
-          zc[i] = v;
-          ac[i] = f;
-          dc[i] = op.D(v, f, i);
+      using Op = std::decay_t<decltype(op)>;
+      // Activation and derivative in one pass over the pre-activations (bias is already
+      // in z); one flat loop when no parameter depends on the unit.
+      if constexpr (Op::kLearnable == 0) {
+        const size_t total = size_t(rows) * n;
+        for (size_t e = 0; e < total; ++e) {
+          const T f = op.F(z[e], 0);
+          a[e] = f;
+          d[e] = op.D(z[e], f, 0);
         }
+      } else {
+        for (int j = 0; j < n; ++j)
+          for (int i = 0; i < rows; ++i) {
+            const size_t e = size_t(j) * rows + i;
+            const T f = op.F(z[e], i);
+            a[e] = f;
+            d[e] = op.D(z[e], f, i);
+          }
       }
       return 0;
     });
   }
 
   // Maxout: unit u outputs max over its pieces u*k .. u*k+k-1 (after bias).
-  void MaxoutForward(const Layer& layer, const T* b, int n, T* z, T* a, int* arg) const {
+  void MaxoutForward(const Layer& layer, int n, const T* z, T* a, int* arg) const {
     const int k = pieces_;
     for (int j = 0; j < n; ++j) {
-      T* zc = z + size_t(j) * layer.rows;
-      for (int i = 0; i < layer.rows; ++i) zc[i] += b[i];
+      const T* zc = z + size_t(j) * layer.rows;
       for (int u = 0; u < layer.units; ++u) {
         int best = u * k;
         for (int q = 1; q < k; ++q)
@@ -288,7 +290,7 @@ class Network {
   }
 
   // Per sample: loss = log sum exp(z) - z_y (shifted by max z); grad_out = softmax - onehot.
-  BatchStats SoftmaxLoss(const int32_t* labels, int n, Workspace& ws) const {
+  BatchStats SoftmaxLoss(const int32_t* labels, int n, Workspace& ws, bool want_loss) const {
     BatchStats stats;
     const int c = shape_.classes;
     for (int j = 0; j < n; ++j) {
@@ -300,14 +302,14 @@ class Network {
       const T m = z[best];
       T sum = T(0);
       for (int i = 0; i < c; ++i) {
-        g[i] = std::exp(z[i] - m);
+        g[i] = i == best ? T(1) : std::exp(z[i] - m);
         sum += g[i];
       }
       const T inv = T(1) / sum;
       for (int i = 0; i < c; ++i) g[i] *= inv;
       const int y = labels[j];
       g[y] -= T(1);
-      stats.loss_sum += double(std::log(sum) - (z[y] - m));
+      if (want_loss) stats.loss_sum += double(std::log(sum) - (z[y] - m));
       stats.correct += best == y;
     }
     return stats;

@@ -1,6 +1,7 @@
 // The registry of names and parameter defaults declared in spec_names.h.
 #include "worker/engine/spec_names.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -164,6 +165,10 @@ int ValueOf(const std::vector<EnumName>& table, std::string_view name) {
 
 std::string FormatNumber(double value) {
   char buf[40];
+  if (value == std::floor(value) && std::abs(value) < 1e15) {  // integers without exponent
+    std::snprintf(buf, sizeof buf, "%.0f", value);
+    return buf;
+  }
   for (int precision = 1; precision <= 17; ++precision) {
     std::snprintf(buf, sizeof buf, "%.*g", precision, value);
     if (std::strtod(buf, nullptr) == value) break;

@@ -173,7 +173,7 @@ absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Datase
         std::copy_n(data.train_x.data() + size_t(s) * features, features, bx + size_t(j) * features);
         batch_y[j] = data.train_y[s];
       }
-      net.Forward(bx, batch_y.data(), n, train_ws);
+      net.Forward(bx, batch_y.data(), n, train_ws, /*want_loss=*/false);
       net.Backward(bx, n, spec.train().l1_activity(), train_ws);
       opt.Step(net.params(), net.grads());
       ++steps;

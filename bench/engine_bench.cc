@@ -1,0 +1,98 @@
+// Trains the benchmark trials of bench/run.sh with the actgrid engine and prints one
+// JSON line of throughput figures, for comparison with bench/torch_bench.py.
+//   actgrid_bench tiny [EPOCHS]     circle, 2-8-8-8-2 relu, batch 10, SGD
+//   actgrid_bench fashion [EPOCHS]  Fashion-MNIST, 784-256-256-10 relu, batch 128, Adam
+#include <cblas.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "worker/engine/dataset.h"
+#include "worker/engine/spec_names.h"
+#include "worker/engine/trainer.h"
+
+namespace {
+
+using namespace actgrid;
+
+v1::TrialSpec TinySpec(int epochs) {
+  v1::TrialSpec spec;
+  auto* d = spec.mutable_dataset();
+  d->set_kind(v1::DATASET_KIND_CIRCLE);
+  d->set_samples(1000);
+  d->set_noise(0.1);
+  d->set_test_fraction(0.5);
+  d->set_seed(7);
+  d->set_scaling(v1::SCALING_STANDARDIZE);
+  spec.mutable_model()->set_width(8);
+  auto* t = spec.mutable_train();
+  t->set_optimizer(v1::OPTIMIZER_SGD);
+  t->set_lr(0.03);
+  t->set_batch(10);
+  t->set_epochs(epochs);
+  t->set_target_accuracy(0.9);
+  *spec.mutable_activation() = engine::DefaultActivation(v1::ACTIVATION_KIND_RELU);
+  *spec.mutable_init() = engine::DefaultInit(v1::INIT_KIND_HE_UNIFORM);
+  spec.set_depth(3);
+  return spec;
+}
+
+v1::TrialSpec FashionSpec(int epochs) {
+  v1::TrialSpec spec;
+  auto* d = spec.mutable_dataset();
+  d->set_kind(v1::DATASET_KIND_FASHION_MNIST);
+  d->set_path("/usr/share/datasets/fashion-mnist");
+  d->set_scaling(v1::SCALING_STANDARDIZE);
+  spec.mutable_model()->set_width(256);
+  auto* t = spec.mutable_train();
+  t->set_optimizer(v1::OPTIMIZER_ADAM);
+  t->set_lr(1e-3);
+  t->set_batch(128);
+  t->set_epochs(epochs);
+  t->set_beta1(0.9);
+  t->set_beta2(0.999);
+  t->set_eps(1e-8);
+  t->set_target_accuracy(0.85);
+  *spec.mutable_activation() = engine::DefaultActivation(v1::ACTIVATION_KIND_RELU);
+  *spec.mutable_init() = engine::DefaultInit(v1::INIT_KIND_HE_UNIFORM);
+  spec.set_depth(2);
+  return spec;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "tiny";
+  const bool tiny = mode == "tiny";
+  if (!tiny && mode != "fashion") {
+    std::fprintf(stderr, "usage: actgrid_bench tiny|fashion [EPOCHS]\n");
+    return 2;
+  }
+  const int epochs = argc > 2 ? std::atoi(argv[2]) : (tiny ? 400 : 3);
+  const v1::TrialSpec spec = tiny ? TinySpec(epochs) : FashionSpec(epochs);
+  auto data = engine::LoadDataset(spec.dataset());
+  if (!data.ok()) {
+    std::fprintf(stderr, "error: %s\n", data.status().ToString().c_str());
+    return 1;
+  }
+  if (tiny) engine::RunTrial(TinySpec(5), **data).IgnoreError();  // warm up
+  const auto start = std::chrono::steady_clock::now();
+  auto result = engine::RunTrial(spec, **data);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!result.ok()) {
+    std::fprintf(stderr, "error: %s\n", result.status().ToString().c_str());
+    return 1;
+  }
+  const long n_train = long((*data)->train_y.size());
+  const long batch = spec.train().batch();
+  const long steps = long(epochs) * ((n_train + batch - 1) / batch);
+  std::printf(
+      "{\"side\": \"actgrid\", \"mode\": \"%s\", \"epochs\": %d, \"steps\": %ld, \"seconds\": %.6f, "
+      "\"steps_per_second\": %.1f, \"samples_per_second\": %.1f, \"final_test_acc\": %.4f, "
+      "\"blas_core\": \"%s\"}\n",
+      mode.c_str(), epochs, steps, seconds, steps / seconds, double(epochs) * n_train / seconds,
+      result->summary().final_test_acc(), openblas_get_corename());
+  return 0;
+}

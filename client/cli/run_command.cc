@@ -1,0 +1,103 @@
+// RunGrid (see run_command.h).
+#include "client/cli/run_command.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "client/cli/progress.h"
+#include "client/cli/table.h"
+#include "client/grid/grid_file.h"
+#include "worker/runner/local_pool.h"
+
+namespace actgrid::cli {
+namespace {
+
+struct Tracker {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::atomic<long> epochs{0}, done{0}, failed{0};
+};
+
+}  // namespace
+
+int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
+            const std::atomic<bool>* cancel) {
+  const auto grid = grid::ParseGridFile(options.grid_path);
+  if (!grid.ok()) {
+    std::fprintf(err, "error: %s: %s\n", options.grid_path.c_str(),
+                 std::string(grid.status().message()).c_str());
+    return 2;
+  }
+  if (auto m = SummaryMetric(v1::TrialSummary(), options.metric); !m.ok()) {
+    std::fprintf(err, "error: --metric: %s\n", std::string(m.status().message()).c_str());
+    return 2;
+  }
+  const int threads = runner::EffectiveThreads(options.workers);
+  long total_epochs = 0;
+  std::vector<v1::TrialSpec> specs;
+  for (const auto& t : grid->trials) {
+    specs.push_back(t.spec);
+    total_epochs += t.spec.train().epochs() + 1;
+  }
+  std::fprintf(err, "grid %s: %d cells x %zu seeds = %zu trials, %ld epochs in all, on %d threads\n",
+               grid->name.c_str(), grid->cells, grid->seeds.size(), specs.size(), total_epochs,
+               threads);
+  if (options.dry_run) return 0;
+
+  Tracker tracker;
+  std::vector<std::optional<v1::TrialResult>> results(specs.size());
+  std::vector<std::string> errors;
+  runner::PoolOptions pool;
+  pool.threads = threads;
+  pool.cancel = cancel;
+  pool.on_epoch = [&](size_t, const v1::EpochMetrics&) { ++tracker.epochs; };
+  pool.on_done = [&](size_t i, const absl::StatusOr<v1::TrialResult>& r) {
+    std::lock_guard<std::mutex> lock(tracker.mu);
+    if (r.ok()) {
+      results[i] = *r;
+      results[i]->set_trial_key(grid->trials[i].key);
+      // A trial that stopped early (diverged) still counts all its epochs as done.
+      tracker.epochs += specs[i].train().epochs() - r->summary().epochs_run();
+    } else {
+      ++tracker.failed;
+      if (!absl::IsCancelled(r.status()))
+        errors.push_back(absl::StrFormat("trial %d (%s): %s", i, grid->trials[i].key.substr(0, 12),
+                                         r.status().ToString()));
+    }
+    ++tracker.done;
+  };
+
+  ProgressBar bar(err, total_epochs, long(specs.size()));
+  std::thread worker([&] {
+    runner::RunLocally(specs, *std::make_unique<engine::DatasetCache>(), pool);
+    std::lock_guard<std::mutex> lock(tracker.mu);
+    tracker.finished = true;
+    tracker.cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lock(tracker.mu);
+    while (!tracker.finished) {
+      tracker.cv.wait_for(lock, std::chrono::milliseconds(200));
+      if (options.progress) bar.Update(tracker.epochs, tracker.done, tracker.failed);
+    }
+  }
+  worker.join();
+  if (options.progress) bar.Finish(tracker.epochs, tracker.done, tracker.failed);
+  for (const auto& e : errors) std::fprintf(err, "error: %s\n", e.c_str());
+
+  const bool cancelled = cancel && cancel->load();
+  if (cancelled) std::fprintf(err, "cancelled: the table covers the trials that finished\n");
+  const auto cells = AggregateCells(*grid, results, options.metric);
+  std::fprintf(out, "\n%s", RenderTable(*grid, cells, options.metric).c_str());
+  std::fflush(out);
+  if (cancelled) return 130;
+  return errors.empty() ? 0 : 1;
+}
+
+}  // namespace actgrid::cli

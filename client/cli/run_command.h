@@ -1,0 +1,28 @@
+// `actgrid run GRID.yaml`: expands a grid file and trains its trials on this
+// machine's cores, with a progress bar, then prints the comparison table.
+#ifndef ACTGRID_CLIENT_CLI_RUN_COMMAND_H_
+#define ACTGRID_CLIENT_CLI_RUN_COMMAND_H_
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+
+namespace actgrid::cli {
+
+struct RunOptions {
+  std::string grid_path;
+  int workers = 0;                       // 0 = every hardware thread
+  std::string metric = "final_test_acc";  // summary metric of the table
+  bool dry_run = false;                  // validate and count, train nothing
+  bool progress = true;
+};
+
+// Returns the process exit code: 0 when every trial finished (succeeded or diverged),
+// 1 when some trial failed, 2 for an invalid grid file or option, 130 when cancelled.
+// Writes the table to `out` and progress and errors to `err`.
+int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
+            const std::atomic<bool>* cancel);
+
+}  // namespace actgrid::cli
+
+#endif  // ACTGRID_CLIENT_CLI_RUN_COMMAND_H_

@@ -1,0 +1,87 @@
+// The fields a grid file may set (by section or by grid factor path) and the parsers
+// that turn one YAML value into a typed value: integers, finite numbers, names, and
+// the activation/init call syntax "name", "name(1, 2)", "name(key=v, ...)".
+#ifndef ACTGRID_CLIENT_GRID_GRID_VALUES_H_
+#define ACTGRID_CLIENT_GRID_GRID_VALUES_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "actgrid/v1/spec.pb.h"
+#include "yaml-cpp/yaml.h"
+
+namespace actgrid::grid {
+
+enum class FieldType {
+  kInt32,        // an integer that fits int32 (range checks are ValidateTrialSpec's)
+  kUint64,       // an integer >= 0
+  kNumber,       // a finite double
+  kString,       // any scalar; null reads as ""
+  kLabelColumn,  // a string; a plain YAML integer becomes its decimal string
+  kDatasetName,  // DatasetKindNames()
+  kScaling,      // ScalingNames()
+  kOptimizer,    // OptimizerNames()
+  kActivation,   // call syntax over Activations()
+  kInit,         // call syntax over Inits()
+};
+
+// One parsed value, ready to apply to a spec. Only the member(s) of the field's
+// type are meaningful; `label` is how tables and cell names show the value.
+struct FieldValue {
+  int64_t integer = 0;
+  uint64_t unsigned_integer = 0;
+  double number = 0;
+  int enum_value = 0;
+  std::string text;
+  v1::ActivationSpec activation;
+  v1::InitSpec init;
+  std::string label;
+};
+
+struct Field {
+  const char* section;  // "dataset", "model" or "train"
+  const char* key;      // "samples"
+  const char* factor;   // canonical grid factor name: "depth", "train.lr"
+  FieldType type;
+  void (*apply)(const FieldValue& value, v1::TrialSpec* spec);
+};
+
+// Every settable scalar field, in file order of sections.
+const std::vector<Field>& Fields();
+// "model.depth" (the path used in error messages, whatever the factor name).
+std::string FieldPath(const Field& field);
+// The keys of one section, for suggestions.
+std::vector<std::string> SectionKeys(absl::string_view section);
+// nullptr when unknown.
+const Field* FindField(absl::string_view section, absl::string_view key);
+// Accepts a short factor name ("depth") or any dotted path ("model.depth", "train.lr").
+const Field* FindFactor(absl::string_view path);
+// Every accepted factor spelling, short names first, for suggestions.
+std::vector<std::string> FactorNames();
+
+// A spec with every default of the grid file filled in (seed 0; fashion_mnist's
+// default path is filled later, once the dataset is known).
+v1::TrialSpec DefaultTrialSpec();
+
+// Parses `node` as a value of `field`. The error's message is the problem alone
+// ("expected an integer, got 1.5"); the caller prefixes the path.
+absl::StatusOr<FieldValue> ParseFieldValue(const Field& field, const YAML::Node& node);
+
+// An integer >= 0 (seeds); same error convention.
+absl::StatusOr<uint64_t> ParseUnsigned(const YAML::Node& node);
+// An integer in [INT64_MIN, INT64_MAX]; same error convention.
+absl::StatusOr<int64_t> ParseInteger(const YAML::Node& node);
+
+// "name(args)" in the registry: every parameter present, defaults filled in.
+absl::StatusOr<v1::ActivationSpec> ParseActivation(absl::string_view text);
+absl::StatusOr<v1::InitSpec> ParseInit(absl::string_view text);
+
+// How an error message shows a node: 1.5, "fast", null, a list, a map.
+std::string Describe(const YAML::Node& node);
+
+}  // namespace actgrid::grid
+
+#endif  // ACTGRID_CLIENT_GRID_GRID_VALUES_H_

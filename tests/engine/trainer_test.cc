@@ -1,0 +1,175 @@
+// The trainer: metric semantics at initialization, learning sanity on the circle,
+// bit-identical reruns, divergence as an outcome, and the trial summary.
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "worker/engine/dataset.h"
+#include "worker/engine/spec_names.h"
+#include "worker/engine/trainer.h"
+
+namespace actgrid::engine {
+namespace {
+
+v1::TrialSpec CircleSpec(v1::ActivationKind act, int depth, int width, int epochs) {
+  v1::TrialSpec spec;
+  auto* d = spec.mutable_dataset();
+  d->set_kind(v1::DATASET_KIND_CIRCLE);
+  d->set_samples(1000);
+  d->set_noise(0.0);
+  d->set_test_fraction(0.5);
+  d->set_seed(7);
+  d->set_scaling(v1::SCALING_STANDARDIZE);
+  spec.mutable_model()->set_width(width);
+  auto* t = spec.mutable_train();
+  t->set_optimizer(v1::OPTIMIZER_SGD);
+  t->set_lr(0.03);
+  t->set_batch(10);
+  t->set_epochs(epochs);
+  t->set_target_accuracy(0.9);
+  t->set_momentum(0.9);
+  t->set_beta1(0.9);
+  t->set_beta2(0.999);
+  t->set_eps(1e-8);
+  *spec.mutable_activation() = DefaultActivation(act);
+  *spec.mutable_init() = DefaultInit(v1::INIT_KIND_HE_NORMAL);
+  spec.set_depth(depth);
+  spec.set_seed(1);
+  return spec;
+}
+
+v1::TrialResult Train(const v1::TrialSpec& spec) {
+  auto data = LoadDataset(spec.dataset());
+  EXPECT_TRUE(data.ok()) << data.status();
+  auto result = RunTrial(spec, **data);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return *result;
+}
+
+TEST(Metrics, ReluHeZeroBiasIsHalfSparseAtInit) {
+  const auto r = Train(CircleSpec(v1::ACTIVATION_KIND_RELU, 3, 64, 0));
+  ASSERT_EQ(r.epochs_size(), 1);
+  EXPECT_NEAR(r.epochs(0).sparsity(), 0.5, 0.05);
+  EXPECT_EQ(r.summary().init_sparsity(), r.epochs(0).sparsity());
+  ASSERT_EQ(r.epochs(0).layers_size(), 3);
+  for (const auto& layer : r.epochs(0).layers()) EXPECT_GT(layer.act_std(), 0.0);
+}
+
+TEST(Metrics, LayerWithBiasMinus100IsFullyDead) {
+  auto spec = CircleSpec(v1::ACTIVATION_KIND_RELU, 2, 8, 3);
+  spec.set_bias(-100);
+  const auto r = Train(spec);
+  for (const auto& e : r.epochs()) {
+    EXPECT_EQ(e.dead_fraction(), 1.0);
+    EXPECT_EQ(e.sparsity(), 1.0);
+    EXPECT_EQ(e.layers(0).dead_fraction(), 1.0);
+    EXPECT_EQ(e.grad_norm_first(), 0.0);
+  }
+  EXPECT_EQ(r.summary().max_dead_fraction(), 1.0);
+}
+
+TEST(Metrics, TanhIsNeverExactlySparseAndLeakyNeverDead) {
+  const auto tanh = Train(CircleSpec(v1::ACTIVATION_KIND_TANH, 2, 8, 2));
+  const auto leaky = Train(CircleSpec(v1::ACTIVATION_KIND_LEAKY_RELU, 2, 8, 2));
+  for (const auto& e : tanh.epochs()) EXPECT_LT(e.sparsity(), 0.01);
+  for (const auto& e : leaky.epochs()) EXPECT_EQ(e.dead_fraction(), 0.0);
+}
+
+TEST(Learning, TanhThreeByThreeLearnsTheCircle) {
+  auto spec = CircleSpec(v1::ACTIVATION_KIND_TANH, 3, 3, 300);
+  spec.mutable_dataset()->set_noise(0.1);
+  *spec.mutable_init() = DefaultInit(v1::INIT_KIND_XAVIER_UNIFORM);
+  const auto r = Train(spec);
+  EXPECT_GE(r.summary().final_test_acc(), 0.9);
+  EXPECT_EQ(r.summary().outcome(), v1::TRIAL_OUTCOME_SUCCEEDED);
+  EXPECT_GE(r.summary().epochs_to_target(), 1);
+}
+
+TEST(Learning, LinearStaysNearChance) {
+  auto spec = CircleSpec(v1::ACTIVATION_KIND_LINEAR, 3, 3, 100);
+  spec.mutable_dataset()->set_noise(0.1);
+  const auto r = Train(spec);
+  EXPECT_LT(r.summary().best_test_acc(), 0.65);
+}
+
+TEST(Learning, AdamAndMomentumLearnToo) {
+  for (auto opt : {v1::OPTIMIZER_ADAM, v1::OPTIMIZER_MOMENTUM}) {
+    auto spec = CircleSpec(v1::ACTIVATION_KIND_RELU, 2, 8, 40);
+    spec.mutable_train()->set_optimizer(opt);
+    spec.mutable_train()->set_lr(opt == v1::OPTIMIZER_ADAM ? 0.01 : 0.01);
+    EXPECT_GE(Train(spec).summary().final_test_acc(), 0.9) << opt;
+  }
+}
+
+TEST(Learning, ReluPreluRefluAndMaxoutLearn) {
+  for (auto act : {v1::ACTIVATION_KIND_RELU, v1::ACTIVATION_KIND_PRELU, v1::ACTIVATION_KIND_REFLU,
+                   v1::ACTIVATION_KIND_MAXOUT}) {
+    const auto r = Train(CircleSpec(act, 2, 8, 60));
+    EXPECT_GE(r.summary().final_test_acc(), 0.9) << ActivationLabel(DefaultActivation(act));
+  }
+}
+
+TEST(Determinism, SameSpecGivesBitIdenticalCurves) {
+  auto spec = CircleSpec(v1::ACTIVATION_KIND_REFLU, 3, 8, 10);
+  spec.mutable_train()->set_optimizer(v1::OPTIMIZER_ADAM);
+  spec.mutable_train()->set_l2(1e-3);
+  spec.mutable_train()->set_l1_activity(1e-4);
+  const auto a = Train(spec), b = Train(spec);
+  ASSERT_EQ(a.epochs_size(), 11);
+  ASSERT_EQ(a.epochs_size(), b.epochs_size());
+  for (int e = 0; e < a.epochs_size(); ++e) {
+    v1::EpochMetrics x = a.epochs(e), y = b.epochs(e);
+    x.clear_seconds();
+    y.clear_seconds();
+    EXPECT_EQ(x.SerializeAsString(), y.SerializeAsString()) << "epoch " << e;
+  }
+  spec.set_seed(2);
+  const auto c = Train(spec);
+  EXPECT_NE(a.epochs(10).train_loss(), c.epochs(10).train_loss());
+}
+
+TEST(Divergence, NonFiniteLossEndsTheTrialAsDiverged) {
+  auto spec = CircleSpec(v1::ACTIVATION_KIND_LINEAR, 4, 16, 50);
+  spec.mutable_train()->set_lr(50.0);
+  const auto r = Train(spec);
+  EXPECT_TRUE(r.summary().diverged());
+  EXPECT_EQ(r.summary().outcome(), v1::TRIAL_OUTCOME_DIVERGED);
+  EXPECT_GE(r.summary().diverged_epoch(), 1);
+  EXPECT_LT(r.summary().diverged_epoch(), 50);
+  EXPECT_EQ(r.epochs_size(), r.summary().diverged_epoch() + 1);
+  EXPECT_FALSE(std::isfinite(r.epochs(r.epochs_size() - 1).train_loss()));
+}
+
+TEST(Summary, FieldsFollowTheCurve) {
+  v1::TrialSpec spec;
+  spec.mutable_train()->set_target_accuracy(0.8);
+  std::vector<v1::EpochMetrics> curve(4);
+  const double acc[] = {0.5, 0.85, 0.9, 0.7};
+  const double dead[] = {0.1, 0.3, 0.2, 0.25};
+  for (int e = 0; e < 4; ++e) {
+    curve[e].set_epoch(e);
+    curve[e].set_test_acc(acc[e]);
+    curve[e].set_train_loss(1.0);
+    curve[e].set_test_loss(1.0);
+    curve[e].set_dead_fraction(dead[e]);
+    curve[e].set_sparsity(0.1 * e);
+  }
+  curve[0].set_grad_norm_first(0.2);
+  curve[0].set_grad_norm_last(0.8);
+  const auto s = Summarize(spec, curve);
+  EXPECT_EQ(s.final_test_acc(), 0.7);
+  EXPECT_EQ(s.best_test_acc(), 0.9);
+  EXPECT_EQ(s.best_epoch(), 2);
+  EXPECT_EQ(s.epochs_to_target(), 1);
+  EXPECT_DOUBLE_EQ(s.auc_test_acc(), ((0.5 + 0.85) / 2 + (0.85 + 0.9) / 2 + (0.9 + 0.7) / 2) / 3);
+  EXPECT_EQ(s.max_dead_fraction(), 0.3);
+  EXPECT_EQ(s.init_dead_fraction(), 0.1);
+  EXPECT_EQ(s.final_dead_fraction(), 0.25);
+  EXPECT_DOUBLE_EQ(s.final_sparsity(), 0.3);
+  EXPECT_DOUBLE_EQ(s.grad_ratio(), 0.25);
+  EXPECT_FALSE(s.diverged());
+  EXPECT_EQ(s.epochs_run(), 3);
+}
+
+}  // namespace
+}  // namespace actgrid::engine
