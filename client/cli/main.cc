@@ -29,12 +29,14 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--metric", run.metric, "Summary metric of the table")
       ->default_val("final_test_acc");
   run_cmd->add_flag("--dry-run", run.dry_run, "Validate the grid and count its trials; train nothing");
-  run_cmd->add_flag("--no-progress{false}", run.progress, "No progress bar");
+  bool no_progress = false;
+  run_cmd->add_flag("--no-progress", no_progress, "No progress bar");
 
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  run.progress = !no_progress;
   if (*run_cmd) return actgrid::cli::RunGrid(run, stdout, stderr, &g_cancel);
   return 0;
 }

@@ -139,6 +139,27 @@ void SmallGemmNT(int m, int q, int n, const T* __restrict a, const T* __restrict
     }
 }
 
+// out (m) += row sums of A (m x n), in registers (two chains per row block).
+template <class T>
+void AddRowSums(int m, int n, const T* __restrict a, T* __restrict out) {
+  int i0 = 0;
+  for (; i0 + kRowBlock <= m; i0 += kRowBlock) {
+    Rows<T> s0{}, s1{};
+    int j = 0;
+    for (; j + 2 <= n; j += 2) {
+      s0 += LoadRows(a + size_t(j) * m + i0);
+      s1 += LoadRows(a + size_t(j + 1) * m + i0);
+    }
+    if (j < n) s0 += LoadRows(a + size_t(j) * m + i0);
+    StoreRows(out + i0, LoadRows(out + i0) + s0 + s1);
+  }
+  for (int i = i0; i < m; ++i) {
+    T acc = T(0);
+    for (int j = 0; j < n; ++j) acc += a[size_t(j) * m + i];
+    out[i] += acc;
+  }
+}
+
 // Scratch for transposes, one per thread, grown once to the largest layer.
 template <class T>
 T* TransposeScratch(size_t size) {

@@ -284,9 +284,7 @@ class Network {
     ConstMatMap<T> dm(delta, layer.rows, n);
     Gemm<T>(false, true, dm, ConstMatMap<T>(input, layer.in, n),
             MatMap<T>(grads_.data() + layer.w, layer.rows, layer.in));
-    T* db = grads_.data() + layer.b;
-    for (int j = 0; j < n; ++j)
-      for (int i = 0; i < layer.rows; ++i) db[i] += delta[size_t(j) * layer.rows + i];
+    AddRowSums<T>(layer.rows, n, delta, grads_.data() + layer.b);
   }
 
   // Per sample: loss = log sum exp(z) - z_y (shifted by max z); grad_out = softmax - onehot.
