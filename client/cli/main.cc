@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   actgrid::cli::RunOptions run;
   CLI::App* run_cmd = app.add_subcommand(
       "run", "Train every trial of a grid file on this machine and print the comparison table");
-  run_cmd->add_option("grid", run.grid_path, "Grid file (YAML)")->required()->check(CLI::ExistingFile);
+  run_cmd->add_option("grid", run.grid_path, "Grid file (YAML)")->required();
   run_cmd->add_option("--workers,-w", run.workers, "Trials trained in parallel (default: all cores)")
       ->check(CLI::Range(1, 1024));
   run_cmd->add_option("--metric", run.metric, "Summary metric of the table")

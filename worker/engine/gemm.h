@@ -160,12 +160,49 @@ void AddRowSums(int m, int n, const T* __restrict a, T* __restrict out) {
   }
 }
 
-// Scratch for transposes, one per thread, grown once to the largest layer.
-template <class T>
+// Scratch for transposes, one per thread and purpose, grown once to the largest layer.
+template <class T, int kSlot = 0>
 T* TransposeScratch(size_t size) {
   thread_local std::vector<T> scratch;
   if (scratch.size() < size) scratch.resize(size);
   return scratch.data();
+}
+
+// out (cols x rows) = in^T for in (rows x cols), both column-major.
+template <class T>
+void Transpose(int rows, int cols, const T* __restrict in, T* __restrict out) {
+  for (int j = 0; j < cols; ++j)
+    for (int i = 0; i < rows; ++i) out[size_t(i) * cols + j] = in[size_t(j) * rows + i];
+}
+
+// NN for fewer than kRowBlock rows (e.g. a 2-class output layer): A and the bias are
+// padded with zero rows to one row block, so the vectorized kernel runs; the padded
+// rows of the product are dropped.
+template <class T>
+void FewRowsGemmNN(int m, int n, int k, const T* a, const T* b, T* c, bool accumulate,
+                   const T* bias) {
+  constexpr int R = kRowBlock;
+  T* ap = TransposeScratch<T, 1>(size_t(R) * k + R);
+  T* bp = ap + size_t(R) * k;
+  T* cp = TransposeScratch<T, 2>(size_t(R) * n);
+  for (int p = 0; p < k; ++p)
+    for (int i = 0; i < R; ++i) ap[size_t(p) * R + i] = i < m ? a[size_t(p) * m + i] : T(0);
+  for (int i = 0; i < R; ++i) bp[i] = bias && i < m ? bias[i] : T(0);
+  SmallGemmNN<T>(R, n, k, ap, b, cp, false, bp);
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i)
+      c[size_t(j) * m + i] = (accumulate && !bias ? c[size_t(j) * m + i] : T(0)) + cp[size_t(j) * R + i];
+}
+
+// NT for fewer than kRowBlock rows: C^T (q x m) = B (q x n) * A^T in the vectorized
+// NT kernel, then transposed into C.
+template <class T>
+void FewRowsGemmNT(int m, int q, int n, const T* a, const T* b, T* c, bool accumulate) {
+  T* ct = TransposeScratch<T, 1>(size_t(m) * q);
+  SmallGemmNT<T>(q, m, n, b, a, ct, false);
+  for (int p = 0; p < q; ++p)
+    for (int i = 0; i < m; ++i)
+      c[size_t(p) * m + i] = (accumulate ? c[size_t(p) * m + i] : T(0)) + ct[size_t(i) * q + p];
 }
 
 template <class T>
@@ -199,7 +236,10 @@ void Affine(ConstMatMap<T> a, ConstMatMap<T> b, const T* bias, MatMap<T> c) {
       return;
     }
   }
-  SmallGemmNN<T>(int(m), int(n), int(k), a.data(), b.data(), c.data(), false, bias);
+  if (m < kRowBlock)
+    FewRowsGemmNN<T>(int(m), int(n), int(k), a.data(), b.data(), c.data(), false, bias);
+  else
+    SmallGemmNN<T>(int(m), int(n), int(k), a.data(), b.data(), c.data(), false, bias);
 }
 
 template <class T>
@@ -207,14 +247,16 @@ void GemmSmall(bool trans_a, bool trans_b, ConstMatMap<T> a, ConstMatMap<T> b, M
                bool accumulate) {
   const long m = c.rows(), n = c.cols(), k = trans_a ? a.rows() : a.cols();
   if (trans_b && !trans_a) {
-    SmallGemmNT<T>(int(m), int(n), int(k), a.data(), b.data(), c.data(), accumulate);
+    if (m < kRowBlock && n >= kRowBlock)
+      FewRowsGemmNT<T>(int(m), int(n), int(k), a.data(), b.data(), c.data(), accumulate);
+    else
+      SmallGemmNT<T>(int(m), int(n), int(k), a.data(), b.data(), c.data(), accumulate);
     return;
   }
   const T* lhs = a.data();
   if (trans_a) {  // transpose A (k x m) into scratch (m x k)
     T* t = TransposeScratch<T>(size_t(m) * k);
-    for (long i = 0; i < m; ++i)
-      for (long p = 0; p < k; ++p) t[p * m + i] = a.data()[i * k + p];
+    Transpose<T>(int(k), int(m), a.data(), t);
     lhs = t;
   }
   if (!trans_b) {

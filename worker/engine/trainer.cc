@@ -41,11 +41,27 @@ void MeasureProbe(const Net& net, const Net::Workspace& ws, int n, v1::EpochMetr
       for (int j = 0; j < n && !active; ++j) active = net.UnitActive(ws, l, i, j);
       dead += !active;
     }
-    for (size_t e = 0; e < size_t(layer.units) * n; ++e) {
+    // One SIMD lane per statistic and position keeps the sums vectorized (no serial chain);
+    // float lanes are exact enough for a mean over at most 1000 x width values.
+    const size_t total = size_t(layer.units) * n;
+    Rows<float> lane_sum{}, lane_sq{}, lane_zero{};
+    size_t e = 0;
+    for (; e + kRowBlock <= total; e += kRowBlock) {
+      const Rows<float> v = LoadRows(a + e);
+      lane_sum += v;
+      lane_sq += v * v;
+      lane_zero += v == Rows<float>{} ? Broadcast(1.0f) : Rows<float>{};
+    }
+    for (int k = 0; k < kRowBlock; ++k) {
+      sum += lane_sum[k];
+      sumsq += lane_sq[k];
+      zeros += long(lane_zero[k]);
+    }
+    for (; e < total; ++e) {
       const double v = a[e];
-      zeros += v == 0.0;
       sum += v;
       sumsq += v * v;
+      zeros += v == 0.0;
     }
     const double count = double(layer.units) * n;
     const double mean = sum / count;
