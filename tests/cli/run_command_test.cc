@@ -1,0 +1,143 @@
+// `actgrid run` end to end: a small grid trains and prints one row per cell; an invalid
+// grid file runs nothing; cancellation still prints the finished trials.
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "client/cli/run_command.h"
+#include "client/cli/table.h"
+
+namespace actgrid::cli {
+namespace {
+
+std::string ReadAll(std::FILE* f) {
+  std::rewind(f);
+  std::string s;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  return s;
+}
+
+std::string WriteGrid(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+int CountLines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+
+TEST(RunCommand, TrainsTheGridAndPrintsOneRowPerCell) {
+  const std::string path = WriteGrid("small.yaml", R"(name: small
+dataset: {name: circle, samples: 200, noise: 0.0}
+model: {width: 4}
+train: {epochs: 5}
+seeds: 2
+grid:
+  activation: [relu, tanh, reflu]
+  depth: [1, 2]
+)");
+  RunOptions options;
+  options.grid_path = path;
+  options.workers = 2;
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  EXPECT_EQ(RunGrid(options, out, err, nullptr), 0);
+  const std::string table = ReadAll(out), log = ReadAll(err);
+  EXPECT_NE(log.find("6 cells x 2 seeds = 12 trials"), std::string::npos) << log;
+  EXPECT_NE(log.find("12/12 trials"), std::string::npos) << log;
+  EXPECT_NE(table.find("final_test_acc (mean ± std)"), std::string::npos) << table;
+  EXPECT_NE(table.find("reflu"), std::string::npos);
+  EXPECT_EQ(CountLines(table), 1 + 2 + 6);  // blank line, header, rule, 6 cells
+  std::fclose(out);
+  std::fclose(err);
+}
+
+TEST(RunCommand, InvalidGridRunsNothing) {
+  const std::string path = WriteGrid("bad.yaml", "name: bad\ngrid:\n  activation: [relux]\n");
+  RunOptions options;
+  options.grid_path = path;
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  EXPECT_EQ(RunGrid(options, out, err, nullptr), 2);
+  EXPECT_EQ(ReadAll(out), "");
+  EXPECT_NE(ReadAll(err).find("did you mean \"relu\""), std::string::npos);
+  std::fclose(out);
+  std::fclose(err);
+}
+
+TEST(RunCommand, MissingFileAndUnknownMetricAreErrors) {
+  RunOptions options;
+  options.grid_path = "/nonexistent/grid.yaml";
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  EXPECT_EQ(RunGrid(options, out, err, nullptr), 2);
+  options.grid_path = WriteGrid("ok.yaml", "name: ok\n");
+  options.metric = "final_tset_acc";
+  EXPECT_EQ(RunGrid(options, out, err, nullptr), 2);
+  EXPECT_NE(ReadAll(err).find("unknown metric"), std::string::npos);
+  std::fclose(out);
+  std::fclose(err);
+}
+
+TEST(RunCommand, CancelledRunStillPrintsTheTable) {
+  const std::string path = WriteGrid("long.yaml", R"(name: long
+dataset: {name: circle, samples: 200}
+train: {epochs: 100000}
+seeds: 2
+)");
+  RunOptions options;
+  options.grid_path = path;
+  std::atomic<bool> cancel{true};
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  EXPECT_EQ(RunGrid(options, out, err, &cancel), 130);
+  EXPECT_NE(ReadAll(out).find("final_test_acc"), std::string::npos);
+  EXPECT_NE(ReadAll(err).find("cancelled"), std::string::npos);
+  std::fclose(out);
+  std::fclose(err);
+}
+
+TEST(Table, SummaryMetricsByName) {
+  v1::TrialSummary s;
+  s.set_final_test_acc(0.75);
+  s.set_best_epoch(4);
+  s.set_diverged(true);
+  EXPECT_EQ(*SummaryMetric(s, "final_test_acc"), 0.75);
+  EXPECT_EQ(*SummaryMetric(s, "best_epoch"), 4.0);
+  EXPECT_EQ(*SummaryMetric(s, "diverged"), 1.0);
+  EXPECT_FALSE(SummaryMetric(s, "outcome").ok());  // an enum, not a number
+  EXPECT_FALSE(SummaryMetric(s, "nope").ok());
+}
+
+TEST(Table, MeanAndSampleStdPerCell) {
+  grid::Grid grid;
+  grid.factors = {"activation"};
+  grid.cells = 2;
+  std::vector<std::optional<v1::TrialResult>> results;
+  const double acc[] = {0.5, 0.7, 0.9, 0.9};
+  for (int i = 0; i < 4; ++i) {
+    grid::GridTrial t;
+    t.cell = i % 2;
+    t.values = {i % 2 ? "tanh" : "relu"};
+    grid.trials.push_back(t);
+    v1::TrialResult r;
+    r.mutable_summary()->set_final_test_acc(acc[i]);
+    results.push_back(r);
+  }
+  results[3].reset();  // not finished
+  const auto cells = AggregateCells(grid, results, "final_test_acc");
+  ASSERT_EQ(cells.size(), 2u);
+  EXPECT_EQ(cells[0].n, 2);
+  EXPECT_DOUBLE_EQ(cells[0].mean, 0.7);
+  EXPECT_NEAR(cells[0].std, std::sqrt(0.08), 1e-12);  // sample std of {0.5, 0.9}
+  EXPECT_EQ(cells[1].n, 1);
+  EXPECT_DOUBLE_EQ(cells[1].mean, 0.7);
+  EXPECT_EQ(cells[1].std, 0.0);
+}
+
+}  // namespace
+}  // namespace actgrid::cli
