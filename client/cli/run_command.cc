@@ -45,9 +45,9 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
     specs.push_back(t.spec);
     total_epochs += t.spec.train().epochs() + 1;
   }
-  std::fprintf(err, "grid %s: %d cells x %zu seeds = %zu trials, %ld epochs in all, on %d threads\n",
+  std::fprintf(err, "grid %s: %d cells x %zu seeds = %zu trials, %ld epochs in all, on %d thread%s\n",
                grid->name.c_str(), grid->cells, grid->seeds.size(), specs.size(), total_epochs,
-               threads);
+               threads, threads == 1 ? "" : "s");
   if (options.dry_run) return 0;
 
   Tracker tracker;

@@ -77,7 +77,7 @@ std::vector<CellStats> AggregateCells(const grid::Grid& grid,
       c.mean = sum / v.size();
       double ss = 0;
       for (double x : v) ss += (x - c.mean) * (x - c.mean);
-      c.std = v.size() > 1 ? std::sqrt(ss / (v.size() - 1)) : 0.0;  // sample std (n - 1)
+      c.std = v.size() > 1 ? std::sqrt(ss / (v.size() - 1)) : NAN;  // sample std (n - 1)
     }
     double dsum = 0;
     for (double x : dead[k]) dsum += x;
@@ -97,7 +97,10 @@ std::string RenderTable(const grid::Grid& grid, const std::vector<CellStats>& ce
   for (const CellStats& c : cells) {
     std::vector<std::string> row = c.values;
     row.resize(grid.factors.size());
-    row.push_back(std::isnan(c.mean) ? "-" : absl::StrFormat("%.4f ± %.4f", c.mean, c.std));
+    // A single seed has no spread to show.
+    row.push_back(std::isnan(c.mean)  ? "-"
+                  : std::isnan(c.std) ? absl::StrFormat("%.4f         ", c.mean)
+                                      : absl::StrFormat("%.4f ± %.4f", c.mean, c.std));
     row.push_back(absl::StrCat(c.n));
     row.push_back(absl::StrCat(c.diverged));
     row.push_back(std::isnan(c.dead_mean) ? "-" : absl::StrFormat("%.3f", c.dead_mean));

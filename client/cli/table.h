@@ -23,7 +23,7 @@ struct CellStats {
   int n = 0;                        // finished trials (succeeded or diverged)
   int diverged = 0;
   int failed = 0;                   // errors or cancellations
-  double mean = 0, std = 0;         // of the metric over finished, non-NaN trials
+  double mean = 0, std = 0;         // over finished, non-NaN trials; std is NaN below 2
   double dead_mean = 0;             // final_dead_fraction mean
 };
 
