@@ -25,9 +25,8 @@ std::string ProgressBar::FormatDuration(double seconds) {
   return absl::StrFormat("%d:%02d", s / 60, s % 60);
 }
 
-std::string ProgressBar::Line(long units_done, long trials_done, long trials_failed,
-                              double elapsed) const {
-  const double frac = std::min(1.0, double(units_done) / total_units_);
+std::string ProgressBar::Line(const Counts& counts, double elapsed) const {
+  const double frac = std::min(1.0, double(counts.units_done) / total_units_);
   const double eta = frac > 0 ? elapsed * (1 - frac) / frac : NAN;
   std::string line;
   if (tty_) {
@@ -35,20 +34,22 @@ std::string ProgressBar::Line(long units_done, long trials_done, long trials_fai
     const int filled = int(frac * kWidth);
     line = "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "] ";
   }
-  line += absl::StrFormat("%3.0f%%  %d/%d trials", 100 * frac, trials_done, total_trials_);
-  if (trials_failed > 0) line += absl::StrFormat(" (%d failed)", trials_failed);
+  line += absl::StrFormat("%3.0f%%  %d/%d trials", 100 * frac, counts.trials_done, total_trials_);
+  if (counts.trials_failed > 0) line += absl::StrFormat(", %d failed", counts.trials_failed);
+  if (counts.trials_cancelled > 0) line += absl::StrFormat(", %d cancelled", counts.trials_cancelled);
   line += "  elapsed " + FormatDuration(elapsed);
-  if (units_done < total_units_) line += "  ETA " + FormatDuration(eta);
+  if (counts.units_done < total_units_ && counts.trials_cancelled == 0)
+    line += "  ETA " + FormatDuration(eta);
   return line;
 }
 
-void ProgressBar::Update(long units_done, long trials_done, long trials_failed, bool force) {
+void ProgressBar::Update(const Counts& counts, bool force) {
   const auto now = std::chrono::steady_clock::now();
   const double since = std::chrono::duration<double>(now - last_draw_).count();
   if (!force && since < (tty_ ? 0.2 : 5.0)) return;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const std::string line = Line(units_done, trials_done, trials_failed, elapsed);
+  const std::string line = Line(counts, elapsed);
   if (tty_)
     std::fprintf(out_, "\r%s\033[K", line.c_str());
   else
@@ -56,8 +57,8 @@ void ProgressBar::Update(long units_done, long trials_done, long trials_failed, 
   std::fflush(out_);
 }
 
-void ProgressBar::Finish(long units_done, long trials_done, long trials_failed) {
-  Update(units_done, trials_done, trials_failed, true);
+void ProgressBar::Finish(const Counts& counts) {
+  Update(counts, true);
   if (tty_) std::fputc('\n', out_);
   std::fflush(out_);
 }

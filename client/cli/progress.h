@@ -14,15 +14,22 @@ class ProgressBar {
   // `total_units` is the work to do (e.g. epochs over all trials).
   ProgressBar(std::FILE* out, long total_units, long total_trials);
 
+  struct Counts {
+    long units_done = 0;
+    long trials_done = 0;  // finished, failed or cancelled
+    long trials_failed = 0;
+    long trials_cancelled = 0;
+  };
+
   // Redraws with the current counts; cheap to call often (rate-limited).
-  void Update(long units_done, long trials_done, long trials_failed, bool force = false);
+  void Update(const Counts& counts, bool force = false);
   // Draws the final state and ends the line.
-  void Finish(long units_done, long trials_done, long trials_failed);
+  void Finish(const Counts& counts);
 
   static std::string FormatDuration(double seconds);
 
  private:
-  std::string Line(long units_done, long trials_done, long trials_failed, double elapsed) const;
+  std::string Line(const Counts& counts, double elapsed) const;
 
   std::FILE* out_;
   bool tty_;

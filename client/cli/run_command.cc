@@ -21,7 +21,9 @@ struct Tracker {
   std::mutex mu;
   std::condition_variable cv;
   bool finished = false;
-  std::atomic<long> epochs{0}, done{0}, failed{0};
+  std::atomic<long> epochs{0}, done{0}, failed{0}, cancelled{0};
+
+  ProgressBar::Counts Snapshot() const { return {epochs, done, failed, cancelled}; }
 };
 
 }  // namespace
@@ -64,10 +66,11 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
       results[i]->set_trial_key(grid->trials[i].key);
       // A trial that stopped early (diverged) still counts all its epochs as done.
       tracker.epochs += specs[i].train().epochs() - r->summary().epochs_run();
+    } else if (absl::IsCancelled(r.status())) {
+      ++tracker.cancelled;
     } else {
       ++tracker.failed;
-      if (!absl::IsCancelled(r.status()))
-        errors.push_back(absl::StrFormat("trial %d (%s): %s", i, grid->trials[i].key.substr(0, 12),
+      errors.push_back(absl::StrFormat("trial %d (%s): %s", i, grid->trials[i].key.substr(0, 12),
                                          r.status().ToString()));
     }
     ++tracker.done;
@@ -84,11 +87,11 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
     std::unique_lock<std::mutex> lock(tracker.mu);
     while (!tracker.finished) {
       tracker.cv.wait_for(lock, std::chrono::milliseconds(200));
-      if (options.progress) bar.Update(tracker.epochs, tracker.done, tracker.failed);
+      if (options.progress) bar.Update(tracker.Snapshot());
     }
   }
   worker.join();
-  if (options.progress) bar.Finish(tracker.epochs, tracker.done, tracker.failed);
+  if (options.progress) bar.Finish(tracker.Snapshot());
   for (const auto& e : errors) std::fprintf(err, "error: %s\n", e.c_str());
 
   const bool cancelled = cancel && cancel->load();
