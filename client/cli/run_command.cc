@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -54,7 +55,8 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
 
   Tracker tracker;
   std::vector<std::optional<v1::TrialResult>> results(specs.size());
-  std::vector<std::string> errors;
+  // Failed trials grouped by error, so a grid whose dataset is missing says so once.
+  std::map<std::string, std::vector<size_t>> errors;
   runner::PoolOptions pool;
   pool.threads = threads;
   pool.cancel = cancel;
@@ -70,15 +72,15 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
       ++tracker.cancelled;
     } else {
       ++tracker.failed;
-      errors.push_back(absl::StrFormat("trial %d (%s): %s", i, grid->trials[i].key.substr(0, 12),
-                                         r.status().ToString()));
+      errors[r.status().ToString()].push_back(i);
     }
     ++tracker.done;
   };
 
   ProgressBar bar(err, total_epochs, long(specs.size()));
+  engine::DatasetCache cache;  // each distinct dataset is loaded once for the whole grid
   std::thread worker([&] {
-    runner::RunLocally(specs, *std::make_unique<engine::DatasetCache>(), pool);
+    runner::RunLocally(specs, cache, pool);
     std::lock_guard<std::mutex> lock(tracker.mu);
     tracker.finished = true;
     tracker.cv.notify_all();
@@ -92,7 +94,11 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
   }
   worker.join();
   if (options.progress) bar.Finish(tracker.Snapshot());
-  for (const auto& e : errors) std::fprintf(err, "error: %s\n", e.c_str());
+  for (const auto& [message, trials] : errors) {
+    std::string which = absl::StrFormat("trial %d (key %s)", trials[0], grid->trials[trials[0]].key.substr(0, 12));
+    if (trials.size() > 1) which = absl::StrFormat("%d trials, first %s,", trials.size(), which);
+    std::fprintf(err, "error: %s failed: %s\n", which.c_str(), message.c_str());
+  }
 
   const bool cancelled = cancel && cancel->load();
   if (cancelled) std::fprintf(err, "cancelled: the table covers the trials that finished\n");

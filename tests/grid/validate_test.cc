@@ -35,10 +35,29 @@ TEST(Validate, DefaultSpecIsValid) {
               s->mutable_train()->set_epochs(0);
               s->mutable_train()->set_momentum(0);
               s->set_depth(256);
-              s->mutable_model()->set_width(4096);
+              s->mutable_model()->set_width(256);
               *s->mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_REFLU);
             }),
             "");
+}
+
+TEST(Validate, NetworkSizeIsBounded) {
+  EXPECT_EQ(Problem([](v1::TrialSpec* s) {
+              s->set_depth(256);
+              s->mutable_model()->set_width(4096);
+            }),
+            "model: width x depth = 1048576 hidden units; at most 65536 are allowed");
+  EXPECT_EQ(Problem([](v1::TrialSpec* s) {
+              s->set_depth(4);
+              s->mutable_model()->set_width(4096);
+            }),
+            "model: width^2 x (depth - 1) = 50331648 hidden weights; at most 50000000 are allowed");
+  EXPECT_EQ(Problem([](v1::TrialSpec* s) {
+              s->set_depth(65);
+              s->mutable_model()->set_width(512);
+              *s->mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
+            }),
+            "model: width x depth x maxout k = 66560 hidden units; at most 65536 are allowed");
 }
 
 TEST(Validate, KindsMustBeSet) {

@@ -15,6 +15,9 @@ namespace {
 
 using Problems = std::vector<std::string>;
 
+constexpr int64_t kMaxHiddenUnits = 65536;
+constexpr int64_t kMaxHiddenWeights = 50000000;
+
 void Add(Problems* problems, const char* path, const std::string& problem) {
   problems->push_back(absl::StrCat(path, ": ", problem));
 }
@@ -114,6 +117,23 @@ void CheckModel(const v1::TrialSpec& spec, Problems* p) {
   CheckActivation(spec.activation(), p);
   CheckInit(spec.init(), p);
   Finite(p, "model.bias", spec.bias());
+  // Size limits keep one trial's memory bounded (weights, optimizer state and the
+  // per-layer buffers of a 1000-sample probe); the input layer is not counted here.
+  const int64_t pieces = spec.activation().kind() == v1::ACTIVATION_KIND_MAXOUT &&
+                                 spec.activation().params_size() == 1
+                             ? int64_t(spec.activation().params(0))
+                             : 1;
+  const int64_t width = spec.model().width(), depth = spec.depth();
+  if (width < 1 || depth < 1 || pieces < 1) return;
+  const int64_t units = width * pieces * depth;
+  const int64_t weights = width * width * pieces * (depth - 1);
+  if (units > kMaxHiddenUnits)
+    Add(p, "model", absl::StrCat("width x depth", pieces > 1 ? " x maxout k" : "", " = ", units,
+                                 " hidden units; at most ", kMaxHiddenUnits, " are allowed"));
+  else if (weights > kMaxHiddenWeights)
+    Add(p, "model", absl::StrCat("width^2 x (depth - 1)", pieces > 1 ? " x maxout k" : "", " = ",
+                                 weights, " hidden weights; at most ", kMaxHiddenWeights,
+                                 " are allowed"));
 }
 
 void CheckTrain(const v1::TrainSpec& t, Problems* p) {
