@@ -1,7 +1,7 @@
 # Build helpers: one library per folder, warnings and instruction-set flags in one place.
 
 function(actgrid_flags target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-sign-compare -Wno-maybe-uninitialized -ffp-contract=fast -fno-math-errno)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-sign-compare -Wno-maybe-uninitialized -ffp-contract=fast -fno-math-errno -Wno-psabi)
   if(ACTGRID_NATIVE)
     target_compile_options(${target} PRIVATE -march=native)
   endif()
