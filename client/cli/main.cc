@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   run_cmd->add_option("--metric", run.metric, "Summary metric of the table")
       ->default_val("final_test_acc");
+  run_cmd->add_option("--jsonl", run.jsonl_path,
+                      "Append every finished trial (spec, key, curves, summary) as one JSON line");
   run_cmd->add_flag("--dry-run", run.dry_run, "Validate the grid and count its trials; train nothing");
   bool no_progress = false;
   run_cmd->add_flag("--no-progress", no_progress, "No progress bar");

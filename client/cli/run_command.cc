@@ -2,7 +2,9 @@
 #include "client/cli/run_command.h"
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <condition_variable>
 #include <mutex>
@@ -10,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "google/protobuf/util/json_util.h"
 #include "client/cli/progress.h"
 #include "client/cli/table.h"
 #include "client/grid/grid_file.h"
@@ -53,6 +56,18 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
                threads, threads == 1 ? "" : "s");
   if (options.dry_run) return 0;
 
+  std::FILE* jsonl = nullptr;
+  if (!options.jsonl_path.empty()) {
+    jsonl = std::fopen(options.jsonl_path.c_str(), "a");
+    if (!jsonl) {
+      std::fprintf(err, "error: --jsonl %s: %s\n", options.jsonl_path.c_str(), std::strerror(errno));
+      return 2;
+    }
+  }
+  google::protobuf::util::JsonPrintOptions json_options;
+  json_options.preserve_proto_field_names = true;
+  json_options.always_print_primitive_fields = true;
+
   Tracker tracker;
   std::vector<std::optional<v1::TrialResult>> results(specs.size());
   // Failed trials grouped by error, so a grid whose dataset is missing says so once.
@@ -66,6 +81,13 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
     if (r.ok()) {
       results[i] = *r;
       results[i]->set_trial_key(grid->trials[i].key);
+      if (jsonl) {  // one line per trial, flushed, so a crash loses no finished trial
+        std::string line;
+        if (google::protobuf::util::MessageToJsonString(*results[i], &line, json_options).ok()) {
+          std::fprintf(jsonl, "%s\n", line.c_str());
+          std::fflush(jsonl);
+        }
+      }
       // A trial that stopped early (diverged) still counts all its epochs as done.
       tracker.epochs += specs[i].train().epochs() - r->summary().epochs_run();
     } else if (absl::IsCancelled(r.status())) {
@@ -93,6 +115,7 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
     }
   }
   worker.join();
+  if (jsonl) std::fclose(jsonl);
   if (options.progress) bar.Finish(tracker.Snapshot());
   for (const auto& [message, trials] : errors) {
     std::string which = absl::StrFormat("trial %d (key %s)", trials[0], grid->trials[trials[0]].key.substr(0, 12));

@@ -13,6 +13,7 @@ struct RunOptions {
   std::string grid_path;
   int workers = 0;                       // 0 = every hardware thread
   std::string metric = "final_test_acc";  // summary metric of the table
+  std::string jsonl_path;                // when set, each finished trial is appended as JSON
   bool dry_run = false;                  // validate and count, train nothing
   bool progress = true;
 };

@@ -58,6 +58,35 @@ grid:
   std::fclose(err);
 }
 
+TEST(RunCommand, JsonlHasOneLinePerTrialWithItsCurve) {
+  const std::string path = WriteGrid("jsonl.yaml", R"(name: jsonl
+dataset: {name: xor, samples: 100}
+train: {epochs: 3}
+seeds: 2
+grid:
+  activation: [relu, elu]
+)");
+  RunOptions options;
+  options.grid_path = path;
+  options.jsonl_path = ::testing::TempDir() + "/results.jsonl";
+  std::remove(options.jsonl_path.c_str());
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  ASSERT_EQ(RunGrid(options, out, err, nullptr), 0);
+  std::ifstream in(options.jsonl_path);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_NE(line.find("\"trial_key\""), std::string::npos);
+    EXPECT_NE(line.find("\"epoch\":3"), std::string::npos) << line.substr(0, 200);
+    EXPECT_NE(line.find("\"final_test_acc\""), std::string::npos);
+  }
+  EXPECT_EQ(lines, 4);
+  std::fclose(out);
+  std::fclose(err);
+}
+
 TEST(RunCommand, InvalidGridRunsNothing) {
   const std::string path = WriteGrid("bad.yaml", "name: bad\ngrid:\n  activation: [relux]\n");
   RunOptions options;
