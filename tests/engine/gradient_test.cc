@@ -1,6 +1,7 @@
 // Central-difference gradient checks: every activation of the registry (value,
 // derivative and learnable parameters) and whole networks w.r.t. every parameter.
 #include <cmath>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -158,6 +159,33 @@ INSTANTIATE_TEST_SUITE_P(Registry, LearnableGradient, ::testing::ValuesIn(Learna
 
 TEST(ActivationRegistry, PreluAndRefluAreLearnable) {
   EXPECT_EQ(LearnableActivations().size(), 2u);
+}
+
+// Float networks large enough to take the OpenBLAS path (and the small kernels' row
+// and column remainders) agree with the double network on outputs and gradients.
+TEST(NetworkPrecision, FloatMatchesDoubleOnLargeAndOddShapes) {
+  for (auto [inputs, width, classes, n] : {std::tuple{70, 64, 10, 100}, std::tuple{13, 11, 3, 9}}) {
+    NetworkShape shape{inputs, classes, 2, width, DefaultActivation(v1::ACTIVATION_KIND_TANH)};
+    Network<double> nd(shape);
+    Network<float> nf(shape);
+    Rng rng(5, 5);
+    nd.Initialize(DefaultInit(v1::INIT_KIND_XAVIER_NORMAL), 0.1, rng);
+    for (size_t i = 0; i < nd.params().size(); ++i) nf.params()[i] = float(nd.params()[i]);
+    std::vector<double> xd(size_t(inputs) * n);
+    for (double& v : xd) v = rng.Normal();
+    std::vector<float> xf(xd.begin(), xd.end());
+    std::vector<int32_t> y(n);
+    for (int j = 0; j < n; ++j) y[j] = j % classes;
+    auto wd = nd.MakeWorkspace(n);
+    auto wf = nf.MakeWorkspace(n);
+    const auto sd = nd.Forward(xd.data(), y.data(), n, wd);
+    const auto sf = nf.Forward(xf.data(), y.data(), n, wf);
+    EXPECT_NEAR(sf.loss_sum / n, sd.loss_sum / n, 1e-4);
+    nd.Backward(xd.data(), n, 0.0, wd);
+    nf.Backward(xf.data(), n, 0.0, wf);
+    std::vector<double> gf(nf.grads().begin(), nf.grads().end());
+    EXPECT_LT(RelativeError(gf, nd.grads()), 1e-4) << inputs << "-" << width << "-" << classes;
+  }
 }
 
 // Every ActivationKind of the wire enum is registered (a new one cannot be forgotten).
