@@ -36,6 +36,10 @@ v1::TrialSpec TinySpec(int epochs) {
   t->set_batch(10);
   t->set_epochs(epochs);
   t->set_target_accuracy(0.9);
+  t->set_momentum(0.9);
+  t->set_beta1(0.9);
+  t->set_beta2(0.999);
+  t->set_eps(1e-8);
   *spec.mutable_activation() = engine::DefaultActivation(v1::ACTIVATION_KIND_RELU);
   *spec.mutable_init() = engine::DefaultInit(v1::INIT_KIND_HE_UNIFORM);
   spec.set_depth(3);
@@ -47,6 +51,7 @@ v1::TrialSpec FashionSpec(int epochs) {
   auto* d = spec.mutable_dataset();
   d->set_kind(v1::DATASET_KIND_FASHION_MNIST);
   d->set_path("/usr/share/datasets/fashion-mnist");
+  d->set_test_fraction(0.5);  // unused: the set has its own test split
   d->set_scaling(v1::SCALING_STANDARDIZE);
   spec.mutable_model()->set_width(256);
   auto* t = spec.mutable_train();
@@ -58,6 +63,7 @@ v1::TrialSpec FashionSpec(int epochs) {
   t->set_beta2(0.999);
   t->set_eps(1e-8);
   t->set_target_accuracy(0.85);
+  t->set_momentum(0.9);
   *spec.mutable_activation() = engine::DefaultActivation(v1::ACTIVATION_KIND_RELU);
   *spec.mutable_init() = engine::DefaultInit(v1::INIT_KIND_HE_UNIFORM);
   spec.set_depth(2);

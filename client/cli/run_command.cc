@@ -75,7 +75,13 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
   runner::PoolOptions pool;
   pool.threads = threads;
   pool.cancel = cancel;
-  pool.on_epoch = [&](size_t, const v1::EpochMetrics&) { ++tracker.epochs; };
+  // Epochs seen per trial: a trial that ends early (diverged, failed, cancelled) adds
+  // the epochs it will never run, so the bar always ends at 100%.
+  std::vector<std::atomic<int>> seen(specs.size());
+  pool.on_epoch = [&](size_t i, const v1::EpochMetrics&) {
+    ++seen[i];
+    ++tracker.epochs;
+  };
   pool.on_done = [&](size_t i, const absl::StatusOr<v1::TrialResult>& r) {
     std::lock_guard<std::mutex> lock(tracker.mu);
     if (r.ok()) {
@@ -88,14 +94,13 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
           std::fflush(jsonl);
         }
       }
-      // A trial that stopped early (diverged) still counts all its epochs as done.
-      tracker.epochs += specs[i].train().epochs() - r->summary().epochs_run();
     } else if (absl::IsCancelled(r.status())) {
       ++tracker.cancelled;
     } else {
       ++tracker.failed;
       errors[r.status().ToString()].push_back(i);
     }
+    tracker.epochs += specs[i].train().epochs() + 1 - seen[i];
     ++tracker.done;
   };
 

@@ -43,7 +43,11 @@ absl::StatusOr<double> SummaryMetric(const v1::TrialSummary& summary, const std:
   const auto* r = summary.GetReflection();
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_DOUBLE: return r->GetDouble(summary, f);
-    case FieldDescriptor::CPPTYPE_INT32: return double(r->GetInt32(summary, f));
+    case FieldDescriptor::CPPTYPE_INT32: {
+      const int32_t v = r->GetInt32(summary, f);
+      const bool sentinel = name == "epochs_to_target" || name == "diverged_epoch";
+      return sentinel && v < 0 ? NAN : double(v);
+    }
     case FieldDescriptor::CPPTYPE_INT64: return double(r->GetInt64(summary, f));
     default: return r->GetBool(summary, f) ? 1.0 : 0.0;
   }
@@ -63,7 +67,10 @@ std::vector<CellStats> AggregateCells(const grid::Grid& grid,
     ++c.n;
     c.diverged += s.diverged();
     const auto v = SummaryMetric(s, metric);
-    if (v.ok() && !std::isnan(*v)) values[t.cell].push_back(*v);
+    if (v.ok() && !std::isnan(*v)) {
+      values[t.cell].push_back(*v);
+      ++c.valued;
+    }
     dead[t.cell].push_back(s.final_dead_fraction());
   }
   for (int k = 0; k < grid.cells; ++k) {
@@ -101,7 +108,7 @@ std::string RenderTable(const grid::Grid& grid, const std::vector<CellStats>& ce
     row.push_back(std::isnan(c.mean)  ? "-"
                   : std::isnan(c.std) ? absl::StrFormat("%.4f         ", c.mean)
                                       : absl::StrFormat("%.4f ± %.4f", c.mean, c.std));
-    row.push_back(absl::StrCat(c.n));
+    row.push_back(c.valued == c.n ? absl::StrCat(c.n) : absl::StrCat(c.valued, "/", c.n));
     row.push_back(absl::StrCat(c.diverged));
     row.push_back(std::isnan(c.dead_mean) ? "-" : absl::StrFormat("%.3f", c.dead_mean));
     rows.push_back(std::move(row));
@@ -130,6 +137,10 @@ std::string RenderTable(const grid::Grid& grid, const std::vector<CellStats>& ce
   for (long x : w) total += x + 2;
   out += std::string(std::max(0L, total - 2), '-') + "\n";
   for (const auto& r : rows) out += render(r);
+  const bool partial = std::any_of(cells.begin(), cells.end(), [](const CellStats& c) { return c.valued < c.n; });
+  if (partial)
+    out += absl::StrFormat("n = k/n: only k of the n trials have a value of %s (-1 or NaN, e.g. a target "
+                           "never reached, is left out)\n", metric);
   return out;
 }
 

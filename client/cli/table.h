@@ -14,16 +14,17 @@
 namespace actgrid::cli {
 
 // The value of a numeric TrialSummary field by its name ("final_test_acc");
-// NotFound lists the valid names.
+// NotFound lists the valid names. NaN where the trial has no value: the -1 of
+// epochs_to_target (target never reached) and diverged_epoch (did not diverge).
 absl::StatusOr<double> SummaryMetric(const v1::TrialSummary& summary, const std::string& name);
 std::vector<std::string> SummaryMetricNames();
 
 struct CellStats {
   std::vector<std::string> values;  // factor labels of the cell
   int n = 0;                        // finished trials (succeeded or diverged)
+  int valued = 0;                   // of those, trials with a value of the metric
   int diverged = 0;
-  int failed = 0;                   // errors or cancellations
-  double mean = 0, std = 0;         // over finished, non-NaN trials; std is NaN below 2
+  double mean = 0, std = 0;         // over the valued trials; std is NaN below 2
   double dead_mean = 0;             // final_dead_fraction mean
 };
 

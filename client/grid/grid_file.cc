@@ -198,7 +198,8 @@ void ParseGrid(const YAML::Node& node, GridFile* file, Problems* problems) {
       return Add(problems, path, absl::StrCat("factor ", field->factor, " is listed twice (also as grid.",
                                               seen->second, ")"));
     if (!list.IsSequence() || list.size() == 0)
-      return Add(problems, path, "expected a non-empty list of values, got " + Describe(list));
+      return Add(problems, path, list.IsSequence() ? std::string("expected a non-empty list of values, got an empty list")
+                                                   : "expected a non-empty list of values, got " + Describe(list));
     Factor factor{field->factor, field, {}};
     ParseFactorValues(path, list, &factor, problems);
     file->factors.push_back(std::move(factor));

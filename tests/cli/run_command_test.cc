@@ -141,6 +141,10 @@ TEST(Table, SummaryMetricsByName) {
   EXPECT_EQ(*SummaryMetric(s, "best_epoch"), 4.0);
   EXPECT_EQ(*SummaryMetric(s, "diverged"), 1.0);
   EXPECT_FALSE(SummaryMetric(s, "outcome").ok());  // an enum, not a number
+  s.set_epochs_to_target(-1);
+  EXPECT_TRUE(std::isnan(*SummaryMetric(s, "epochs_to_target")));
+  s.set_epochs_to_target(7);
+  EXPECT_EQ(*SummaryMetric(s, "epochs_to_target"), 7.0);
   EXPECT_FALSE(SummaryMetric(s, "nope").ok());
 }
 
@@ -168,6 +172,28 @@ TEST(Table, MeanAndSampleStdPerCell) {
   EXPECT_EQ(cells[1].n, 1);
   EXPECT_DOUBLE_EQ(cells[1].mean, 0.7);
   EXPECT_TRUE(std::isnan(cells[1].std));
+}
+
+TEST(Table, TrialsWithoutAValueAreLeftOutAndCounted) {
+  grid::Grid grid;
+  grid.factors = {"activation"};
+  grid.cells = 1;
+  std::vector<std::optional<v1::TrialResult>> results;
+  for (int reached : {-1, 4, 6}) {
+    grid::GridTrial t;
+    t.values = {"tanh"};
+    grid.trials.push_back(t);
+    v1::TrialResult r;
+    r.mutable_summary()->set_epochs_to_target(reached);
+    results.push_back(r);
+  }
+  const auto cells = AggregateCells(grid, results, "epochs_to_target");
+  EXPECT_EQ(cells[0].n, 3);
+  EXPECT_EQ(cells[0].valued, 2);
+  EXPECT_DOUBLE_EQ(cells[0].mean, 5.0);
+  const std::string table = RenderTable(grid, cells, "epochs_to_target");
+  EXPECT_NE(table.find("2/3"), std::string::npos) << table;
+  EXPECT_NE(table.find("only k of the n trials"), std::string::npos) << table;
 }
 
 }  // namespace

@@ -386,7 +386,7 @@ TEST(GridFile, TypeErrorsNameThePath) {
   EXPECT_EQ(OneError(WithName("model:\n  width: 1e10\n")), "model.width: expected a 32-bit integer, got 1e10");
   EXPECT_EQ(OneError(WithName("model: 3\n")), "model: expected a map, got 3");
   EXPECT_EQ(OneError(WithName("grid:\n  depth: 2\n")), "grid.depth: expected a non-empty list of values, got 2");
-  EXPECT_EQ(OneError(WithName("grid:\n  depth: []\n")), "grid.depth: expected a non-empty list of values, got a list");
+  EXPECT_EQ(OneError(WithName("grid:\n  depth: []\n")), "grid.depth: expected a non-empty list of values, got an empty list");
 }
 
 TEST(GridFile, NameIsRequiredAndChecked) {

@@ -26,6 +26,10 @@ v1::TrialSpec SmallSpec(uint64_t seed, v1::ActivationKind act) {
   t->set_batch(10);
   t->set_epochs(5);
   t->set_target_accuracy(0.9);
+  t->set_momentum(0.9);
+  t->set_beta1(0.9);
+  t->set_beta2(0.999);
+  t->set_eps(1e-8);
   *spec.mutable_activation() = engine::DefaultActivation(act);
   *spec.mutable_init() = engine::DefaultInit(v1::INIT_KIND_HE_NORMAL);
   spec.set_depth(2);

@@ -189,12 +189,19 @@ struct Gaussian {
 };
 
 // f(z) = sin(z) / z, f(0) = 1;  f'(z) = (cos z - f(z)) / z, f'(0) = 0
-// (near 0 the Taylor series 1 - z^2/6 and -z/3 avoid cancellation)
+// Near 0 the Taylor series 1 - z^2/6 + z^4/120 and -z/3 + z^3/30 avoid the cancellation
+// in cos z - f(z), which in single precision is already severe at |z| ~ 1e-3.
 template <class T>
 struct Sinc {
   static constexpr int kLearnable = 0;
-  T F(T z, int) const { return std::abs(z) < T(1e-4) ? T(1) - z * z / T(6) : std::sin(z) / z; }
-  T D(T z, T a, int) const { return std::abs(z) < T(1e-4) ? -z / T(3) : (std::cos(z) - a) / z; }
+  static constexpr T kSeries = sizeof(T) <= 4 ? T(1e-2) : T(1e-4);
+  T F(T z, int) const {
+    const T z2 = z * z;
+    return std::abs(z) < kSeries ? T(1) - z2 / T(6) + z2 * z2 / T(120) : std::sin(z) / z;
+  }
+  T D(T z, T a, int) const {
+    return std::abs(z) < kSeries ? -z / T(3) + z * z * z / T(30) : (std::cos(z) - a) / z;
+  }
 };
 
 // Calls fn(op) with the op of the spec's kind. Maxout is not an elementwise op

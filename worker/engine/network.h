@@ -308,7 +308,7 @@ class Network {
       const int y = labels[j];
       g[y] -= T(1);
       if (want_loss) stats.loss_sum += double(std::log(sum) - (z[y] - m));
-      stats.correct += best == y;
+      stats.correct += best == y && std::isfinite(sum);  // non-finite outputs predict nothing
     }
     return stats;
   }

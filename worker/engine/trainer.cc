@@ -12,6 +12,7 @@
 #include "worker/engine/network.h"
 #include "worker/engine/optimizer.h"
 #include "worker/engine/random.h"
+#include "worker/engine/validate.h"
 
 namespace actgrid::engine {
 namespace {
@@ -41,36 +42,41 @@ void MeasureProbe(const Net& net, const Net::Workspace& ws, int n, v1::EpochMetr
       for (int j = 0; j < n && !active; ++j) active = net.UnitActive(ws, l, i, j);
       dead += !active;
     }
-    // One SIMD lane per statistic and position keeps the sums vectorized (no serial chain);
-    // float lanes are exact enough for a mean over at most 1000 x width values.
+    // Two vectorized passes (one SIMD lane per position, no serial chain): the mean and
+    // zero count, then the squared deviations from the mean, which stay accurate when
+    // the spread is small next to the mean (saturated units, large biases).
     const size_t total = size_t(layer.units) * n;
-    Rows<float> lane_sum{}, lane_sq{}, lane_zero{};
-    size_t e = 0;
-    for (; e + kRowBlock <= total; e += kRowBlock) {
+    const size_t whole = total - total % kRowBlock;
+    Rows<float> lane_sum{}, lane_zero{};
+    for (size_t e = 0; e < whole; e += kRowBlock) {
       const Rows<float> v = LoadRows(a + e);
       lane_sum += v;
-      lane_sq += v * v;
       lane_zero += v == Rows<float>{} ? Broadcast(1.0f) : Rows<float>{};
     }
     for (int k = 0; k < kRowBlock; ++k) {
       sum += lane_sum[k];
-      sumsq += lane_sq[k];
       zeros += long(lane_zero[k]);
     }
-    for (; e < total; ++e) {
-      const double v = a[e];
-      sum += v;
-      sumsq += v * v;
-      zeros += v == 0.0;
+    for (size_t e = whole; e < total; ++e) {
+      sum += a[e];
+      zeros += a[e] == 0.0f;
     }
-    const double count = double(layer.units) * n;
+    const double count = double(total);
     const double mean = sum / count;
+    const Rows<float> mean_lanes = Broadcast(float(mean));
+    Rows<float> lane_sq{};
+    for (size_t e = 0; e < whole; e += kRowBlock) {
+      const Rows<float> dv = LoadRows(a + e) - mean_lanes;
+      lane_sq += dv * dv;
+    }
+    for (int k = 0; k < kRowBlock; ++k) sumsq += lane_sq[k];
+    for (size_t e = whole; e < total; ++e) sumsq += (a[e] - mean) * (a[e] - mean);
     v1::LayerMetrics* lm = m.add_layers();
     lm->set_layer(l);
     lm->set_dead_fraction(double(dead) / layer.units);
     lm->set_sparsity(zeros / count);
     lm->set_act_mean(mean);
-    lm->set_act_std(std::sqrt(std::max(0.0, sumsq / count - mean * mean)));
+    lm->set_act_std(std::sqrt(sumsq / count));
     units_total += layer.units;
     dead_total += dead;
     zeros_total += zeros;
@@ -139,14 +145,8 @@ bool Finite(const v1::EpochMetrics& m) {
 absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Dataset& data,
                                          const TrialHooks& hooks) {
   PinBlasToOneThread();
+  if (absl::Status valid = ValidateTrialSpec(spec); !valid.ok()) return valid;
   if (data.train_y.empty()) return absl::InvalidArgumentError("dataset has no training samples");
-  if (spec.depth() < 1) return absl::InvalidArgumentError(absl::StrCat("depth must be >= 1, got ", spec.depth()));
-  if (spec.model().width() < 1) return absl::InvalidArgumentError("model.width must be >= 1");
-  if (spec.activation().kind() == v1::ACTIVATION_KIND_UNSPECIFIED)
-    return absl::InvalidArgumentError("activation is not set");
-  if (spec.activation().kind() == v1::ACTIVATION_KIND_MAXOUT &&
-      (spec.activation().params_size() < 1 || spec.activation().params(0) < 2))
-    return absl::InvalidArgumentError("maxout needs k >= 2");
 
   const auto start = Clock::now();
   NetworkShape shape{data.features, data.classes, spec.depth(), spec.model().width(), spec.activation()};

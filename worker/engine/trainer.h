@@ -26,7 +26,8 @@ struct TrialHooks {
 
 // Trains `spec` on `data` (which must match spec.dataset()). A loss that becomes NaN
 // or Inf ends the trial as DIVERGED at that epoch: an outcome, not an error. Errors:
-// InvalidArgument when the spec does not fit the data; Cancelled when hooks.cancel fired.
+// InvalidArgument when ValidateTrialSpec refuses the spec or it does not fit the data;
+// Cancelled when hooks.cancel fired.
 // The result leaves trial_key empty. Same spec and data: bit-identical metrics
 // except the wall-time fields (seconds, steps_per_second).
 absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Dataset& data,

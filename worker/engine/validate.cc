@@ -2,6 +2,7 @@
 // comparisons are written so that NaN fails them.
 #include "worker/engine/validate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@ using Problems = std::vector<std::string>;
 
 constexpr int64_t kMaxHiddenUnits = 65536;
 constexpr int64_t kMaxHiddenWeights = 50000000;
+// Pre-activations, activations and derivatives of a training batch and the probe set.
+constexpr int64_t kMaxActivationValues = 100000000;
+constexpr int64_t kProbeSamples = 1000;
 
 void Add(Problems* problems, const char* path, const std::string& problem) {
   problems->push_back(absl::StrCat(path, ": ", problem));
@@ -127,6 +131,7 @@ void CheckModel(const v1::TrialSpec& spec, Problems* p) {
   if (width < 1 || depth < 1 || pieces < 1) return;
   const int64_t units = width * pieces * depth;
   const int64_t weights = width * width * pieces * (depth - 1);
+  const int64_t step_values = units * (int64_t(std::max(1, spec.train().batch())) + kProbeSamples);
   if (units > kMaxHiddenUnits)
     Add(p, "model", absl::StrCat("width x depth", pieces > 1 ? " x maxout k" : "", " = ", units,
                                  " hidden units; at most ", kMaxHiddenUnits, " are allowed"));
@@ -134,6 +139,10 @@ void CheckModel(const v1::TrialSpec& spec, Problems* p) {
     Add(p, "model", absl::StrCat("width^2 x (depth - 1)", pieces > 1 ? " x maxout k" : "", " = ",
                                  weights, " hidden weights; at most ", kMaxHiddenWeights,
                                  " are allowed"));
+  else if (step_values > kMaxActivationValues)
+    Add(p, "train.batch", absl::StrCat("hidden units x (batch + ", kProbeSamples, " probe samples) = ",
+                                       step_values, " activations to keep; at most ",
+                                       kMaxActivationValues, " are allowed (lower batch, width or depth)"));
 }
 
 void CheckTrain(const v1::TrainSpec& t, Problems* p) {

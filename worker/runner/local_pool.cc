@@ -1,6 +1,9 @@
 // RunLocally (see local_pool.h): a oneTBB arena with one trial per task.
 #include "worker/runner/local_pool.h"
 
+#include <exception>
+#include <new>
+#include <string>
 #include <thread>
 
 #include <tbb/blocked_range.h>
@@ -11,6 +14,22 @@
 #include "worker/engine/trainer.h"
 
 namespace actgrid::runner {
+namespace {
+
+// One trial that runs out of memory (or throws for any other reason) fails alone
+// instead of taking the whole pool down.
+absl::StatusOr<v1::TrialResult> RunGuarded(const v1::TrialSpec& spec, const engine::Dataset& data,
+                                           const engine::TrialHooks& hooks) {
+  try {
+    return engine::RunTrial(spec, data, hooks);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory while training the trial");
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("trial aborted: ") + e.what());
+  }
+}
+
+}  // namespace
 
 int EffectiveThreads(int requested) {
   if (requested > 0) return requested;
@@ -39,7 +58,7 @@ std::vector<absl::StatusOr<v1::TrialResult>> RunLocally(const std::vector<v1::Tr
               hooks.cancel = options.cancel;
               if (options.on_epoch)
                 hooks.on_epoch = [&, i](const v1::EpochMetrics& m) { options.on_epoch(i, m); };
-              result = engine::RunTrial(specs[i], **data, hooks);
+              result = RunGuarded(specs[i], **data, hooks);
             }
             if (options.on_done) options.on_done(i, result);
             results[i] = std::move(result);
