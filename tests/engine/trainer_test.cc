@@ -89,7 +89,8 @@ TEST(Learning, LinearStaysNearChance) {
   auto spec = CircleSpec(v1::ACTIVATION_KIND_LINEAR, 3, 3, 100);
   spec.mutable_dataset()->set_noise(0.1);
   const auto r = Train(spec);
-  EXPECT_LT(r.summary().best_test_acc(), 0.65);
+  // A composition of linear maps is linear: no boundary separates a disc from a ring.
+  EXPECT_LT(r.summary().final_test_acc(), 0.6);
 }
 
 TEST(Learning, AdamAndMomentumLearnToo) {

@@ -36,6 +36,7 @@ inline constexpr int kRowBlock = 8;
 // Columns (NN) or output columns (NT) processed together: independent accumulator
 // chains hide the latency of the fused multiply-adds.
 inline constexpr int kColBlock = 4;
+static_assert(kColBlock == 4, "the kernels below unroll exactly four accumulators");
 
 // kRowBlock consecutive scalars as one SIMD value (GCC/Clang vector extension).
 template <class T>
