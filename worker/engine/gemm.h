@@ -5,6 +5,7 @@
 #define ACTGRID_WORKER_ENGINE_GEMM_H_
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -210,7 +211,8 @@ template <class T>
 void GemmSmall(bool trans_a, bool trans_b, ConstMatMap<T> a, ConstMatMap<T> b, MatMap<T> c,
                bool accumulate);
 
-// C = op(A) * op(B) or C += ...; op(X) = X or X^T. A, B, C column-major and packed.
+// C = op(A) * op(B) or C += ...; op(X) = X or X^T, not both transposed. A, B, C
+// column-major and packed.
 template <class T>
 void Gemm(bool trans_a, bool trans_b, ConstMatMap<T> a, ConstMatMap<T> b, MatMap<T> c,
           bool accumulate = false) {
@@ -260,15 +262,8 @@ void GemmSmall(bool trans_a, bool trans_b, ConstMatMap<T> a, ConstMatMap<T> b, M
     Transpose<T>(int(k), int(m), a.data(), t);
     lhs = t;
   }
-  if (!trans_b) {
-    SmallGemmNN<T>(int(m), int(n), int(k), lhs, b.data(), c.data(), accumulate);
-    return;
-  }
-  // Both transposed: not used by the network; Eigen handles it.
-  if (accumulate)
-    c.noalias() += a.transpose() * b.transpose();
-  else
-    c.noalias() = a.transpose() * b.transpose();
+  assert(!trans_b && "A^T B^T is not a product the network needs");
+  SmallGemmNN<T>(int(m), int(n), int(k), lhs, b.data(), c.data(), accumulate);
 }
 
 }  // namespace actgrid::engine

@@ -7,7 +7,6 @@
 #include <limits>
 #include <numeric>
 
-#include "absl/strings/str_cat.h"
 #include "worker/engine/gemm.h"
 #include "worker/engine/network.h"
 #include "worker/engine/optimizer.h"
