@@ -1,59 +1,93 @@
 // RunGrid (see run_command.h).
 #include "client/cli/run_command.h"
 
-#include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <map>
-#include <condition_variable>
 #include <mutex>
-#include <optional>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
+#include "client/cli/client.h"
 #include "client/cli/progress.h"
-#include "client/cli/table.h"
+#include "client/cli/render.h"
 #include "client/grid/grid_file.h"
+#include "server/core/summary_metric.h"
+#include "server/grpc/coordinator.h"
 #include "worker/runner/local_pool.h"
+#include "worker/runner/remote_worker.h"
 
 namespace actgrid::cli {
 namespace {
 
-struct Tracker {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool finished = false;
-  std::atomic<long> epochs{0}, done{0}, failed{0}, cancelled{0};
+// Appends finished trials of one grid to a JSON-lines file, each once, flushed line by line.
+class JsonlWriter {
+ public:
+  JsonlWriter(std::FILE* file, store::Store* store, int64_t grid_id) : file_(file), store_(store), grid_id_(grid_id) {
+    options_.preserve_proto_field_names = true;
+    options_.always_print_primitive_fields = true;
+  }
 
-  ProgressBar::Counts Snapshot() const { return {epochs, done, failed, cancelled}; }
+  void Write(int64_t trial_id, const std::string& key, const std::optional<v1::TrialSummary>& summary) {
+    if (!file_ || !summary || !written_.insert(trial_id).second) return;
+    auto trial = store_->GetTrial(trial_id);
+    auto epochs = store_->LoadEpochs(trial_id);
+    if (!trial.ok() || !epochs.ok()) return;
+    v1::TrialResult result;
+    result.set_trial_key(key);
+    *result.mutable_spec() = trial->spec;
+    for (auto& e : *epochs) *result.add_epochs() = std::move(e);
+    *result.mutable_summary() = *summary;
+    std::string line;
+    if (google::protobuf::util::MessageToJsonString(result, &line, options_).ok()) {
+      std::fprintf(file_, "%s\n", line.c_str());
+      std::fflush(file_);
+    }
+  }
+
+  // Writes every finished trial of the grid not written yet.
+  void CatchUp() {
+    if (!file_) return;
+    auto rows = store_->ListGridTrials(grid_id_);
+    if (!rows.ok()) return;
+    for (const auto& r : *rows) Write(r.trial_id, r.key, r.summary);
+  }
+
+ private:
+  std::FILE* file_;
+  store::Store* store_;
+  int64_t grid_id_;
+  google::protobuf::util::JsonPrintOptions options_;
+  std::set<int64_t> written_;
 };
+
+ProgressBar::Counts CountsOf(const v1::Grid& g) {
+  const auto& c = g.counts();
+  return {long(g.epochs_done()), long(c.succeeded() + c.diverged() + c.failed() + c.cancelled()), long(c.failed()),
+          long(c.cancelled())};
+}
 
 }  // namespace
 
-int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
-            const std::atomic<bool>* cancel) {
+int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std::atomic<bool>* cancel) {
   const auto grid = grid::ParseGridFile(options.grid_path);
   if (!grid.ok()) {
-    std::fprintf(err, "error: %s: %s\n", options.grid_path.c_str(),
-                 std::string(grid.status().message()).c_str());
+    std::fprintf(err, "error: %s: %s\n", options.grid_path.c_str(), std::string(grid.status().message()).c_str());
     return 2;
   }
-  if (auto m = SummaryMetric(v1::TrialSummary(), options.metric); !m.ok()) {
+  if (auto m = core::SummaryMetric(v1::TrialSummary(), options.metric); !m.ok()) {
     std::fprintf(err, "error: --metric: %s\n", std::string(m.status().message()).c_str());
     return 2;
   }
   const int threads = runner::EffectiveThreads(options.workers);
   long total_epochs = 0;
-  std::vector<v1::TrialSpec> specs;
-  for (const auto& t : grid->trials) {
-    specs.push_back(t.spec);
-    total_epochs += t.spec.train().epochs() + 1;
-  }
+  for (const auto& t : grid->trials) total_epochs += t.spec.train().epochs() + 1;
   std::fprintf(err, "grid %s: %d cells x %zu seeds = %zu trials, %ld epochs in all, on %d thread%s\n",
-               grid->name.c_str(), grid->cells, grid->seeds.size(), specs.size(), total_epochs,
-               threads, threads == 1 ? "" : "s");
+               grid->name.c_str(), grid->cells, grid->seeds.size(), grid->trials.size(), total_epochs, threads,
+               threads == 1 ? "" : "s");
   if (options.dry_run) return 0;
 
   std::FILE* jsonl = nullptr;
@@ -64,77 +98,108 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
       return 2;
     }
   }
-  google::protobuf::util::JsonPrintOptions json_options;
-  json_options.preserve_proto_field_names = true;
-  json_options.always_print_primitive_fields = true;
-
-  Tracker tracker;
-  std::vector<std::optional<v1::TrialResult>> results(specs.size());
-  // Failed trials grouped by error, so a grid whose dataset is missing says so once.
-  std::map<std::string, std::vector<size_t>> errors;
-  runner::PoolOptions pool;
-  pool.threads = threads;
-  pool.cancel = cancel;
-  // Epochs seen per trial: a trial that ends early (diverged, failed, cancelled) adds
-  // the epochs it will never run, so the bar always ends at 100%.
-  std::vector<std::atomic<int>> seen(specs.size());
-  pool.on_epoch = [&](size_t i, const v1::EpochMetrics&) {
-    ++seen[i];
-    ++tracker.epochs;
-  };
-  pool.on_done = [&](size_t i, const absl::StatusOr<v1::TrialResult>& r) {
-    std::lock_guard<std::mutex> lock(tracker.mu);
-    if (r.ok()) {
-      results[i] = *r;
-      results[i]->set_trial_key(grid->trials[i].key);
-      if (jsonl) {  // one line per trial, flushed, so a crash loses no finished trial
-        std::string line;
-        if (google::protobuf::util::MessageToJsonString(*results[i], &line, json_options).ok()) {
-          std::fprintf(jsonl, "%s\n", line.c_str());
-          std::fflush(jsonl);
-        }
-      }
-    } else if (absl::IsCancelled(r.status())) {
-      ++tracker.cancelled;
-    } else {
-      ++tracker.failed;
-      errors[r.status().ToString()].push_back(i);
-    }
-    tracker.epochs += specs[i].train().epochs() + 1 - seen[i];
-    ++tracker.done;
-  };
-
-  ProgressBar bar(err, total_epochs, long(specs.size()));
-  engine::DatasetCache cache;  // each distinct dataset is loaded once for the whole grid
-  std::thread worker([&] {
-    runner::RunLocally(specs, cache, pool);
-    std::lock_guard<std::mutex> lock(tracker.mu);
-    tracker.finished = true;
-    tracker.cv.notify_all();
-  });
-  {
-    std::unique_lock<std::mutex> lock(tracker.mu);
-    while (!tracker.finished) {
-      tracker.cv.wait_for(lock, std::chrono::milliseconds(200));
-      if (options.progress) bar.Update(tracker.Snapshot());
-    }
+  server::CoordinatorOptions coordinator_options;
+  coordinator_options.db_path = options.db_path;
+  coordinator_options.listen = options.listen;
+  auto coordinator = server::Coordinator::Start(coordinator_options);
+  if (!coordinator.ok()) {
+    std::fprintf(err, "error: %s\n", std::string(coordinator.status().message()).c_str());
+    if (jsonl) std::fclose(jsonl);
+    return 1;
   }
+  if (!options.listen.empty())
+    std::fprintf(err, "coordinator listening on %s (port %d)\n", options.listen.c_str(), (*coordinator)->port());
+  Client client((*coordinator)->InProcessChannel());
+  auto submitted = client.Submit(grid::ToSubmitRequest(*grid, false));
+  if (!submitted.ok()) {
+    std::fprintf(err, "error: %s: %s\n", options.grid_path.c_str(), std::string(submitted.status().message()).c_str());
+    if (jsonl) std::fclose(jsonl);
+    return absl::IsInvalidArgument(submitted.status()) ? 2 : 1;
+  }
+  const std::string grid_ref = std::to_string(submitted->grid_id());
+  std::fprintf(err, "grid %s stored in %s", grid_ref.c_str(), options.db_path.c_str());
+  if (submitted->reused() > 0)
+    std::fprintf(err, "; %d of its trials were already finished there and are reused", submitted->reused());
+  std::fprintf(err, "\n");
+
+  // Trials finishing now are appended to the JSON-lines file as they come.
+  JsonlWriter writer(jsonl, &(*coordinator)->store(), submitted->grid_id());
+  std::mutex finished_mu;
+  std::vector<int64_t> finished;
+  if (jsonl)
+    (*coordinator)->scheduler().SetFinishedListener([&](int64_t id) {
+      std::lock_guard<std::mutex> lock(finished_mu);
+      finished.push_back(id);
+    });
+
+  std::atomic<bool> worker_stop{false}, worker_stop_now{false};
+  std::thread worker([&] {
+    runner::WorkerOptions w;
+    w.threads = threads;
+    w.worker_id = "local";
+    w.grace = std::chrono::milliseconds(0);
+    w.log = [&](const std::string& m) { std::fprintf(err, "\nworker: %s\n", m.c_str()); };
+    runner::RemoteWorker remote((*coordinator)->InProcessChannel(), w);
+    remote.Run(worker_stop, &worker_stop_now);
+  });
+
+  ProgressBar bar(err, total_epochs, long(grid->trials.size()));
+  v1::Grid last;
+  const absl::Status watched = client.Watch(
+      grid_ref,
+      [&](const v1::GridEvent& event) {
+        last = event.grid();
+        if (options.progress) bar.Update(CountsOf(last));
+        std::vector<int64_t> ids;
+        {
+          std::lock_guard<std::mutex> lock(finished_mu);
+          ids.swap(finished);
+        }
+        if (!ids.empty()) writer.CatchUp();
+      },
+      cancel);
+  const bool cancelled = cancel && cancel->load();
+  if (cancelled) client.Cancel(grid_ref).IgnoreError();
+  worker_stop_now = cancelled;
+  worker_stop = true;
   worker.join();
+  if (auto g = client.GetGrid(grid_ref); g.ok()) last = *g;
+  if (options.progress) bar.Finish(CountsOf(last));
+  (*coordinator)->scheduler().SetFinishedListener(nullptr);
+  writer.CatchUp();
   if (jsonl) std::fclose(jsonl);
-  if (options.progress) bar.Finish(tracker.Snapshot());
-  for (const auto& [message, trials] : errors) {
-    std::string which = absl::StrFormat("trial %d (key %s)", trials[0], grid->trials[trials[0]].key.substr(0, 12));
-    if (trials.size() > 1) which = absl::StrFormat("%d trials, first %s,", trials.size(), which);
+  if (!watched.ok() && !cancelled)
+    std::fprintf(err, "error: lost track of the grid: %s\n", std::string(watched.message()).c_str());
+
+  // Failed trials grouped by error, so a grid whose dataset is missing says so once.
+  std::map<std::string, std::vector<int64_t>> errors;
+  if (auto rows = (*coordinator)->store().ListGridTrials(submitted->grid_id()); rows.ok())
+    for (const auto& r : *rows)
+      if (r.state == v1::TRIAL_STATE_FAILED) errors[r.last_error].push_back(r.trial_id);
+  for (const auto& [message, ids] : errors) {
+    std::string which = absl::StrFormat("trial %d", ids[0]);
+    if (ids.size() > 1) which = absl::StrFormat("%d trials (first: %d)", ids.size(), ids[0]);
     std::fprintf(err, "error: %s failed: %s\n", which.c_str(), message.c_str());
   }
-
-  const bool cancelled = cancel && cancel->load();
   if (cancelled) std::fprintf(err, "cancelled: the table covers the trials that finished\n");
-  const auto cells = AggregateCells(*grid, results, options.metric);
-  std::fprintf(out, "\n%s", RenderTable(*grid, cells, options.metric).c_str());
+
+  v1::CompareRequest request;
+  request.set_grid(grid_ref);
+  request.set_metric(options.metric);
+  auto table = client.Compare(request);
+  request.set_metric("final_dead_fraction");
+  auto dead = client.Compare(request);
+  if (table.ok() && dead.ok()) {
+    std::fprintf(out, "\n%s", RenderRunTable(*table, *dead).c_str());
+    std::fprintf(err, "compare again with: actgrid compare %s --db %s --by %s --metric %s\n", grid_ref.c_str(),
+                 options.db_path.c_str(), grid->factors.empty() ? "''" : absl::StrJoin(grid->factors, ",").c_str(),
+                 options.metric.c_str());
+  } else {
+    std::fprintf(err, "error: %s\n", std::string((table.ok() ? dead : table).status().message()).c_str());
+  }
   std::fflush(out);
   if (cancelled) return 130;
-  return errors.empty() ? 0 : 1;
+  return errors.empty() && watched.ok() ? 0 : 1;
 }
 
 }  // namespace actgrid::cli

@@ -1,5 +1,6 @@
-// `actgrid run GRID.yaml`: expands a grid file and trains its trials on this
-// machine's cores, with a progress bar, then prints the comparison table.
+// `actgrid run GRID.yaml`: the embedded default. Starts a coordinator on a database
+// file and in-process workers that lease from it over the Workers protocol, submits
+// the grid, shows progress, then prints the comparison table.
 #ifndef ACTGRID_CLIENT_CLI_RUN_COMMAND_H_
 #define ACTGRID_CLIENT_CLI_RUN_COMMAND_H_
 
@@ -11,18 +12,19 @@ namespace actgrid::cli {
 
 struct RunOptions {
   std::string grid_path;
-  int workers = 0;                       // 0 = every hardware thread
+  std::string db_path = "actgrid.db";     // every curve lands here; finished trials are reused
+  std::string listen;                     // also serve on this address while running
+  int workers = 0;                        // 0 = every hardware thread
   std::string metric = "final_test_acc";  // summary metric of the table
-  std::string jsonl_path;                // when set, each finished trial is appended as JSON
-  bool dry_run = false;                  // validate and count, train nothing
+  std::string jsonl_path;                 // when set, each finished trial is appended as JSON
+  bool dry_run = false;                   // validate and count, train nothing
   bool progress = true;
 };
 
 // Returns the process exit code: 0 when every trial finished (succeeded or diverged),
-// 1 when some trial failed, 2 for an invalid grid file or option, 130 when cancelled.
-// Writes the table to `out` and progress and errors to `err`.
-int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err,
-            const std::atomic<bool>* cancel);
+// 1 when some trial failed or the database cannot be used, 2 for an invalid grid file
+// or option, 130 when cancelled. Writes the table to `out`, progress and errors to `err`.
+int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std::atomic<bool>* cancel);
 
 }  // namespace actgrid::cli
 

@@ -3,6 +3,8 @@
 // validated TrialSpecs with their trial keys.
 #include "client/grid/grid_file.h"
 
+#include <algorithm>
+
 #include <openssl/evp.h>
 
 #include <cerrno>
@@ -416,6 +418,23 @@ std::string TrialKey(const v1::TrialSpec& spec) {
     hex.push_back(kHex[digest[i] & 15]);
   }
   return hex;
+}
+
+v1::SubmitGridRequest ToSubmitRequest(const grid::Grid& grid, bool dry_run) {
+  v1::SubmitGridRequest request;
+  request.set_name(grid.name);
+  for (const auto& f : grid.factors) request.add_factors(f);
+  request.set_cells(grid.cells);
+  request.set_dry_run(dry_run);
+  for (const auto& t : grid.trials) {
+    auto* out = request.add_trials();
+    *out->mutable_spec() = t.spec;
+    out->set_cell(t.cell);
+    for (const auto& v : t.values) out->add_values(v);
+    const auto rank = std::find(grid.seeds.begin(), grid.seeds.end(), t.spec.seed()) - grid.seeds.begin();
+    out->set_seed_rank(int(rank));
+  }
+  return request;
 }
 
 }  // namespace actgrid::grid

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "actgrid/v1/grids.pb.h"
 #include "actgrid/v1/spec.pb.h"
 
 namespace actgrid::grid {
@@ -35,6 +36,9 @@ struct Grid {
 //   grid.activation[2]: unknown activation "relux"; did you mean "relu"?
 absl::StatusOr<Grid> ParseGridFile(const std::string& path);
 absl::StatusOr<Grid> ParseGridText(const std::string& yaml_text);
+
+// The Grids.SubmitGrid request that queues `grid` (or only validates it: dry_run).
+v1::SubmitGridRequest ToSubmitRequest(const Grid& grid, bool dry_run);
 
 // Hex SHA-256 of the deterministic serialization of a canonical TrialSpec.
 std::string TrialKey(const v1::TrialSpec& spec);

@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include "client/cli/run_command.h"
-#include "client/cli/table.h"
 
 namespace actgrid::cli {
 namespace {
@@ -32,6 +31,13 @@ std::string WriteGrid(const std::string& name, const std::string& text) {
 
 int CountLines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
 
+// A fresh database per test: trials finished in one run are reused by the next.
+std::string TempDb(const std::string& name) {
+  const std::string path = ::testing::TempDir() + "/" + name + ".db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  return path;
+}
+
 TEST(RunCommand, TrainsTheGridAndPrintsOneRowPerCell) {
   const std::string path = WriteGrid("small.yaml", R"(name: small
 dataset: {name: circle, samples: 200, noise: 0.0}
@@ -44,6 +50,7 @@ grid:
 )");
   RunOptions options;
   options.grid_path = path;
+  options.db_path = TempDb(::testing::UnitTest::GetInstance()->current_test_info()->name());
   options.workers = 2;
   std::FILE* out = std::tmpfile();
   std::FILE* err = std::tmpfile();
@@ -68,6 +75,7 @@ grid:
 )");
   RunOptions options;
   options.grid_path = path;
+  options.db_path = TempDb(::testing::UnitTest::GetInstance()->current_test_info()->name());
   options.jsonl_path = ::testing::TempDir() + "/results.jsonl";
   std::remove(options.jsonl_path.c_str());
   std::FILE* out = std::tmpfile();
@@ -91,6 +99,7 @@ TEST(RunCommand, InvalidGridRunsNothing) {
   const std::string path = WriteGrid("bad.yaml", "name: bad\ngrid:\n  activation: [relux]\n");
   RunOptions options;
   options.grid_path = path;
+  options.db_path = TempDb(::testing::UnitTest::GetInstance()->current_test_info()->name());
   std::FILE* out = std::tmpfile();
   std::FILE* err = std::tmpfile();
   EXPECT_EQ(RunGrid(options, out, err, nullptr), 2);
@@ -122,6 +131,7 @@ seeds: 2
 )");
   RunOptions options;
   options.grid_path = path;
+  options.db_path = TempDb(::testing::UnitTest::GetInstance()->current_test_info()->name());
   std::atomic<bool> cancel{true};
   std::FILE* out = std::tmpfile();
   std::FILE* err = std::tmpfile();
@@ -130,70 +140,6 @@ seeds: 2
   EXPECT_NE(ReadAll(err).find("cancelled"), std::string::npos);
   std::fclose(out);
   std::fclose(err);
-}
-
-TEST(Table, SummaryMetricsByName) {
-  v1::TrialSummary s;
-  s.set_final_test_acc(0.75);
-  s.set_best_epoch(4);
-  s.set_diverged(true);
-  EXPECT_EQ(*SummaryMetric(s, "final_test_acc"), 0.75);
-  EXPECT_EQ(*SummaryMetric(s, "best_epoch"), 4.0);
-  EXPECT_EQ(*SummaryMetric(s, "diverged"), 1.0);
-  EXPECT_FALSE(SummaryMetric(s, "outcome").ok());  // an enum, not a number
-  s.set_epochs_to_target(-1);
-  EXPECT_TRUE(std::isnan(*SummaryMetric(s, "epochs_to_target")));
-  s.set_epochs_to_target(7);
-  EXPECT_EQ(*SummaryMetric(s, "epochs_to_target"), 7.0);
-  EXPECT_FALSE(SummaryMetric(s, "nope").ok());
-}
-
-TEST(Table, MeanAndSampleStdPerCell) {
-  grid::Grid grid;
-  grid.factors = {"activation"};
-  grid.cells = 2;
-  std::vector<std::optional<v1::TrialResult>> results;
-  const double acc[] = {0.5, 0.7, 0.9, 0.9};
-  for (int i = 0; i < 4; ++i) {
-    grid::GridTrial t;
-    t.cell = i % 2;
-    t.values = {i % 2 ? "tanh" : "relu"};
-    grid.trials.push_back(t);
-    v1::TrialResult r;
-    r.mutable_summary()->set_final_test_acc(acc[i]);
-    results.push_back(r);
-  }
-  results[3].reset();  // not finished
-  const auto cells = AggregateCells(grid, results, "final_test_acc");
-  ASSERT_EQ(cells.size(), 2u);
-  EXPECT_EQ(cells[0].n, 2);
-  EXPECT_DOUBLE_EQ(cells[0].mean, 0.7);
-  EXPECT_NEAR(cells[0].std, std::sqrt(0.08), 1e-12);  // sample std of {0.5, 0.9}
-  EXPECT_EQ(cells[1].n, 1);
-  EXPECT_DOUBLE_EQ(cells[1].mean, 0.7);
-  EXPECT_TRUE(std::isnan(cells[1].std));
-}
-
-TEST(Table, TrialsWithoutAValueAreLeftOutAndCounted) {
-  grid::Grid grid;
-  grid.factors = {"activation"};
-  grid.cells = 1;
-  std::vector<std::optional<v1::TrialResult>> results;
-  for (int reached : {-1, 4, 6}) {
-    grid::GridTrial t;
-    t.values = {"tanh"};
-    grid.trials.push_back(t);
-    v1::TrialResult r;
-    r.mutable_summary()->set_epochs_to_target(reached);
-    results.push_back(r);
-  }
-  const auto cells = AggregateCells(grid, results, "epochs_to_target");
-  EXPECT_EQ(cells[0].n, 3);
-  EXPECT_EQ(cells[0].valued, 2);
-  EXPECT_DOUBLE_EQ(cells[0].mean, 5.0);
-  const std::string table = RenderTable(grid, cells, "epochs_to_target");
-  EXPECT_NE(table.find("2/3"), std::string::npos) << table;
-  EXPECT_NE(table.find("only k of the n trials"), std::string::npos) << table;
 }
 
 }  // namespace

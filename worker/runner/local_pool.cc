@@ -14,11 +14,7 @@
 #include "worker/engine/trainer.h"
 
 namespace actgrid::runner {
-namespace {
-
-// One trial that runs out of memory (or throws for any other reason) fails alone
-// instead of taking the whole pool down.
-absl::StatusOr<v1::TrialResult> RunGuarded(const v1::TrialSpec& spec, const engine::Dataset& data,
+absl::StatusOr<v1::TrialResult> RunTrialGuarded(const v1::TrialSpec& spec, const engine::Dataset& data,
                                            const engine::TrialHooks& hooks) {
   try {
     return engine::RunTrial(spec, data, hooks);
@@ -28,8 +24,6 @@ absl::StatusOr<v1::TrialResult> RunGuarded(const v1::TrialSpec& spec, const engi
     return absl::InternalError(std::string("trial aborted: ") + e.what());
   }
 }
-
-}  // namespace
 
 int EffectiveThreads(int requested) {
   if (requested > 0) return requested;
@@ -58,7 +52,7 @@ std::vector<absl::StatusOr<v1::TrialResult>> RunLocally(const std::vector<v1::Tr
               hooks.cancel = options.cancel;
               if (options.on_epoch)
                 hooks.on_epoch = [&, i](const v1::EpochMetrics& m) { options.on_epoch(i, m); };
-              result = RunGuarded(specs[i], **data, hooks);
+              result = RunTrialGuarded(specs[i], **data, hooks);
             }
             if (options.on_done) options.on_done(i, result);
             results[i] = std::move(result);

@@ -11,6 +11,7 @@
 #include "actgrid/v1/metrics.pb.h"
 #include "actgrid/v1/spec.pb.h"
 #include "worker/engine/dataset.h"
+#include "worker/engine/trainer.h"
 
 namespace actgrid::runner {
 
@@ -27,6 +28,12 @@ struct PoolOptions {
 std::vector<absl::StatusOr<v1::TrialResult>> RunLocally(const std::vector<v1::TrialSpec>& specs,
                                                         engine::DatasetCache& cache,
                                                         const PoolOptions& options);
+
+// engine::RunTrial, except that a trial that runs out of memory (or throws for any
+// other reason) fails alone, with ResourceExhausted or Internal, instead of taking the
+// whole pool down.
+absl::StatusOr<v1::TrialResult> RunTrialGuarded(const v1::TrialSpec& spec, const engine::Dataset& data,
+                                                const engine::TrialHooks& hooks);
 
 // The number of threads RunLocally uses for `requested` (0 = hardware threads).
 int EffectiveThreads(int requested);

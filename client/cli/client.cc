@@ -1,0 +1,110 @@
+// Client (see client.h).
+#include "client/cli/client.h"
+
+#include <thread>
+
+#include "common/rpc/rpc.h"
+
+namespace actgrid::cli {
+
+Client::Client(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout)
+    : channel_(std::move(channel)),
+      grids_(v1::Grids::NewStub(channel_)),
+      analysis_(v1::Analysis::NewStub(channel_)),
+      timeout_(timeout) {}
+
+std::unique_ptr<grpc::ClientContext> Client::Context() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  rpc::SetDeadline(*context, timeout_);
+  return context;
+}
+
+absl::StatusOr<v1::SubmitGridResponse> Client::Submit(const v1::SubmitGridRequest& request) {
+  v1::SubmitGridResponse response;
+  auto status = rpc::FromGrpc(grids_->SubmitGrid(Context().get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::Grid> Client::GetGrid(const std::string& ref) {
+  v1::GridRef request;
+  request.set_grid(ref);
+  v1::Grid response;
+  auto status = rpc::FromGrpc(grids_->GetGrid(Context().get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<std::vector<v1::Grid>> Client::ListGrids(int limit) {
+  v1::ListGridsRequest request;
+  request.set_limit(limit);
+  v1::ListGridsResponse response;
+  auto status = rpc::FromGrpc(grids_->ListGrids(Context().get(), request, &response));
+  if (!status.ok()) return status;
+  return std::vector<v1::Grid>(response.grids().begin(), response.grids().end());
+}
+
+absl::StatusOr<v1::Grid> Client::Cancel(const std::string& ref) {
+  v1::GridRef request;
+  request.set_grid(ref);
+  v1::Grid response;
+  auto status = rpc::FromGrpc(grids_->CancelGrid(Context().get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<std::vector<v1::WorkerInfo>> Client::ListWorkers() {
+  v1::ListWorkersResponse response;
+  auto status = rpc::FromGrpc(grids_->ListWorkers(Context().get(), v1::ListWorkersRequest(), &response));
+  if (!status.ok()) return status;
+  return std::vector<v1::WorkerInfo>(response.workers().begin(), response.workers().end());
+}
+
+absl::StatusOr<v1::CompareResponse> Client::Compare(const v1::CompareRequest& request) {
+  v1::CompareResponse response;
+  auto status = rpc::FromGrpc(analysis_->Compare(Context().get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::Status Client::Watch(const std::string& ref, const std::function<void(const v1::GridEvent&)>& on_event,
+                           const std::atomic<bool>* stop, std::chrono::milliseconds patience) {
+  v1::GridRef request;
+  request.set_grid(ref);
+  auto broken_since = std::chrono::steady_clock::now();
+  bool broken = false;
+  while (!(stop && *stop)) {
+    // A watch can last for hours: each stream gets a long deadline and is reopened.
+    grpc::ClientContext context;
+    rpc::SetDeadline(context, std::chrono::minutes(10));
+    std::atomic<bool> done{false};
+    std::thread canceller([&] {  // ends the stream promptly when `stop` fires
+      while (!done && !(stop && *stop)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (!done) context.TryCancel();
+    });
+    auto reader = grids_->WatchGrid(&context, request);
+    v1::GridEvent event;
+    bool finished = false;
+    while (reader->Read(&event)) {
+      broken = false;
+      on_event(event);
+      finished = event.grid().state() != v1::GRID_STATE_RUNNING;
+    }
+    const grpc::Status status = reader->Finish();
+    done = true;
+    canceller.join();
+    if (stop && *stop) break;
+    if (status.ok() && finished) return absl::OkStatus();
+    const auto code = status.error_code();
+    const bool retry = status.ok() || code == grpc::StatusCode::UNAVAILABLE ||
+                       code == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (!retry) return rpc::FromGrpc(status);
+    if (!broken) broken_since = std::chrono::steady_clock::now();
+    broken = true;
+    if (std::chrono::steady_clock::now() - broken_since > patience) return rpc::FromGrpc(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return absl::CancelledError("watch stopped");
+}
+
+}  // namespace actgrid::cli

@@ -1,0 +1,42 @@
+// What the CLI prints: comparison tables (aligned text, CSV, the JSON of DESIGN.md),
+// grid and worker listings.
+#ifndef ACTGRID_CLIENT_CLI_RENDER_H_
+#define ACTGRID_CLIENT_CLI_RENDER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "actgrid/v1/analysis.pb.h"
+#include "actgrid/v1/grids.pb.h"
+
+namespace actgrid::cli {
+
+enum class Format { kTable, kCsv, kJson };
+absl::StatusOr<Format> ParseFormat(const std::string& name);  // "table" | "csv" | "json"
+
+// One row per group: n, mean, std, 95% CI, min, max, diverged (and how many trials
+// had no value). Numbers in CSV and JSON are the shortest that read back exactly;
+// NaN is empty in CSV and null in JSON. JSON:
+//   {"grid": "name", "grid_id": 3, "metric": "...", "by": [...], "finished": 10, "trials": 10,
+//    "rows": [{"group": {"activation": "relu", "depth": 4}, "n": 5, "mean": ..,
+//              "std": .., "ci95_low": .., "ci95_high": .., "min": .., "max": .., "diverged": 0,
+//              "missing": 0}]}
+std::string RenderCompare(const v1::CompareResponse& compare, Format format);
+
+// The table `actgrid run` ends with: per cell the mean ± std of the metric, its 95%
+// CI, n, diverged, and the mean final dead fraction from `dead` (same groups).
+std::string RenderRunTable(const v1::CompareResponse& metric, const v1::CompareResponse& dead);
+
+// "12  relu-vs-reflu  RUNNING  40/84 trials (2 leased, 1 failed)  48%"
+std::string GridLine(const v1::Grid& grid);
+std::string RenderGrids(const std::vector<v1::Grid>& grids);
+std::string RenderWorkers(const std::vector<v1::WorkerInfo>& workers, int64_t now_ms);
+
+// Aligned text columns; `left` columns are left-aligned, the others right-aligned.
+std::string AlignColumns(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                         size_t left);
+
+}  // namespace actgrid::cli
+
+#endif  // ACTGRID_CLIENT_CLI_RENDER_H_

@@ -1,0 +1,592 @@
+// Scheduler (see scheduler.h).
+#include "server/core/scheduler.h"
+
+#include <algorithm>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "client/grid/grid_file.h"
+#include "server/core/transitions.h"
+#include "worker/engine/validate.h"
+
+namespace actgrid::core {
+namespace {
+
+constexpr size_t kMaxFailuresKept = 1000;
+constexpr int kMaxErrorsListed = 20;
+
+v1::TrialState StateOfOutcome(v1::TrialOutcome outcome) {
+  return outcome == v1::TRIAL_OUTCOME_DIVERGED ? v1::TRIAL_STATE_DIVERGED : v1::TRIAL_STATE_SUCCEEDED;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(store::Store* store, const Clock* clock, SchedulerOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+Scheduler::Order Scheduler::OrderOf(const Live& t) const {
+  Order best{INT32_MAX, INT32_MAX, INT64_MAX, t.id};
+  for (const Member& m : t.members) {
+    if (cancelled_grids_.count(m.grid_id)) continue;
+    best = std::min(best, Order{m.seed_rank, m.cell, m.grid_id, t.id});
+  }
+  return best;
+}
+
+void Scheduler::Enqueue(Live& t) {
+  pending_.erase(t.order);
+  t.state = v1::TRIAL_STATE_PENDING;
+  t.order = OrderOf(t);
+  pending_.insert(t.order);
+  leased_.erase(t.id);
+}
+
+void Scheduler::Forget(int64_t id) {
+  auto it = trials_.find(id);
+  if (it == trials_.end()) return;
+  pending_.erase(it->second.order);
+  leased_.erase(id);
+  trials_.erase(it);
+}
+
+void Scheduler::Bump() {
+  ++version_;
+  changed_.notify_all();
+}
+
+void Scheduler::NoteFailure(const Live& t, const std::string& error) {
+  Failure f{++failure_seq_, {}, absl::StrCat("trial ", t.id, " (key ", t.key.substr(0, 12), "): ", error)};
+  for (const Member& m : t.members) f.grids.push_back(m.grid_id);
+  failures_.push_back(std::move(f));
+  if (failures_.size() > kMaxFailuresKept) failures_.pop_front();
+}
+
+void Scheduler::Notify(const std::vector<int64_t>& finished) {
+  std::function<void(int64_t)> listener;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    listener = listener_;
+  }
+  if (!listener) return;
+  for (int64_t id : finished) listener(id);
+}
+
+void Scheduler::SetFinishedListener(std::function<void(int64_t)> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listener_ = std::move(listener);
+}
+
+absl::Status Scheduler::Recover() {
+  auto rows = store_->LoadUnfinished();
+  if (!rows.ok()) return rows.status();
+  auto members = store_->LoadUnfinishedMembers();
+  if (!members.ok()) return members.status();
+  auto grids = store_->ListGrids(0);
+  if (!grids.ok()) return grids.status();
+  const int64_t now = clock_->NowMs();
+  std::vector<int64_t> orphans_pending;
+  std::vector<std::pair<int64_t, int>> orphans_leased;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    trials_.clear();
+    pending_.clear();
+    leased_.clear();
+    for (const auto& g : *grids)
+      if (g.cancelled) cancelled_grids_.insert(g.id);
+    for (auto& r : *rows) {
+      Live t;
+      t.id = r.id;
+      t.key = r.key;
+      t.spec = std::make_shared<const v1::TrialSpec>(std::move(r.spec));
+      t.state = r.state;
+      t.attempt = r.attempt;
+      t.failures = r.failures;
+      t.worker_id = r.worker_id;
+      t.deadline_ms = now + options_.lease_ms;  // give holders time to reconnect
+      trials_.emplace(t.id, std::move(t));
+    }
+    for (const auto& m : *members) {
+      auto it = trials_.find(m.trial_id);
+      if (it != trials_.end()) it->second.members.push_back({m.grid_id, m.cell, m.seed_rank});
+    }
+    for (auto& [id, t] : trials_) {
+      if (t.members.empty()) {  // every grid that wanted it was cancelled
+        if (t.state == v1::TRIAL_STATE_PENDING) orphans_pending.push_back(id);
+        else orphans_leased.push_back({id, t.attempt});
+        continue;
+      }
+      if (t.state == v1::TRIAL_STATE_PENDING) {
+        t.order = OrderOf(t);
+        pending_.insert(t.order);
+      } else {
+        leased_.insert(id);
+      }
+    }
+    for (int64_t id : orphans_pending) trials_.erase(id);
+    for (const auto& [id, attempt] : orphans_leased) trials_.erase(id);
+    Bump();
+  }
+  if (!orphans_pending.empty())
+    if (auto s = store_->CancelPending(orphans_pending); !s.ok()) return s;
+  for (const auto& [id, attempt] : orphans_leased) {
+    store::AttemptEnd end{id, attempt, v1::TRIAL_STATE_CANCELLED, std::nullopt, "grid cancelled", false, now};
+    store_->EndAttempt(end).IgnoreError();  // a conflict means it ended anyway
+  }
+  return absl::OkStatus();
+}
+
+std::string Scheduler::ValidateSubmission(const v1::SubmitGridRequest& r, std::vector<std::string>* keys,
+                                          std::vector<std::string>* errors) const {
+  static const std::regex kName("[a-z0-9_-]{1,64}");
+  if (!std::regex_match(r.name(), kName))
+    errors->push_back(absl::StrCat("name: must match [a-z0-9_-]{1,64}, got \"", r.name(), "\""));
+  std::set<std::string> seen;
+  for (int i = 0; i < r.factors_size(); ++i) {
+    if (r.factors(i).empty()) errors->push_back(absl::StrCat("factors[", i, "]: empty"));
+    if (!seen.insert(r.factors(i)).second)
+      errors->push_back(absl::StrCat("factors[", i, "]: duplicate factor \"", r.factors(i), "\""));
+  }
+  if (r.cells() < 1) errors->push_back(absl::StrCat("cells: must be >= 1, got ", r.cells()));
+  if (r.trials_size() == 0) errors->push_back("trials: a grid needs at least one trial");
+  if (r.trials_size() > options_.max_trials_per_grid)
+    return absl::StrCat("trials: ", r.trials_size(), " trials; this coordinator takes at most ",
+                        options_.max_trials_per_grid, " per grid");
+  int listed = 0, more = 0;
+  auto add = [&](std::string e) {
+    if (listed < kMaxErrorsListed) {
+      errors->push_back(std::move(e));
+      ++listed;
+    } else {
+      ++more;
+    }
+  };
+  for (int i = 0; i < r.trials_size(); ++i) {
+    const v1::GridTrialSpec& t = r.trials(i);
+    const std::string at = absl::StrCat("trials[", i, "]");
+    if (t.values_size() != r.factors_size())
+      add(absl::StrCat(at, ".values: ", t.values_size(), " values for ", r.factors_size(), " factors"));
+    if (t.cell() < 0 || t.cell() >= std::max(1, r.cells()))
+      add(absl::StrCat(at, ".cell: must be in 0..", r.cells() - 1, ", got ", t.cell()));
+    if (t.seed_rank() < 0) add(absl::StrCat(at, ".seed_rank: must be >= 0, got ", t.seed_rank()));
+    if (!t.has_spec()) {
+      add(absl::StrCat(at, ".spec: missing"));
+      continue;
+    }
+    if (auto s = engine::ValidateTrialSpec(t.spec()); !s.ok()) {
+      for (absl::string_view line : absl::StrSplit(s.message(), '\n', absl::SkipEmpty()))
+        add(absl::StrCat(at, ".spec.", line));
+      continue;
+    }
+    keys->push_back(grid::TrialKey(t.spec()));
+  }
+  if (more > 0) errors->push_back(absl::StrCat("... and ", more, " more problems"));
+  return "";
+}
+
+absl::StatusOr<v1::SubmitGridResponse> Scheduler::Submit(const v1::SubmitGridRequest& request) {
+  std::vector<std::string> keys, errors;
+  if (std::string too_big = ValidateSubmission(request, &keys, &errors); !too_big.empty())
+    return absl::ResourceExhaustedError(too_big);
+  v1::SubmitGridResponse response;
+  response.set_trials(request.trials_size());
+  if (request.dry_run()) {
+    for (auto& e : errors) response.add_errors(e);
+    return response;
+  }
+  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+
+  store::NewGrid grid;
+  grid.name = request.name();
+  grid.factors.assign(request.factors().begin(), request.factors().end());
+  grid.cells = request.cells();
+  grid.created_ms = clock_->NowMs();
+  for (int i = 0; i < request.trials_size(); ++i) {
+    const auto& t = request.trials(i);
+    grid.trials.push_back({t.spec(), keys[i], t.cell(), t.seed_rank(), {t.values().begin(), t.values().end()}});
+  }
+  auto created = store_->CreateGrid(grid);
+  if (!created.ok()) return created.status();
+  response.set_grid_id(created->grid_id);
+
+  // Trials that were FAILED or CANCELLED went back to PENDING: read their attempt.
+  std::map<int64_t, store::TrialRow> revived;
+  for (size_t i = 0; i < created->trial_ids.size(); ++i) {
+    const auto prior = created->prior_state[i];
+    if (prior == v1::TRIAL_STATE_FAILED || prior == v1::TRIAL_STATE_CANCELLED) {
+      auto row = store_->GetTrial(created->trial_ids[i]);
+      if (!row.ok()) return row.status();
+      revived[row->id] = *row;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < created->trial_ids.size(); ++i) {
+    const int64_t id = created->trial_ids[i];
+    const auto prior = created->prior_state[i];
+    const Member member{created->grid_id, grid.trials[i].cell, grid.trials[i].seed_rank};
+    if (prior == v1::TRIAL_STATE_SUCCEEDED || prior == v1::TRIAL_STATE_DIVERGED) {
+      response.set_reused(response.reused() + 1);
+      continue;
+    }
+    if (prior == v1::TRIAL_STATE_PENDING || prior == v1::TRIAL_STATE_LEASED)
+      response.set_shared(response.shared() + 1);
+    auto it = trials_.find(id);
+    if (it == trials_.end()) {
+      Live t;
+      t.id = id;
+      t.key = grid.trials[i].key;
+      t.spec = std::make_shared<const v1::TrialSpec>(grid.trials[i].spec);
+      if (auto r = revived.find(id); r != revived.end()) {
+        t.attempt = r->second.attempt;
+        t.failures = r->second.failures;
+      }
+      it = trials_.emplace(id, std::move(t)).first;
+      it->second.members.push_back(member);
+      Enqueue(it->second);
+    } else {
+      it->second.members.push_back(member);
+      if (it->second.state == v1::TRIAL_STATE_PENDING) Enqueue(it->second);  // may move up
+    }
+  }
+  Bump();
+  return response;
+}
+
+absl::StatusOr<v1::Grid> Scheduler::ToGrid(const store::GridRow& row) {
+  auto progress = store_->GetProgress(row.id);
+  if (!progress.ok()) return progress.status();
+  v1::Grid g;
+  g.set_id(row.id);
+  g.set_name(row.name);
+  for (const auto& f : row.factors) g.add_factors(f);
+  g.set_cells(row.cells);
+  g.set_trials(row.trials);
+  *g.mutable_counts() = progress->counts;
+  g.set_created_ms(row.created_ms);
+  g.set_epochs_total(progress->epochs_total);
+  g.set_epochs_done(progress->epochs_done);
+  const auto& c = progress->counts;
+  if (row.cancelled) {
+    g.set_state(v1::GRID_STATE_CANCELLED);
+  } else {
+    g.set_state(c.pending() + c.leased() > 0 ? v1::GRID_STATE_RUNNING : v1::GRID_STATE_DONE);
+  }
+  return g;
+}
+
+absl::StatusOr<v1::Grid> Scheduler::GetGrid(const std::string& ref) {
+  if (ref.empty()) return absl::InvalidArgumentError("grid: give a grid id or name");
+  auto row = store_->FindGrid(ref);
+  if (!row.ok()) return row.status();
+  return ToGrid(*row);
+}
+
+absl::StatusOr<std::vector<v1::Grid>> Scheduler::ListGrids(int limit) {
+  if (limit < 0) return absl::InvalidArgumentError(absl::StrCat("limit: must be >= 0, got ", limit));
+  auto rows = store_->ListGrids(limit == 0 ? 100 : limit);
+  if (!rows.ok()) return rows.status();
+  std::vector<v1::Grid> grids;
+  for (const auto& r : *rows) {
+    auto g = ToGrid(r);
+    if (!g.ok()) return g.status();
+    grids.push_back(*std::move(g));
+  }
+  return grids;
+}
+
+absl::StatusOr<std::vector<v1::WorkerInfo>> Scheduler::ListWorkers() { return store_->ListWorkers(); }
+
+absl::StatusOr<v1::Grid> Scheduler::CancelGrid(const std::string& ref) {
+  if (ref.empty()) return absl::InvalidArgumentError("grid: give a grid id or name");
+  auto row = store_->FindGrid(ref);
+  if (!row.ok()) return row.status();
+  auto progress = store_->GetProgress(row->id);
+  if (!progress.ok()) return progress.status();
+  if (row->cancelled || progress->counts.pending() + progress->counts.leased() == 0) return ToGrid(*row);
+  if (auto s = store_->SetGridCancelled(row->id); !s.ok()) return s;
+  row->cancelled = true;
+  std::vector<int64_t> pending;
+  std::vector<std::pair<int64_t, int>> leased;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_grids_.insert(row->id);
+    for (auto& [id, t] : trials_) {
+      bool in_grid = false, wanted_elsewhere = false;
+      for (const Member& m : t.members) {
+        if (m.grid_id == row->id) in_grid = true;
+        else if (!cancelled_grids_.count(m.grid_id)) wanted_elsewhere = true;
+      }
+      if (!in_grid) continue;
+      if (wanted_elsewhere) {
+        if (t.state == v1::TRIAL_STATE_PENDING) Enqueue(t);  // its order may change
+        continue;
+      }
+      if (t.state == v1::TRIAL_STATE_PENDING) pending.push_back(id);
+      else leased.push_back({id, t.attempt});
+    }
+    for (int64_t id : pending) Forget(id);
+    Bump();
+  }
+  std::vector<int64_t> finished = pending;
+  if (!pending.empty())
+    if (auto s = store_->CancelPending(pending); !s.ok()) return s;
+  for (const auto& [id, attempt] : leased) {
+    store::AttemptEnd end{id, attempt, v1::TRIAL_STATE_CANCELLED, std::nullopt, "grid cancelled", false,
+                          clock_->NowMs()};
+    if (EndAttempt(id, attempt, v1::TRIAL_STATE_LEASED, end).ok()) finished.push_back(id);
+  }
+  Notify(finished);
+  return ToGrid(*row);
+}
+
+absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRequest& request) {
+  if (request.worker_id().empty()) return absl::InvalidArgumentError("worker_id: empty");
+  if (request.max_trials() < 1 || request.max_trials() > 1024)
+    return absl::InvalidArgumentError(absl::StrCat("max_trials: must be in 1..1024, got ", request.max_trials()));
+  ExpireLeases();
+  const int64_t now = clock_->NowMs();
+  v1::WorkerInfo info;
+  info.set_worker_id(request.worker_id());
+  info.set_hostname(request.hostname());
+  info.set_threads(request.threads());
+  info.set_last_seen_ms(now);
+  if (auto s = store_->TouchWorker(info); !s.ok()) return s;
+
+  std::vector<store::LeaseGrant> grants;
+  std::vector<Live*> chosen;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (int(grants.size()) < request.max_trials() && !pending_.empty()) {
+      const int64_t id = std::get<3>(*pending_.begin());
+      pending_.erase(pending_.begin());
+      Live& t = trials_.at(id);
+      t.state = v1::TRIAL_STATE_LEASED;  // tentative until the store commits
+      ++t.attempt;
+      t.worker_id = request.worker_id();
+      t.deadline_ms = now + options_.lease_ms;
+      leased_.insert(id);
+      grants.push_back({id, t.attempt, t.worker_id, t.deadline_ms});
+    }
+  }
+  v1::LeaseTrialsResponse response;
+  response.set_lease_ms(int32_t(options_.lease_ms));
+  if (grants.empty()) {
+    response.set_retry_after_ms(options_.retry_after_ms);
+    return response;
+  }
+  auto applied = store_->Lease(grants, now);
+  std::vector<int64_t> conflicts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < grants.size(); ++i) {
+      auto it = trials_.find(grants[i].trial_id);
+      if (it == trials_.end()) continue;
+      Live& t = it->second;
+      if (!applied.ok()) {  // nothing committed: put everything back
+        --t.attempt;
+        Enqueue(t);
+        continue;
+      }
+      if (!(*applied)[i]) {
+        conflicts.push_back(t.id);
+        continue;
+      }
+      v1::Lease* lease = response.add_leases();
+      lease->set_trial_id(t.id);
+      lease->set_trial_key(t.key);
+      lease->set_attempt(t.attempt);
+      *lease->mutable_spec() = *t.spec;
+      lease->set_deadline_ms(t.deadline_ms);
+    }
+    Bump();
+  }
+  if (!applied.ok()) return applied.status();
+  for (int64_t id : conflicts) Reconcile(id);
+  if (response.leases_size() == 0) response.set_retry_after_ms(options_.retry_after_ms);
+  return response;
+}
+
+absl::StatusOr<v1::ReportAck> Scheduler::Report(const v1::ReportBatch& batch) {
+  if (batch.worker_id().empty()) return absl::InvalidArgumentError("worker_id: empty");
+  std::vector<store::EpochRow> rows;
+  rows.reserve(batch.epochs_size());
+  for (int i = 0; i < batch.epochs_size(); ++i) {
+    const auto& e = batch.epochs(i);
+    if (e.trial_id() <= 0 || e.attempt() <= 0 || e.metrics().epoch() < 0 || e.metrics().epoch() > 1'000'000)
+      return absl::InvalidArgumentError(absl::StrCat("epochs[", i, "]: needs trial_id > 0, attempt > 0 and ",
+                                                     "an epoch in 0..1000000"));
+    rows.push_back({e.trial_id(), e.attempt(), e.metrics()});
+  }
+  std::vector<store::Renewal> renewals;
+  for (const auto& h : batch.heartbeats()) renewals.push_back({h.trial_id(), h.attempt()});
+  const int64_t deadline = clock_->NowMs() + options_.lease_ms;
+  auto verdicts = store_->AppendEpochs(rows, renewals, deadline);
+  if (!verdicts.ok()) return verdicts.status();
+  v1::ReportAck ack;
+  ack.set_sequence(batch.sequence());
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& v : *verdicts) {
+    auto* out = ack.add_verdicts();
+    out->set_trial_id(v.trial_id);
+    out->set_verdict(v.verdict);
+    if (v.verdict != v1::REPORT_VERDICT_ACCEPTED) continue;
+    out->set_deadline_ms(deadline);
+    auto it = trials_.find(v.trial_id);
+    if (it != trials_.end() && it->second.state == v1::TRIAL_STATE_LEASED)
+      it->second.deadline_ms = std::max(it->second.deadline_ms, deadline);
+  }
+  if (!rows.empty()) Bump();
+  return ack;
+}
+
+absl::Status Scheduler::EndAttempt(int64_t id, int attempt, v1::TrialState from, store::AttemptEnd end) {
+  if (auto s = CheckTransition(from, end.to); !s.ok()) return s;
+  absl::Status s = store_->EndAttempt(end);
+  if (!s.ok()) {
+    if (absl::IsFailedPrecondition(s)) Reconcile(id);
+    return s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trials_.find(id);
+  if (it != trials_.end() && it->second.attempt == attempt) {
+    Live& t = it->second;
+    if (end.counts_as_failure) ++t.failures;
+    if (end.to == v1::TRIAL_STATE_FAILED) NoteFailure(t, end.error);
+    if (end.to == v1::TRIAL_STATE_PENDING) {
+      Enqueue(t);
+    } else {
+      Forget(id);
+    }
+  }
+  Bump();
+  return absl::OkStatus();
+}
+
+int Scheduler::HolderFailures(int64_t id, int attempt) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trials_.find(id);
+  if (it == trials_.end() || it->second.state != v1::TRIAL_STATE_LEASED || it->second.attempt != attempt)
+    return -1;
+  return it->second.failures;
+}
+
+absl::Status Scheduler::StaleError(int64_t id, int attempt) {
+  auto row = store_->GetTrial(id);
+  if (!row.ok()) return row.status();
+  return absl::FailedPreconditionError(absl::StrCat("trial ", row->id, " is ", StateName(row->state),
+                                                    " at attempt ", row->attempt, "; attempt ", attempt,
+                                                    " is stale"));
+}
+
+absl::Status Scheduler::Complete(const v1::CompleteTrialRequest& request) {
+  const auto outcome = request.summary().outcome();
+  if (outcome != v1::TRIAL_OUTCOME_SUCCEEDED && outcome != v1::TRIAL_OUTCOME_DIVERGED)
+    return absl::InvalidArgumentError("summary.outcome: must be SUCCEEDED or DIVERGED");
+  const int failures = HolderFailures(request.trial_id(), request.attempt());
+  if (failures < 0) return StaleError(request.trial_id(), request.attempt());
+  store::AttemptEnd end{request.trial_id(), request.attempt(), StateOfOutcome(outcome), request.summary(),
+                        "", false, clock_->NowMs()};
+  absl::Status s = EndAttempt(request.trial_id(), request.attempt(), v1::TRIAL_STATE_LEASED, end);
+  if (s.ok()) Notify({request.trial_id()});
+  return s;
+}
+
+absl::Status Scheduler::Fail(const v1::FailTrialRequest& request) {
+  const int failures = HolderFailures(request.trial_id(), request.attempt());
+  if (failures < 0) return StaleError(request.trial_id(), request.attempt());
+  store::AttemptEnd end{request.trial_id(), request.attempt(), v1::TRIAL_STATE_PENDING, std::nullopt,
+                        request.error(), !request.release(), clock_->NowMs()};
+  if (!request.release() && (request.permanent() || failures + 1 >= options_.max_attempts)) {
+    end.to = v1::TRIAL_STATE_FAILED;
+    if (!request.permanent())
+      end.error = absl::StrCat(request.error(), " (after ", failures + 1, " attempts)");
+  }
+  absl::Status s = EndAttempt(request.trial_id(), request.attempt(), v1::TRIAL_STATE_LEASED, end);
+  if (s.ok() && end.to == v1::TRIAL_STATE_FAILED) Notify({request.trial_id()});
+  return s;
+}
+
+int Scheduler::ExpireLeases() {
+  std::lock_guard<std::mutex> expiry(expiry_mu_);
+  const int64_t now = clock_->NowMs();
+  struct Due {
+    int64_t id;
+    int attempt, failures;
+    std::string worker;
+  };
+  std::vector<Due> due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int64_t id : leased_) {
+      const Live& t = trials_.at(id);
+      if (t.deadline_ms < now) due.push_back({id, t.attempt, t.failures, t.worker_id});
+    }
+  }
+  int expired = 0;
+  std::vector<int64_t> finished;
+  for (const Due& d : due) {
+    store::AttemptEnd end{d.id, d.attempt, v1::TRIAL_STATE_PENDING, std::nullopt,
+                          absl::StrCat("lease expired: worker ", d.worker, " stopped reporting (attempt ",
+                                       d.attempt, ")"),
+                          true, now};
+    if (d.failures + 1 >= options_.max_attempts) {
+      end.to = v1::TRIAL_STATE_FAILED;
+      end.error += absl::StrCat("; gave up after ", d.failures + 1, " attempts");
+    }
+    if (EndAttempt(d.id, d.attempt, v1::TRIAL_STATE_LEASED, end).ok()) {
+      ++expired;
+      if (end.to == v1::TRIAL_STATE_FAILED) finished.push_back(d.id);
+    }
+  }
+  Notify(finished);
+  return expired;
+}
+
+void Scheduler::Reconcile(int64_t trial_id) {
+  auto row = store_->GetTrial(trial_id);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trials_.find(trial_id);
+  if (it == trials_.end()) return;
+  if (!row.ok() || IsTerminal(row->state)) {
+    Forget(trial_id);
+  } else {
+    Live& t = it->second;
+    t.attempt = row->attempt;
+    t.failures = row->failures;
+    t.worker_id = row->worker_id;
+    if (row->state == v1::TRIAL_STATE_PENDING) {
+      Enqueue(t);
+    } else {
+      pending_.erase(t.order);
+      t.state = v1::TRIAL_STATE_LEASED;
+      t.deadline_ms = row->deadline_ms;
+      leased_.insert(trial_id);
+    }
+  }
+  Bump();
+}
+
+uint64_t Scheduler::version() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return version_;
+}
+
+uint64_t Scheduler::WaitForChange(uint64_t seen, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait_for(lock, timeout, [&] { return version_ != seen; });
+  return version_;
+}
+
+std::vector<std::string> Scheduler::FailuresSince(int64_t grid_id, uint64_t* cursor) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const Failure& f : failures_) {
+    if (f.seq <= *cursor) continue;
+    if (std::find(f.grids.begin(), f.grids.end(), grid_id) != f.grids.end()) out.push_back(f.error);
+  }
+  *cursor = failure_seq_;
+  return out;
+}
+
+}  // namespace actgrid::core

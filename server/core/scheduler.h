@@ -1,0 +1,150 @@
+// The coordinator's scheduler: takes grids, leases their trials to workers in
+// seed-major order interleaved across grids, fences every report by attempt number,
+// expires leases through the Clock, retries up to max_attempts and cancels. No gRPC:
+// the service adapters translate to and from these calls.
+//
+// The store is the source of truth (every fencing check is repeated inside its write
+// transaction); the scheduler keeps the unfinished trials in memory to lease fast.
+#ifndef ACTGRID_SERVER_CORE_SCHEDULER_H_
+#define ACTGRID_SERVER_CORE_SCHEDULER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "actgrid/v1/grids.pb.h"
+#include "actgrid/v1/workers.pb.h"
+#include "server/core/clock.h"
+#include "server/store/store.h"
+
+namespace actgrid::core {
+
+struct SchedulerOptions {
+  int64_t lease_ms = 30'000;        // a lease lives this long without a report
+  int max_attempts = 3;             // failed or expired attempts before FAILED
+  int max_trials_per_grid = 200'000;
+  int retry_after_ms = 500;         // told to workers when there is no work
+};
+
+class Scheduler {
+ public:
+  // `store` and `clock` must outlive the scheduler. Call Recover() before use.
+  Scheduler(store::Store* store, const Clock* clock, SchedulerOptions options = {});
+
+  // Loads every unfinished trial from the store. Leases held before a restart stay
+  // valid with a fresh deadline, so workers that reconnect carry on.
+  absl::Status Recover();
+
+  // Validates the grid again (every spec; structure; limits), computes trial keys
+  // and queues it. InvalidArgument lists every problem; ResourceExhausted when the
+  // grid has more trials than allowed. A dry run returns counts and errors, OK.
+  absl::StatusOr<v1::SubmitGridResponse> Submit(const v1::SubmitGridRequest& request);
+
+  // By id or name. NotFound for an unknown grid.
+  absl::StatusOr<v1::Grid> GetGrid(const std::string& ref);
+  absl::StatusOr<std::vector<v1::Grid>> ListGrids(int limit);
+  absl::StatusOr<v1::Grid> CancelGrid(const std::string& ref);
+  absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers();
+
+  // Leases up to request.max_trials pending trials; none is OK with retry_after_ms.
+  absl::StatusOr<v1::LeaseTrialsResponse> Lease(const v1::LeaseTrialsRequest& request);
+  // Commits a batch of epoch reports and renewals; a verdict per trial named.
+  absl::StatusOr<v1::ReportAck> Report(const v1::ReportBatch& batch);
+  // FailedPrecondition for a stale attempt (nothing changes); NotFound; InvalidArgument.
+  absl::Status Complete(const v1::CompleteTrialRequest& request);
+  absl::Status Fail(const v1::FailTrialRequest& request);
+
+  // Returns leases past their deadline to PENDING (FAILED after max_attempts).
+  // Called by Lease and by the server's ticker; returns how many expired.
+  int ExpireLeases();
+
+  // Change notification: the version moves on every state or progress change.
+  uint64_t version() const;
+  // Waits until the version differs from `seen` or `timeout` passes; returns it.
+  uint64_t WaitForChange(uint64_t seen, std::chrono::milliseconds timeout) const;
+  // Errors of trials of `grid_id` that failed after `*cursor`; advances the cursor.
+  std::vector<std::string> FailuresSince(int64_t grid_id, uint64_t* cursor) const;
+
+  // Called (outside any lock) with the id of each trial that ends while the scheduler runs.
+  void SetFinishedListener(std::function<void(int64_t trial_id)> listener);
+
+  const SchedulerOptions& options() const { return options_; }
+  store::Store& store() { return *store_; }
+
+ private:
+  // Lease order: seed-major, then cell, interleaving grids; the trial id breaks ties.
+  using Order = std::tuple<int, int, int64_t, int64_t>;
+  struct Member {
+    int64_t grid_id;
+    int cell;
+    int seed_rank;
+  };
+  struct Live {
+    int64_t id = 0;
+    std::string key;
+    std::shared_ptr<const v1::TrialSpec> spec;
+    v1::TrialState state = v1::TRIAL_STATE_PENDING;
+    int attempt = 0;
+    int failures = 0;
+    std::string worker_id;
+    int64_t deadline_ms = 0;
+    std::vector<Member> members;
+    Order order;
+  };
+  struct Failure {
+    uint64_t seq;
+    std::vector<int64_t> grids;
+    std::string error;
+  };
+
+  Order OrderOf(const Live& t) const;
+  void Enqueue(Live& t);    // mu_ held
+  void Forget(int64_t id);  // mu_ held: drops a trial that ended
+  void Bump();              // mu_ held
+  void NoteFailure(const Live& t, const std::string& error);  // mu_ held
+  // Re-reads a trial after the store refused a write, and mirrors what it says.
+  void Reconcile(int64_t trial_id);
+  // Ends `id`'s attempt in the store and mirrors the result. `from` is the state
+  // the caller saw; the transition is checked first.
+  absl::Status EndAttempt(int64_t id, int attempt, v1::TrialState from, store::AttemptEnd end);
+  void Notify(const std::vector<int64_t>& finished);
+  // The failures of `id` when it is leased with `attempt`, else -1.
+  int HolderFailures(int64_t id, int attempt) const;
+  // FailedPrecondition saying what the trial is now (NotFound when unknown).
+  absl::Status StaleError(int64_t id, int attempt);
+  absl::StatusOr<v1::Grid> ToGrid(const store::GridRow& row);
+  std::string ValidateSubmission(const v1::SubmitGridRequest& r, std::vector<std::string>* keys,
+                                 std::vector<std::string>* errors) const;
+
+  store::Store* store_;
+  const Clock* clock_;
+  const SchedulerOptions options_;
+  std::mutex expiry_mu_;  // one expiry pass at a time
+
+  // Guards everything below.
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  uint64_t version_ = 0;
+  std::unordered_map<int64_t, Live> trials_;  // PENDING and LEASED trials only
+  std::set<Order> pending_;
+  std::set<int64_t> leased_;
+  std::set<int64_t> cancelled_grids_;
+  std::deque<Failure> failures_;  // the most recent trial failures, for watchers
+  uint64_t failure_seq_ = 0;
+  std::function<void(int64_t)> listener_;
+};
+
+}  // namespace actgrid::core
+
+#endif  // ACTGRID_SERVER_CORE_SCHEDULER_H_

@@ -1,0 +1,85 @@
+// Coordinator (see coordinator.h).
+#include "server/grpc/coordinator.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/rpc/rpc.h"
+
+namespace actgrid::server {
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& options) {
+  std::unique_ptr<Coordinator> c(new Coordinator());
+  store::StoreOptions store_options;
+  store_options.path = options.db_path;
+  auto store = store::Store::Open(store_options);
+  if (!store.ok()) return store.status();
+  c->store_ = *std::move(store);
+  c->scheduler_ = std::make_unique<core::Scheduler>(c->store_.get(), &c->clock_, options.scheduler);
+  if (auto s = c->scheduler_->Recover(); !s.ok()) return s;
+  c->grids_ = std::make_unique<GridsService>(c->scheduler_.get());
+  c->workers_ = std::make_unique<WorkersService>(c->scheduler_.get());
+  c->analysis_ = std::make_unique<AnalysisService>(c->scheduler_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  if (!options.listen.empty())
+    builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &c->port_);
+  builder.SetMaxReceiveMessageSize(rpc::kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(rpc::kMaxMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  builder.RegisterService(c->grids_.get());
+  builder.RegisterService(c->workers_.get());
+  builder.RegisterService(c->analysis_.get());
+  c->server_ = builder.BuildAndStart();
+  if (!c->server_ || (!options.listen.empty() && c->port_ == 0))
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
+                                               " (address in use or not valid?)"));
+  c->ticker_ = std::thread([raw = c.get()] { raw->Tick(); });
+  return c;
+}
+
+void Coordinator::Tick() {
+  const auto period = std::chrono::milliseconds(
+      std::clamp<int64_t>(scheduler_->options().lease_ms / 4, 50, 1000));
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, period, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    scheduler_->ExpireLeases();
+    lock.lock();
+  }
+}
+
+std::shared_ptr<grpc::Channel> Coordinator::InProcessChannel() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(rpc::kMaxMessageBytes);
+  args.SetMaxSendMessageSize(rpc::kMaxMessageBytes);
+  return server_->InProcessChannel(args);
+}
+
+void Coordinator::Shutdown(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
+  if (ticker_.joinable()) ticker_.join();
+}
+
+void Coordinator::Wait() { server_->Wait(); }
+
+Coordinator::~Coordinator() {
+  Shutdown();
+  server_->Wait();
+}
+
+}  // namespace actgrid::server

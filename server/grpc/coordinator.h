@@ -1,0 +1,69 @@
+// The coordinator assembled: the SQLite store, the scheduler, the Grids, Workers and
+// Analysis services (with gRPC health checking and reflection) on an optional TCP
+// port and an in-process channel, and the ticker that expires leases.
+#ifndef ACTGRID_SERVER_GRPC_COORDINATOR_H_
+#define ACTGRID_SERVER_GRPC_COORDINATOR_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "server/core/clock.h"
+#include "server/core/scheduler.h"
+#include "server/grpc/services.h"
+#include "server/store/store.h"
+
+namespace actgrid::server {
+
+struct CoordinatorOptions {
+  std::string db_path = "actgrid.db";  // ":memory:" for a throwaway store
+  std::string listen;                   // "host:port" to serve on TCP; empty = in-process only
+  core::SchedulerOptions scheduler;
+};
+
+class Coordinator {
+ public:
+  // Opens the store, recovers unfinished trials and starts serving. Errors:
+  // Unavailable when the database cannot be opened or the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Start(const CoordinatorOptions& options);
+  ~Coordinator();
+
+  // A channel to this coordinator that does not leave the process.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+  // The TCP port bound (0 when not listening).
+  int port() const { return port_; }
+  core::Scheduler& scheduler() { return *scheduler_; }
+  store::Store& store() { return *store_; }
+
+  // Stops accepting calls, ends open streams after `grace`, stops the ticker.
+  void Shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+  // Blocks until Shutdown.
+  void Wait();
+
+ private:
+  Coordinator() = default;
+  void Tick();
+
+  core::SystemClock clock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<core::Scheduler> scheduler_;
+  std::unique_ptr<GridsService> grids_;
+  std::unique_ptr<WorkersService> workers_;
+  std::unique_ptr<AnalysisService> analysis_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::thread ticker_;
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;  // guarded by mu_
+};
+
+}  // namespace actgrid::server
+
+#endif  // ACTGRID_SERVER_GRPC_COORDINATOR_H_

@@ -1,0 +1,109 @@
+// The service adapters (see services.h).
+#include "server/grpc/services.h"
+
+#include <chrono>
+#include <thread>
+
+#include "common/rpc/rpc.h"
+#include "server/core/analysis.h"
+
+namespace actgrid::server {
+namespace {
+
+using rpc::ToGrpc;
+
+// WatchGrid sends at most this many events a second.
+constexpr auto kWatchMinInterval = std::chrono::milliseconds(250);
+
+template <typename T, typename Out>
+grpc::Status Answer(absl::StatusOr<T> result, Out* out) {
+  if (!result.ok()) return ToGrpc(result.status());
+  *out = *std::move(result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status GridsService::SubmitGrid(grpc::ServerContext*, const v1::SubmitGridRequest* request,
+                                      v1::SubmitGridResponse* response) {
+  return Answer(scheduler_->Submit(*request), response);
+}
+
+grpc::Status GridsService::GetGrid(grpc::ServerContext*, const v1::GridRef* request, v1::Grid* response) {
+  return Answer(scheduler_->GetGrid(request->grid()), response);
+}
+
+grpc::Status GridsService::ListGrids(grpc::ServerContext*, const v1::ListGridsRequest* request,
+                                     v1::ListGridsResponse* response) {
+  auto grids = scheduler_->ListGrids(request->limit());
+  if (!grids.ok()) return ToGrpc(grids.status());
+  for (auto& g : *grids) *response->add_grids() = std::move(g);
+  return grpc::Status::OK;
+}
+
+grpc::Status GridsService::WatchGrid(grpc::ServerContext* context, const v1::GridRef* request,
+                                     grpc::ServerWriter<v1::GridEvent>* writer) {
+  auto grid = scheduler_->GetGrid(request->grid());
+  if (!grid.ok()) return ToGrpc(grid.status());
+  const int64_t id = grid->id();
+  uint64_t cursor = 0;
+  scheduler_->FailuresSince(id, &cursor);  // only failures from now on
+  uint64_t version = scheduler_->version();
+  while (!context->IsCancelled()) {
+    v1::GridEvent event;
+    *event.mutable_grid() = *grid;
+    for (auto& e : scheduler_->FailuresSince(id, &cursor)) event.add_errors(std::move(e));
+    if (!writer->Write(event)) break;  // the client went away
+    if (grid->state() != v1::GRID_STATE_RUNNING) break;
+    std::this_thread::sleep_for(kWatchMinInterval);
+    version = scheduler_->WaitForChange(version, std::chrono::seconds(5));
+    grid = scheduler_->GetGrid(std::to_string(id));
+    if (!grid.ok()) return ToGrpc(grid.status());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status GridsService::CancelGrid(grpc::ServerContext*, const v1::GridRef* request, v1::Grid* response) {
+  return Answer(scheduler_->CancelGrid(request->grid()), response);
+}
+
+grpc::Status GridsService::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+                                       v1::ListWorkersResponse* response) {
+  auto workers = scheduler_->ListWorkers();
+  if (!workers.ok()) return ToGrpc(workers.status());
+  for (auto& w : *workers) *response->add_workers() = std::move(w);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkersService::LeaseTrials(grpc::ServerContext*, const v1::LeaseTrialsRequest* request,
+                                         v1::LeaseTrialsResponse* response) {
+  return Answer(scheduler_->Lease(*request), response);
+}
+
+grpc::Status WorkersService::ReportEpochs(grpc::ServerContext*,
+                                          grpc::ServerReaderWriter<v1::ReportAck, v1::ReportBatch>* stream) {
+  v1::ReportBatch batch;
+  while (stream->Read(&batch)) {
+    auto ack = scheduler_->Report(batch);  // returns after the batch has committed
+    if (!ack.ok()) return ToGrpc(ack.status());
+    if (!stream->Write(*ack)) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkersService::CompleteTrial(grpc::ServerContext*, const v1::CompleteTrialRequest* request,
+                                           v1::CompleteTrialResponse*) {
+  return ToGrpc(scheduler_->Complete(*request));
+}
+
+grpc::Status WorkersService::FailTrial(grpc::ServerContext*, const v1::FailTrialRequest* request,
+                                       v1::FailTrialResponse*) {
+  return ToGrpc(scheduler_->Fail(*request));
+}
+
+grpc::Status AnalysisService::Compare(grpc::ServerContext*, const v1::CompareRequest* request,
+                                      v1::CompareResponse* response) {
+  return Answer(core::Compare(scheduler_->store(), *request), response);
+}
+
+}  // namespace actgrid::server

@@ -1,0 +1,50 @@
+// The gRPC adapters of the coordinator: each handler translates its request to a
+// core call and the core's status to gRPC, nothing more.
+#ifndef ACTGRID_SERVER_GRPC_SERVICES_H_
+#define ACTGRID_SERVER_GRPC_SERVICES_H_
+
+#include "actgrid/v1/analysis.grpc.pb.h"
+#include "actgrid/v1/grids.grpc.pb.h"
+#include "actgrid/v1/workers.grpc.pb.h"
+#include "server/core/scheduler.h"
+
+namespace actgrid::server {
+
+class GridsService final : public v1::Grids::Service {
+ public:
+  explicit GridsService(core::Scheduler* scheduler) : scheduler_(scheduler) {}
+  grpc::Status SubmitGrid(grpc::ServerContext*, const v1::SubmitGridRequest*, v1::SubmitGridResponse*) override;
+  grpc::Status GetGrid(grpc::ServerContext*, const v1::GridRef*, v1::Grid*) override;
+  grpc::Status ListGrids(grpc::ServerContext*, const v1::ListGridsRequest*, v1::ListGridsResponse*) override;
+  grpc::Status WatchGrid(grpc::ServerContext*, const v1::GridRef*, grpc::ServerWriter<v1::GridEvent>*) override;
+  grpc::Status CancelGrid(grpc::ServerContext*, const v1::GridRef*, v1::Grid*) override;
+  grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*, v1::ListWorkersResponse*) override;
+
+ private:
+  core::Scheduler* scheduler_;
+};
+
+class WorkersService final : public v1::Workers::Service {
+ public:
+  explicit WorkersService(core::Scheduler* scheduler) : scheduler_(scheduler) {}
+  grpc::Status LeaseTrials(grpc::ServerContext*, const v1::LeaseTrialsRequest*, v1::LeaseTrialsResponse*) override;
+  grpc::Status ReportEpochs(grpc::ServerContext*, grpc::ServerReaderWriter<v1::ReportAck, v1::ReportBatch>*) override;
+  grpc::Status CompleteTrial(grpc::ServerContext*, const v1::CompleteTrialRequest*, v1::CompleteTrialResponse*) override;
+  grpc::Status FailTrial(grpc::ServerContext*, const v1::FailTrialRequest*, v1::FailTrialResponse*) override;
+
+ private:
+  core::Scheduler* scheduler_;
+};
+
+class AnalysisService final : public v1::Analysis::Service {
+ public:
+  explicit AnalysisService(core::Scheduler* scheduler) : scheduler_(scheduler) {}
+  grpc::Status Compare(grpc::ServerContext*, const v1::CompareRequest*, v1::CompareResponse*) override;
+
+ private:
+  core::Scheduler* scheduler_;
+};
+
+}  // namespace actgrid::server
+
+#endif  // ACTGRID_SERVER_GRPC_SERVICES_H_

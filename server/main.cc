@@ -1,0 +1,86 @@
+// actgrid-server: the coordinator daemon. Serves Grids, Workers and Analysis over
+// gRPC, keeps everything in one SQLite database, and optionally trains trials on
+// in-process workers that speak the same Workers protocol as remote ones.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "common/rpc/rpc.h"
+#include "server/grpc/coordinator.h"
+#include "worker/runner/remote_worker.h"
+
+namespace {
+
+void Log(const std::string& message) {
+  char when[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+  std::fprintf(stderr, "%s actgrid-server: %s\n", when, message.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"actgrid-server: the actgrid coordinator (gRPC, SQLite, optional in-process workers)"};
+  actgrid::server::CoordinatorOptions options;
+  options.listen = actgrid::rpc::kDefaultServer;
+  int local_workers = 0;
+  double lease_seconds = 30;
+  app.add_option("--listen,-l", options.listen, "Address to serve on, host:port")->capture_default_str();
+  app.add_option("--db", options.db_path, "SQLite database file (created when absent)")->capture_default_str();
+  app.add_option("--local-workers", local_workers, "Trials trained in parallel inside the server (0 = none)")
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--lease-seconds", lease_seconds, "A lease expires after this long without a report")
+      ->check(CLI::Range(0.5, 86400.0))
+      ->capture_default_str();
+  app.add_option("--max-attempts", options.scheduler.max_attempts,
+                 "Failed or expired attempts before a trial is FAILED")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--max-trials", options.scheduler.max_trials_per_grid, "Most trials a grid may have")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  options.scheduler.lease_ms = int64_t(lease_seconds * 1000);
+
+  // Signals are taken by sigwait below, not by whichever thread they hit.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto coordinator = actgrid::server::Coordinator::Start(options);
+  if (!coordinator.ok()) {
+    std::fprintf(stderr, "actgrid-server: %s\n", std::string(coordinator.status().message()).c_str());
+    return 1;
+  }
+  Log("serving on " + options.listen + " (database " + options.db_path + ")");
+  std::atomic<bool> stop{false}, stop_now{false};
+  std::thread local;
+  if (local_workers > 0) {
+    Log(std::to_string(local_workers) + " in-process worker slots");
+    local = std::thread([&] {
+      actgrid::runner::WorkerOptions w;
+      w.threads = local_workers;
+      w.worker_id = "local";
+      w.grace = std::chrono::milliseconds(0);  // the server is going away: release at once
+      w.log = [](const std::string& m) { Log("local worker: " + m); };
+      actgrid::runner::RemoteWorker worker((*coordinator)->InProcessChannel(), w);
+      worker.Run(stop, &stop_now);
+    });
+  }
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  Log(std::string("stopping (") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") + ")");
+  stop = true;
+  if (local.joinable()) local.join();
+  (*coordinator)->Shutdown();
+  Log("stopped");
+  return 0;
+}

@@ -1,0 +1,65 @@
+// How the store's values map to columns: string lists, summaries, epochs and trial
+// rows. Shared by the store's writes and reads so each mapping is written once.
+// Internal to server/store.
+#ifndef ACTGRID_SERVER_STORE_ROWS_H_
+#define ACTGRID_SERVER_STORE_ROWS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "actgrid/v1/metrics.pb.h"
+#include "server/store/sql.h"
+#include "server/store/store.h"
+
+namespace actgrid::store {
+
+// A list of strings as one TEXT value: each element as "<byte length>:<bytes>", so
+// labels may hold any character (commas, colons, quotes) without escaping.
+std::string EncodeList(const std::vector<std::string>& items);
+// DataLoss when `text` is not an EncodeList result.
+absl::StatusOr<std::vector<std::string>> DecodeList(absl::string_view text);
+
+// The summaries columns after trial_id, in TrialSummary field order. A macro so that
+// SQL statements can be composed as string literals (the statement cache keys on
+// their addresses).
+#define ACTGRID_SUMMARY_COLUMNS                                                             \
+  "outcome, final_test_acc, best_test_acc, best_epoch, final_test_loss, final_train_loss, " \
+  "epochs_to_target, auc_test_acc, init_sparsity, final_sparsity, init_dead_fraction, "     \
+  "final_dead_fraction, max_dead_fraction, grad_ratio, diverged, diverged_epoch, seconds, " \
+  "steps_per_second, epochs_run, parameters"
+inline constexpr int kSummaryColumnCount = 20;
+
+// Binds the summary's kSummaryColumnCount values to parameters first..first+19.
+void BindSummary(sql::Stmt& stmt, int first, const v1::TrialSummary& summary);
+// Reads a summary from columns first..first+19 (NULL reals read back as NaN).
+v1::TrialSummary ReadSummary(const sql::Stmt& stmt, int first);
+
+// The epochs metric columns after (trial_id, epoch), in EpochMetrics field order.
+#define ACTGRID_EPOCH_COLUMNS                                                              \
+  "train_loss, test_loss, train_acc, test_acc, dead_fraction, sparsity, grad_norm_first, " \
+  "grad_norm_last, seconds"
+inline constexpr int kEpochColumnCount = 9;
+void BindEpoch(sql::Stmt& stmt, int first, const v1::EpochMetrics& metrics);
+void ReadEpoch(const sql::Stmt& stmt, int first, v1::EpochMetrics* metrics);
+
+// The layer_metrics columns after (trial_id, epoch, layer).
+#define ACTGRID_LAYER_COLUMNS "dead_fraction, sparsity, grad_norm, act_mean, act_std"
+inline constexpr int kLayerColumnCount = 5;
+void BindLayer(sql::Stmt& stmt, int first, const v1::LayerMetrics& layer);
+void ReadLayer(const sql::Stmt& stmt, int first, v1::LayerMetrics* layer);
+
+// The trials columns a TrialRow is read from, in ReadTrialRow's order.
+#define ACTGRID_TRIAL_COLUMNS \
+  "id, trial_key, spec, state, attempt, failures, worker_id, deadline_ms, last_error, epochs_done"
+// DataLoss when the stored spec does not parse.
+absl::StatusOr<TrialRow> ReadTrialRow(const sql::Stmt& stmt);
+
+// The grids columns a GridRow is read from, in ReadGridRow's order.
+#define ACTGRID_GRID_COLUMNS "id, name, factors, cells, trials, created_ms, cancelled"
+absl::StatusOr<GridRow> ReadGridRow(const sql::Stmt& stmt);
+
+}  // namespace actgrid::store
+
+#endif  // ACTGRID_SERVER_STORE_ROWS_H_

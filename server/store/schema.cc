@@ -1,0 +1,223 @@
+// The store's tables and migrations. Append a migration to kMigrations (never edit a
+// released one) and bump kSchemaVersion in store.h to change the schema.
+#include "server/store/schema.h"
+
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+#include "actgrid/v1/grids.pb.h"
+#include "actgrid/v1/metrics.pb.h"
+#include "server/store/store.h"
+
+namespace actgrid::store {
+namespace {
+
+// SQL of the store writes trial states and outcomes as these numbers, and the partial
+// indexes below name them literally: the proto values must never change.
+static_assert(v1::TRIAL_STATE_PENDING == 1 && v1::TRIAL_STATE_LEASED == 2 &&
+              v1::TRIAL_STATE_SUCCEEDED == 3 && v1::TRIAL_STATE_DIVERGED == 4 &&
+              v1::TRIAL_STATE_FAILED == 5 && v1::TRIAL_STATE_CANCELLED == 6);
+
+// Migration 1: everything. Notes on the choices:
+//  - grids.factors and grid_trials.vals hold a length-prefixed list ("3:abc2:de"),
+//    which survives any label text (see rows.h).
+//  - trials.spec is the serialized TrialSpec; epochs_total = spec.train.epochs + 1;
+//    epochs_done = 1 + the highest epoch stored for the current attempt.
+//  - attempts.outcome is the TrialState the attempt ended in; attempts.failure is 1
+//    when it counted as a failure (failed, or a lease that expired).
+//  - epochs and layer_metrics have no foreign key: they are the hot insert path and
+//    AppendEpochs checks the trial itself. Metric columns hold NULL for NaN.
+//  - The partial indexes serve LoadUnfinished and ListWorkers' leased count.
+constexpr const char* kMigration1 = R"sql(
+CREATE TABLE grids(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  factors TEXT NOT NULL,
+  cells INTEGER NOT NULL,
+  trials INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  cancelled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX grids_by_name ON grids(name, id);
+
+CREATE TABLE trials(
+  id INTEGER PRIMARY KEY,
+  trial_key TEXT UNIQUE NOT NULL,
+  spec BLOB NOT NULL,
+  state INTEGER NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  worker_id TEXT NOT NULL DEFAULT '',
+  deadline_ms INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  epochs_total INTEGER NOT NULL,
+  epochs_done INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  finished_ms INTEGER
+);
+CREATE INDEX trials_unfinished ON trials(state) WHERE state IN (1, 2);
+CREATE INDEX trials_leased_by_worker ON trials(worker_id) WHERE state = 2;
+
+CREATE TABLE grid_trials(
+  grid_id INTEGER NOT NULL REFERENCES grids(id),
+  position INTEGER NOT NULL,
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  cell INTEGER NOT NULL,
+  seed_rank INTEGER NOT NULL,
+  seed INTEGER NOT NULL,
+  vals TEXT NOT NULL,
+  PRIMARY KEY(grid_id, position)
+) WITHOUT ROWID;
+CREATE INDEX grid_trials_by_trial ON grid_trials(trial_id);
+
+CREATE TABLE attempts(
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  attempt INTEGER NOT NULL,
+  worker_id TEXT NOT NULL,
+  leased_ms INTEGER NOT NULL,
+  ended_ms INTEGER,
+  outcome INTEGER,
+  error TEXT,
+  failure INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(trial_id, attempt)
+) WITHOUT ROWID;
+CREATE INDEX attempts_by_worker ON attempts(worker_id);
+
+CREATE TABLE epochs(
+  trial_id INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  train_loss REAL,
+  test_loss REAL,
+  train_acc REAL,
+  test_acc REAL,
+  dead_fraction REAL,
+  sparsity REAL,
+  grad_norm_first REAL,
+  grad_norm_last REAL,
+  seconds REAL,
+  PRIMARY KEY(trial_id, epoch)
+) WITHOUT ROWID;
+
+CREATE TABLE layer_metrics(
+  trial_id INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  layer INTEGER NOT NULL,
+  dead_fraction REAL,
+  sparsity REAL,
+  grad_norm REAL,
+  act_mean REAL,
+  act_std REAL,
+  PRIMARY KEY(trial_id, epoch, layer)
+) WITHOUT ROWID;
+
+CREATE TABLE summaries(
+  trial_id INTEGER PRIMARY KEY REFERENCES trials(id),
+  outcome INTEGER NOT NULL,
+  final_test_acc REAL,
+  best_test_acc REAL,
+  best_epoch INTEGER NOT NULL,
+  final_test_loss REAL,
+  final_train_loss REAL,
+  epochs_to_target INTEGER NOT NULL,
+  auc_test_acc REAL,
+  init_sparsity REAL,
+  final_sparsity REAL,
+  init_dead_fraction REAL,
+  final_dead_fraction REAL,
+  max_dead_fraction REAL,
+  grad_ratio REAL,
+  diverged INTEGER NOT NULL,
+  diverged_epoch INTEGER NOT NULL,
+  seconds REAL,
+  steps_per_second REAL,
+  epochs_run INTEGER NOT NULL,
+  parameters INTEGER NOT NULL
+);
+
+CREATE TABLE workers(
+  worker_id TEXT PRIMARY KEY,
+  hostname TEXT NOT NULL,
+  threads INTEGER NOT NULL,
+  first_seen_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+// kMigrations[i] takes the schema from version i to version i + 1.
+constexpr const char* kMigrations[] = {kMigration1};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
+              "one migration per schema version");
+
+struct Header {
+  int64_t application_id = 0;
+  int64_t version = 0;
+  int64_t objects = 0;  // rows of sqlite_schema: 0 for a new, empty file
+};
+
+absl::StatusOr<Header> ReadHeader(sql::Conn& conn) {
+  Header header;
+  absl::StatusOr<int64_t> value = conn.QueryInt("PRAGMA application_id");
+  if (!value.ok()) return value.status();
+  header.application_id = *value;
+  value = conn.QueryInt("PRAGMA user_version");
+  if (!value.ok()) return value.status();
+  header.version = *value;
+  value = conn.QueryInt("SELECT count(*) FROM sqlite_schema");
+  if (!value.ok()) return value.status();
+  header.objects = *value;
+  return header;
+}
+
+// Refuses databases that are not actgrid's, and ones newer than this build.
+absl::Status CheckHeader(const Header& header) {
+  const bool empty = header.application_id == 0 && header.version == 0 && header.objects == 0;
+  if (!empty && header.application_id != kApplicationId) {
+    return absl::UnavailableError(
+        absl::StrCat("not an actgrid database (application_id ", header.application_id, ")"));
+  }
+  if (header.version > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("schema version ", header.version,
+                                                      " is newer than this build's (",
+                                                      kSchemaVersion, "); use a newer actgrid"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Migrate(sql::Conn& conn) {
+  absl::StatusOr<Header> header = ReadHeader(conn);
+  if (!header.ok()) return header.status();
+  if (absl::Status status = CheckHeader(*header); !status.ok()) return status;
+  for (int64_t version = header->version; version < kSchemaVersion; ++version) {
+    // Each migration and its version bump commit together (user_version and
+    // application_id live in the database header, which is transactional).
+    std::string script = absl::StrCat("BEGIN IMMEDIATE;\n", kMigrations[version],
+                                      "\nPRAGMA application_id = ", kApplicationId,
+                                      ";\nPRAGMA user_version = ", version + 1, ";\nCOMMIT;");
+    absl::Status status = conn.Exec(script.c_str());
+    if (!status.ok()) {
+      if (conn.InTransaction()) conn.Exec("ROLLBACK").IgnoreError();
+      return absl::Status(status.code(), absl::StrCat("migration to schema version ", version + 1,
+                                                      ": ", status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSchema(sql::Conn& conn) {
+  absl::StatusOr<Header> header = ReadHeader(conn);
+  if (!header.ok()) return header.status();
+  if (absl::Status status = CheckHeader(*header); !status.ok()) return status;
+  if (header->application_id != kApplicationId) {
+    return absl::UnavailableError("not an actgrid database (empty)");
+  }
+  if (header->version < kSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("schema version ", header->version, " is older than this build's (",
+                     kSchemaVersion, "); open it read-write once to migrate it"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace actgrid::store

@@ -1,0 +1,213 @@
+// The coordinator's SQLite store: the only place in actgrid that speaks SQL.
+// Grids, trials (unique trial key), attempts, per-epoch and per-layer metrics,
+// summaries and workers, in one database file in WAL mode with a versioned schema.
+// Writes go through one writer thread that commits whatever is queued in one
+// transaction (group commit); every write call returns only after its transaction
+// has committed. Reads run on their own connections, from any thread.
+#ifndef ACTGRID_SERVER_STORE_STORE_H_
+#define ACTGRID_SERVER_STORE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "actgrid/v1/grids.pb.h"
+#include "actgrid/v1/metrics.pb.h"
+#include "actgrid/v1/spec.pb.h"
+#include "actgrid/v1/workers.pb.h"
+
+namespace actgrid::store {
+
+// The schema version this build writes; older files are migrated on Open.
+inline constexpr int kSchemaVersion = 1;
+
+struct StoreOptions {
+  std::string path;        // a file, or ":memory:" (private to this Store, shared by its connections)
+  bool read_only = false;  // readers only: every write returns FailedPrecondition
+};
+
+struct NewGridTrial {
+  v1::TrialSpec spec;
+  std::string key;                  // trial key (hex SHA-256 of the canonical spec)
+  int cell = 0;
+  int seed_rank = 0;
+  std::vector<std::string> values;  // factor labels, parallel to NewGrid::factors
+};
+
+struct NewGrid {
+  std::string name;
+  std::vector<std::string> factors;
+  int cells = 0;
+  std::vector<NewGridTrial> trials;  // position i of the grid is trials[i]
+  int64_t created_ms = 0;
+};
+
+struct CreatedGrid {
+  int64_t grid_id = 0;
+  std::vector<int64_t> trial_ids;           // parallel to NewGrid::trials
+  std::vector<v1::TrialState> prior_state;  // the state the trial had before: UNSPECIFIED when new
+};
+
+// A trial as the scheduler sees it.
+struct TrialRow {
+  int64_t id = 0;
+  std::string key;
+  v1::TrialSpec spec;
+  v1::TrialState state = v1::TRIAL_STATE_UNSPECIFIED;
+  int attempt = 0;          // attempts leased so far; the current lease's fencing token
+  int failures = 0;         // failed or expired attempts (releases do not count)
+  std::string worker_id;    // holder of the current or last lease
+  int64_t deadline_ms = 0;  // current lease's deadline
+  std::string last_error;
+  int epochs_done = 0;      // epochs stored for the current attempt
+};
+
+// Where a trial sits in a grid.
+struct GridMember {
+  int64_t grid_id = 0;
+  int64_t trial_id = 0;
+  int position = 0;
+  int cell = 0;
+  int seed_rank = 0;
+};
+
+struct GridRow {
+  int64_t id = 0;
+  std::string name;
+  std::vector<std::string> factors;
+  int cells = 0;
+  int trials = 0;
+  int64_t created_ms = 0;
+  bool cancelled = false;
+};
+
+struct GridProgress {
+  v1::TrialCounts counts;    // trials of the grid by state (a trial listed twice counts twice)
+  int64_t epochs_total = 0;  // sum over the grid's trials of epochs + 1
+  int64_t epochs_done = 0;   // stored epochs; a finished trial counts epochs + 1
+};
+
+// One position of a grid with the state and (when finished) the summary of its trial.
+struct GridTrialRow {
+  int64_t trial_id = 0;
+  std::string key;
+  int position = 0;
+  int cell = 0;
+  int seed_rank = 0;
+  uint64_t seed = 0;
+  std::vector<std::string> values;
+  v1::TrialState state = v1::TRIAL_STATE_UNSPECIFIED;
+  std::optional<v1::TrialSummary> summary;  // set for SUCCEEDED and DIVERGED
+  std::string last_error;
+};
+
+struct LeaseGrant {
+  int64_t trial_id = 0;
+  int attempt = 0;  // must be the stored attempt + 1
+  std::string worker_id;
+  int64_t deadline_ms = 0;
+};
+
+struct EpochRow {
+  int64_t trial_id = 0;
+  int attempt = 0;
+  v1::EpochMetrics metrics;
+};
+
+struct Renewal {
+  int64_t trial_id = 0;
+  int attempt = 0;
+};
+
+struct Verdict {
+  int64_t trial_id = 0;
+  v1::ReportVerdict verdict = v1::REPORT_VERDICT_UNSPECIFIED;  // see workers.proto
+};
+
+// How a leased attempt ends.
+struct AttemptEnd {
+  int64_t trial_id = 0;
+  int attempt = 0;
+  v1::TrialState to = v1::TRIAL_STATE_UNSPECIFIED;  // SUCCEEDED, DIVERGED, FAILED, PENDING or CANCELLED
+  std::optional<v1::TrialSummary> summary;          // required for SUCCEEDED and DIVERGED
+  std::string error;                                // kept as last_error when not empty
+  bool counts_as_failure = false;                   // increments failures (failed or expired)
+  int64_t now_ms = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating when absent) and migrates the database. Errors: Unavailable when
+  // the file cannot be opened or is not an actgrid database (the message names the
+  // file and SQLite's reason); FailedPrecondition when the file's schema is newer
+  // than this build's.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  virtual ~Store() = default;
+
+  // ---- writes: each returns after its transaction has committed ----
+
+  // Inserts the grid and its positions. A trial whose key is already stored is
+  // reused: SUCCEEDED, DIVERGED, PENDING and LEASED trials are left as they are;
+  // FAILED and CANCELLED ones go back to PENDING with failures = 0.
+  virtual absl::StatusOr<CreatedGrid> CreateGrid(const NewGrid& grid) = 0;
+
+  // Marks the grid cancelled (its trials are cancelled through EndAttempt/CancelPending).
+  virtual absl::Status SetGridCancelled(int64_t grid_id) = 0;
+
+  // PENDING -> CANCELLED for each listed trial still PENDING; others are skipped.
+  virtual absl::Status CancelPending(const std::vector<int64_t>& trial_ids) = 0;
+
+  // PENDING -> LEASED for each grant whose trial is PENDING with attempt == grant.attempt - 1;
+  // deletes the epochs of earlier attempts and records the attempt. Returns, parallel
+  // to `grants`, whether each was applied (false: state or attempt did not match).
+  virtual absl::StatusOr<std::vector<bool>> Lease(const std::vector<LeaseGrant>& grants,
+                                                 int64_t now_ms) = 0;
+
+  // Stores epoch rows (with their per-layer rows) and renews leases. A row is stored
+  // only when its trial is LEASED with the row's attempt; a repeated (trial, epoch) of
+  // the same attempt replaces the earlier row. Each trial named in `epochs` or
+  // `renewals` gets one Verdict (in first-mention order): ACCEPTED (its lease deadline
+  // set to deadline_ms), CANCELLED when the trial is CANCELLED and the attempt matches,
+  // STALE otherwise (nothing of it stored).
+  virtual absl::StatusOr<std::vector<Verdict>> AppendEpochs(const std::vector<EpochRow>& epochs,
+                                                           const std::vector<Renewal>& renewals,
+                                                           int64_t deadline_ms) = 0;
+
+  // Ends the trial's current attempt when it is LEASED with end.attempt (for
+  // to == CANCELLED also when PENDING). SUCCEEDED/DIVERGED store the summary and
+  // require epochs 0..summary.epochs_run stored (InvalidArgument naming the missing
+  // epoch otherwise, nothing changes). Errors: FailedPrecondition for a stale attempt
+  // or a trial not in a state that can end; NotFound for an unknown trial.
+  virtual absl::Status EndAttempt(const AttemptEnd& end) = 0;
+
+  // Inserts or updates a worker (first_seen kept; last_seen, hostname, threads set).
+  virtual absl::Status TouchWorker(const v1::WorkerInfo& worker) = 0;
+
+  // ---- reads: any thread ----
+
+  // Every PENDING or LEASED trial with every grid position it holds in grids that are
+  // not cancelled (for the scheduler's recovery on restart).
+  virtual absl::StatusOr<std::vector<TrialRow>> LoadUnfinished() = 0;
+  virtual absl::StatusOr<std::vector<GridMember>> LoadUnfinishedMembers() = 0;
+  virtual absl::StatusOr<TrialRow> GetTrial(int64_t trial_id) = 0;
+
+  // Newest first; limit <= 0 means all.
+  virtual absl::StatusOr<std::vector<GridRow>> ListGrids(int limit) = 0;
+  // By id ("12") or by name (the newest grid of that name). NotFound otherwise.
+  virtual absl::StatusOr<GridRow> FindGrid(const std::string& ref) = 0;
+  virtual absl::StatusOr<GridProgress> GetProgress(int64_t grid_id) = 0;
+  // In position order.
+  virtual absl::StatusOr<std::vector<GridTrialRow>> ListGridTrials(int64_t grid_id) = 0;
+  // The stored epochs of a trial, in epoch order, with their layers.
+  virtual absl::StatusOr<std::vector<v1::EpochMetrics>> LoadEpochs(int64_t trial_id) = 0;
+  // Most recently seen first; completed/failed counted from ended attempts.
+  virtual absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers() = 0;
+};
+
+}  // namespace actgrid::store
+
+#endif  // ACTGRID_SERVER_STORE_STORE_H_

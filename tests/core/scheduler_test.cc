@@ -1,0 +1,313 @@
+// The scheduler over a real store: lease order, leases expiring on a fake clock,
+// fencing of stale attempts, retries, dedupe across grids, cancel, recovery.
+#include <cstdio>
+
+#include <gtest/gtest.h>
+
+#include "client/grid/grid_file.h"
+#include "server/core/clock.h"
+#include "server/core/scheduler.h"
+#include "server/store/store.h"
+
+namespace actgrid::core {
+namespace {
+
+v1::SubmitGridRequest Request(const std::string& name, const std::string& grid_yaml, int seeds = 2,
+                              int epochs = 2) {
+  const std::string text = "name: " + name + "\ndataset: {name: circle, samples: 100}\ntrain: {epochs: " +
+                           std::to_string(epochs) + "}\nseeds: " + std::to_string(seeds) + "\n" + grid_yaml;
+  auto grid = grid::ParseGridText(text);
+  EXPECT_TRUE(grid.ok()) << grid.status();
+  return grid::ToSubmitRequest(*grid, false);
+}
+
+v1::TrialSummary Summary(int epochs_run, double acc = 0.9) {
+  v1::TrialSummary s;
+  s.set_outcome(v1::TRIAL_OUTCOME_SUCCEEDED);
+  s.set_epochs_run(epochs_run);
+  s.set_final_test_acc(acc);
+  s.set_diverged_epoch(-1);
+  return s;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(":memory:"); }
+
+  void Open(const std::string& path) {
+    scheduler_.reset();
+    store_.reset();
+    store::StoreOptions o;
+    o.path = path;
+    auto s = store::Store::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = *std::move(s);
+    SchedulerOptions options;
+    options.lease_ms = 1000;
+    options.max_attempts = 3;
+    options.max_trials_per_grid = 100;
+    scheduler_ = std::make_unique<Scheduler>(store_.get(), &clock_, options);
+    ASSERT_TRUE(scheduler_->Recover().ok());
+  }
+
+  std::vector<v1::Lease> Lease(const std::string& worker, int n) {
+    v1::LeaseTrialsRequest r;
+    r.set_worker_id(worker);
+    r.set_max_trials(n);
+    auto response = scheduler_->Lease(r);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return {response->leases().begin(), response->leases().end()};
+  }
+
+  // Reports epochs [from, to] of the lease; returns the verdict of its trial.
+  v1::ReportVerdict Report(const v1::Lease& lease, int from, int to, const std::string& worker = "w") {
+    v1::ReportBatch batch;
+    batch.set_worker_id(worker);
+    batch.set_sequence(7);
+    for (int e = from; e <= to; ++e) {
+      auto* r = batch.add_epochs();
+      r->set_trial_id(lease.trial_id());
+      r->set_attempt(lease.attempt());
+      r->mutable_metrics()->set_epoch(e);
+      r->mutable_metrics()->set_test_acc(0.5 + 0.1 * e);
+      r->mutable_metrics()->set_seconds(lease.attempt());  // tells attempts apart
+    }
+    auto ack = scheduler_->Report(batch);
+    EXPECT_TRUE(ack.ok()) << ack.status();
+    EXPECT_EQ(ack->sequence(), 7);
+    EXPECT_EQ(ack->verdicts_size(), 1);
+    return ack->verdicts(0).verdict();
+  }
+
+  absl::Status Complete(const v1::Lease& lease, int epochs_run = 2) {
+    v1::CompleteTrialRequest r;
+    r.set_trial_id(lease.trial_id());
+    r.set_attempt(lease.attempt());
+    *r.mutable_summary() = Summary(epochs_run);
+    return scheduler_->Complete(r);
+  }
+
+  absl::Status Fail(const v1::Lease& lease, bool permanent = false, bool release = false) {
+    v1::FailTrialRequest r;
+    r.set_trial_id(lease.trial_id());
+    r.set_attempt(lease.attempt());
+    r.set_error("boom");
+    r.set_permanent(permanent);
+    r.set_release(release);
+    return scheduler_->Fail(r);
+  }
+
+  v1::TrialState StateOf(int64_t trial_id) { return store_->GetTrial(trial_id)->state; }
+
+  FakeClock clock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+TEST_F(SchedulerTest, LeasesSeedMajorInterleavedAcrossGrids) {
+  auto a = scheduler_->Submit(Request("a", "grid: {activation: [relu, tanh]}"));
+  auto b = scheduler_->Submit(Request("b", "grid: {activation: [elu, selu]}"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<std::string> order;
+  for (const auto& l : Lease("w", 8))
+    order.push_back(std::to_string(l.spec().activation().kind()) + "/" + std::to_string(l.spec().seed()));
+  // Seed 0 of every cell of both grids first, cells interleaved: relu, elu, tanh, selu.
+  const std::vector<std::string> expected = {"4/0", "7/0", "3/0", "8/0", "4/1", "7/1", "3/1", "8/1"};
+  EXPECT_EQ(order, expected);
+  EXPECT_TRUE(Lease("w", 4).empty());
+}
+
+TEST_F(SchedulerTest, CompletedGridIsDoneAndEveryEpochStoredOnce) {
+  auto g = scheduler_->Submit(Request("g", "grid: {depth: [1, 2]}"));
+  ASSERT_TRUE(g.ok());
+  for (const auto& l : Lease("w", 10)) {
+    EXPECT_EQ(Report(l, 0, 1), v1::REPORT_VERDICT_ACCEPTED);
+    EXPECT_EQ(Report(l, 1, 2), v1::REPORT_VERDICT_ACCEPTED);  // a repeated epoch replaces, never duplicates
+    EXPECT_TRUE(Complete(l).ok());
+    EXPECT_EQ(store_->LoadEpochs(l.trial_id())->size(), 3u);
+  }
+  auto grid = scheduler_->GetGrid(std::to_string(g->grid_id()));
+  ASSERT_TRUE(grid.ok());
+  EXPECT_EQ(grid->state(), v1::GRID_STATE_DONE);
+  EXPECT_EQ(grid->counts().succeeded(), 4);
+  EXPECT_EQ(grid->epochs_done(), grid->epochs_total());
+  EXPECT_EQ(scheduler_->GetGrid("g")->id(), g->grid_id());  // by name too
+}
+
+TEST_F(SchedulerTest, ExpiredLeaseGoesBackToPendingWithTheNextAttempt) {
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "", 1)).ok());
+  auto first = Lease("a", 1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].attempt(), 1);
+  clock_.Advance(999);
+  EXPECT_EQ(scheduler_->ExpireLeases(), 0);
+  EXPECT_EQ(Report(first[0], 0, 0, "a"), v1::REPORT_VERDICT_ACCEPTED);  // renews the deadline
+  clock_.Advance(999);
+  EXPECT_EQ(scheduler_->ExpireLeases(), 0);
+  clock_.Advance(2);
+  EXPECT_EQ(scheduler_->ExpireLeases(), 1);
+  EXPECT_EQ(StateOf(first[0].trial_id()), v1::TRIAL_STATE_PENDING);
+  EXPECT_NE(store_->GetTrial(first[0].trial_id())->last_error.find("lease expired"), std::string::npos);
+  auto second = Lease("b", 1);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].trial_id(), first[0].trial_id());
+  EXPECT_EQ(second[0].attempt(), 2);
+}
+
+TEST_F(SchedulerTest, StaleAttemptIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "", 1)).ok());
+  const v1::Lease old = Lease("a", 1).at(0);
+  EXPECT_EQ(Report(old, 0, 0, "a"), v1::REPORT_VERDICT_ACCEPTED);
+  clock_.Advance(1001);
+  const v1::Lease current = Lease("b", 1).at(0);  // expires a's lease on the way
+  ASSERT_EQ(current.attempt(), 2);
+  EXPECT_TRUE(store_->LoadEpochs(old.trial_id())->empty());  // the new attempt starts clean
+  EXPECT_EQ(Report(current, 0, 1, "b"), v1::REPORT_VERDICT_ACCEPTED);
+  // The old holder wakes up: its reports and its completion are refused.
+  EXPECT_EQ(Report(old, 0, 2, "a"), v1::REPORT_VERDICT_STALE);
+  EXPECT_TRUE(absl::IsFailedPrecondition(Complete(old)));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Fail(old)));
+  auto epochs = store_->LoadEpochs(current.trial_id());
+  ASSERT_EQ(epochs->size(), 2u);
+  for (const auto& e : *epochs) EXPECT_EQ(e.seconds(), 2);  // only attempt 2's rows
+  EXPECT_EQ(StateOf(current.trial_id()), v1::TRIAL_STATE_LEASED);
+  EXPECT_EQ(Report(current, 2, 2, "b"), v1::REPORT_VERDICT_ACCEPTED);
+  EXPECT_TRUE(Complete(current).ok());
+  EXPECT_EQ(StateOf(current.trial_id()), v1::TRIAL_STATE_SUCCEEDED);
+  EXPECT_TRUE(absl::IsFailedPrecondition(Complete(current)));  // finished trials are immutable
+}
+
+TEST_F(SchedulerTest, CompletionNeedsEveryEpoch) {
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "", 1)).ok());
+  const v1::Lease l = Lease("a", 1).at(0);
+  Report(l, 0, 0);
+  Report(l, 2, 2);
+  EXPECT_TRUE(absl::IsInvalidArgument(Complete(l)));
+  EXPECT_EQ(StateOf(l.trial_id()), v1::TRIAL_STATE_LEASED);
+  Report(l, 1, 1);
+  EXPECT_TRUE(Complete(l).ok());
+}
+
+TEST_F(SchedulerTest, ExpiryAfterMaxAttemptsFailsTheTrialWithTheLastError) {
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "", 1)).ok());
+  int64_t id = 0;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto leases = Lease("w", 1);
+    ASSERT_EQ(leases.size(), 1u) << "attempt " << attempt;
+    EXPECT_EQ(leases[0].attempt(), attempt);
+    id = leases[0].trial_id();
+    clock_.Advance(1001);
+    EXPECT_EQ(scheduler_->ExpireLeases(), 1);
+  }
+  EXPECT_EQ(StateOf(id), v1::TRIAL_STATE_FAILED);
+  EXPECT_NE(store_->GetTrial(id)->last_error.find("gave up after 3 attempts"), std::string::npos);
+  EXPECT_TRUE(Lease("w", 1).empty());
+  EXPECT_EQ(scheduler_->GetGrid("g")->state(), v1::GRID_STATE_DONE);
+}
+
+TEST_F(SchedulerTest, FailRetriesReleaseDoesNotCountPermanentFailsAtOnce) {
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "grid: {depth: [1, 2]}", 1)).ok());
+  auto leases = Lease("w", 2);
+  ASSERT_EQ(leases.size(), 2u);
+  EXPECT_TRUE(Fail(leases[0], /*permanent=*/true).ok());
+  EXPECT_EQ(StateOf(leases[0].trial_id()), v1::TRIAL_STATE_FAILED);
+  EXPECT_EQ(store_->GetTrial(leases[0].trial_id())->last_error, "boom");
+  // Releases never use up attempts; failures do.
+  v1::Lease l = leases[1];
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(Fail(l, false, /*release=*/true).ok());
+    l = Lease("w", 1).at(0);
+  }
+  EXPECT_EQ(store_->GetTrial(l.trial_id())->failures, 0);
+  EXPECT_TRUE(Fail(l).ok());
+  l = Lease("w", 1).at(0);
+  EXPECT_TRUE(Fail(l).ok());
+  l = Lease("w", 1).at(0);
+  EXPECT_TRUE(Fail(l).ok());
+  EXPECT_EQ(StateOf(l.trial_id()), v1::TRIAL_STATE_FAILED);
+  EXPECT_NE(store_->GetTrial(l.trial_id())->last_error.find("after 3 attempts"), std::string::npos);
+}
+
+TEST_F(SchedulerTest, IdenticalTrialsAreReusedAcrossGrids) {
+  auto first = scheduler_->Submit(Request("first", "grid: {activation: [relu]}", 1));
+  ASSERT_TRUE(first.ok());
+  const v1::Lease l = Lease("w", 1).at(0);
+  Report(l, 0, 2);
+  ASSERT_TRUE(Complete(l).ok());
+  // Same relu trial plus a new tanh one: relu is reused, only tanh runs.
+  auto second = scheduler_->Submit(Request("second", "grid: {activation: [relu, tanh]}", 1));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->trials(), 2);
+  EXPECT_EQ(second->reused(), 1);
+  auto leases = Lease("w", 5);
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].spec().activation().kind(), v1::ACTIVATION_KIND_TANH);
+  // A queued trial submitted again is shared, not duplicated.
+  auto third = scheduler_->Submit(Request("third", "grid: {activation: [tanh]}", 1));
+  EXPECT_EQ(third->shared(), 1);
+  Report(leases[0], 0, 2);
+  ASSERT_TRUE(Complete(leases[0]).ok());
+  EXPECT_EQ(scheduler_->GetGrid("third")->state(), v1::GRID_STATE_DONE);
+  EXPECT_EQ(scheduler_->GetGrid("second")->counts().succeeded(), 2);
+}
+
+TEST_F(SchedulerTest, CancelStopsPendingAndLeasedTrialsButNotSharedOnes) {
+  auto a = scheduler_->Submit(Request("a", "grid: {activation: [relu, tanh]}", 1));
+  auto b = scheduler_->Submit(Request("b", "grid: {activation: [tanh]}", 1));
+  ASSERT_TRUE(a.ok() && b.ok());
+  const v1::Lease relu = Lease("w", 1).at(0);  // relu of a
+  ASSERT_EQ(relu.spec().activation().kind(), v1::ACTIVATION_KIND_RELU);
+  auto cancelled = scheduler_->CancelGrid("a");
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->state(), v1::GRID_STATE_CANCELLED);
+  EXPECT_EQ(StateOf(relu.trial_id()), v1::TRIAL_STATE_CANCELLED);
+  EXPECT_EQ(Report(relu, 0, 0), v1::REPORT_VERDICT_CANCELLED);
+  // tanh is still wanted by grid b.
+  auto leases = Lease("w", 5);
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].spec().activation().kind(), v1::ACTIVATION_KIND_TANH);
+  EXPECT_TRUE(absl::IsNotFound(scheduler_->CancelGrid("nope").status()));
+}
+
+TEST_F(SchedulerTest, InvalidGridsAreRefusedWithEveryProblem) {
+  auto request = Request("g", "grid: {depth: [1, 2]}", 1);
+  request.set_name("Bad Name");
+  request.mutable_trials(0)->mutable_spec()->mutable_train()->set_lr(-1);
+  request.mutable_trials(1)->set_cell(9);
+  auto refused = scheduler_->Submit(request);
+  ASSERT_TRUE(absl::IsInvalidArgument(refused.status()));
+  const std::string message(refused.status().message());
+  EXPECT_NE(message.find("name: must match"), std::string::npos) << message;
+  EXPECT_NE(message.find("trials[0].spec.train.lr"), std::string::npos) << message;
+  EXPECT_NE(message.find("trials[1].cell"), std::string::npos) << message;
+  EXPECT_TRUE(scheduler_->ListGrids(0)->empty());  // nothing queued
+  request.set_dry_run(true);
+  auto dry = scheduler_->Submit(request);
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->trials(), 2);
+  EXPECT_EQ(dry->errors_size(), 3);
+  auto big = Request("big", "grid: {depth: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}", 11);
+  EXPECT_TRUE(absl::IsResourceExhausted(scheduler_->Submit(big).status()));  // 110 > 100
+}
+
+TEST_F(SchedulerTest, RecoveryKeepsLeasesAndQueuesTheRest) {
+  const std::string path = ::testing::TempDir() + "/scheduler_recovery.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((path + s).c_str());
+  Open(path);
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "grid: {depth: [1, 2]}", 1)).ok());
+  const v1::Lease held = Lease("a", 1).at(0);
+  Report(held, 0, 1, "a");
+  Open(path);  // the coordinator restarts on the same database
+  // The holder carries on with the same attempt; the other trial is leased again.
+  EXPECT_EQ(Report(held, 2, 2, "a"), v1::REPORT_VERDICT_ACCEPTED);
+  auto rest = Lease("b", 5);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_NE(rest[0].trial_id(), held.trial_id());
+  EXPECT_TRUE(Complete(held).ok());
+  Report(rest[0], 0, 2, "b");
+  EXPECT_TRUE(Complete(rest[0]).ok());
+  EXPECT_EQ(scheduler_->GetGrid("g")->state(), v1::GRID_STATE_DONE);
+}
+
+}  // namespace
+}  // namespace actgrid::core

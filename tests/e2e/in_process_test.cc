@@ -1,0 +1,145 @@
+// A grid on a coordinator with two workers over in-process channels: it completes,
+// every trial ends SUCCEEDED or DIVERGED, epochs 0..E are stored exactly once per
+// trial, and compare agrees with summaries recomputed from the stored curves.
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "client/cli/client.h"
+#include "client/grid/grid_file.h"
+#include "server/core/summary_metric.h"
+#include "server/grpc/coordinator.h"
+#include "worker/engine/trainer.h"
+#include "worker/runner/remote_worker.h"
+
+namespace actgrid {
+namespace {
+
+constexpr char kGrid[] = R"(name: e2e
+dataset: {name: circle, samples: 200, noise: 0.05}
+model: {width: 4}
+train: {epochs: 6, lr: 0.05}
+seeds: 3
+grid:
+  activation: [relu, tanh, reflu]
+  depth: [1, 3]
+  train.lr: [0.05, 100]
+)";
+
+TEST(InProcess, GridOnTwoWorkersCompletesAndStoresEveryEpochOnce) {
+  const std::string db = ::testing::TempDir() + "/e2e_in_process.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((db + s).c_str());
+  server::CoordinatorOptions options;
+  options.db_path = db;
+  auto coordinator = server::Coordinator::Start(options);
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 2; ++i)
+    workers.emplace_back([&, i] {
+      runner::WorkerOptions w;
+      w.threads = 1;
+      w.worker_id = "worker-" + std::to_string(i);
+      runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
+    });
+
+  auto grid = grid::ParseGridText(kGrid);
+  ASSERT_TRUE(grid.ok()) << grid.status();
+  cli::Client client((*coordinator)->InProcessChannel());
+  auto submitted = client.Submit(grid::ToSubmitRequest(*grid, false));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(submitted->trials(), 36);
+  int events = 0;
+  ASSERT_TRUE(client.Watch(std::to_string(submitted->grid_id()), [&](const v1::GridEvent&) { ++events; }, nullptr).ok());
+  EXPECT_GE(events, 1);
+  stop = true;
+  for (auto& t : workers) t.join();
+
+  auto final_grid = client.GetGrid("e2e");
+  ASSERT_TRUE(final_grid.ok());
+  EXPECT_EQ(final_grid->state(), v1::GRID_STATE_DONE);
+  EXPECT_EQ(final_grid->counts().succeeded() + final_grid->counts().diverged(), 36);
+  EXPECT_GT(final_grid->counts().diverged(), 0);  // lr 100 diverges
+  EXPECT_EQ(final_grid->epochs_done(), final_grid->epochs_total());
+
+  auto& store = (*coordinator)->store();
+  auto rows = store.ListGridTrials(submitted->grid_id());
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 36u);
+  std::map<std::string, std::vector<double>> by_activation;
+  for (const auto& r : *rows) {
+    ASSERT_TRUE(r.state == v1::TRIAL_STATE_SUCCEEDED || r.state == v1::TRIAL_STATE_DIVERGED);
+    ASSERT_TRUE(r.summary.has_value());
+    auto trial = store.GetTrial(r.trial_id);
+    auto epochs = store.LoadEpochs(r.trial_id);
+    ASSERT_TRUE(trial.ok() && epochs.ok());
+    ASSERT_EQ(int(epochs->size()), r.summary->epochs_run() + 1);
+    for (size_t e = 0; e < epochs->size(); ++e) ASSERT_EQ((*epochs)[e].epoch(), int(e));
+    if (r.state == v1::TRIAL_STATE_SUCCEEDED) {
+      EXPECT_EQ(int(epochs->size()), 7);
+    }
+    EXPECT_EQ(int((*epochs)[1].layers_size()), trial->spec.depth());
+    // The stored summary is the one the stored curve implies.
+    v1::TrialSummary recomputed = engine::Summarize(trial->spec, *epochs);
+    recomputed.set_seconds(r.summary->seconds());
+    recomputed.set_steps_per_second(r.summary->steps_per_second());
+    recomputed.set_parameters(r.summary->parameters());  // a property of the network, not the curve
+    EXPECT_EQ(recomputed.SerializeAsString(), r.summary->SerializeAsString()) << r.trial_id;
+    by_activation[r.values[0]].push_back(recomputed.final_test_acc());
+  }
+
+  v1::CompareRequest request;
+  request.set_grid("e2e");
+  request.add_by("activation");
+  request.set_metric("final_test_acc");
+  auto compare = client.Compare(request);
+  ASSERT_TRUE(compare.ok()) << compare.status();
+  ASSERT_EQ(compare->rows_size(), 3);
+  for (const auto& row : compare->rows()) {
+    const auto& values = by_activation[row.group(0).value()];
+    double sum = 0;
+    for (double v : values) sum += v;
+    EXPECT_EQ(row.n(), 12);
+    EXPECT_NEAR(row.mean(), sum / values.size(), 1e-12) << row.group(0).value();
+  }
+  auto workers_seen = client.ListWorkers();
+  ASSERT_TRUE(workers_seen.ok());
+  EXPECT_EQ(workers_seen->size(), 2u);
+  long completed = 0;
+  for (const auto& w : *workers_seen) completed += w.completed();
+  EXPECT_EQ(completed, 36);
+}
+
+TEST(InProcess, ResubmittingAFinishedGridRunsNothing) {
+  const std::string db = ::testing::TempDir() + "/e2e_resubmit.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((db + s).c_str());
+  server::CoordinatorOptions options;
+  options.db_path = db;
+  auto grid = grid::ParseGridText("name: again\ndataset: {name: xor, samples: 100}\ntrain: {epochs: 3}\nseeds: 2\n");
+  ASSERT_TRUE(grid.ok());
+  for (int round = 0; round < 2; ++round) {
+    auto coordinator = server::Coordinator::Start(options);  // a restart between rounds
+    ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+    cli::Client client((*coordinator)->InProcessChannel());
+    auto submitted = client.Submit(grid::ToSubmitRequest(*grid, false));
+    ASSERT_TRUE(submitted.ok());
+    EXPECT_EQ(submitted->reused(), round == 0 ? 0 : 2);
+    std::atomic<bool> stop{false};
+    runner::WorkerStats stats;
+    std::thread worker([&] {
+      runner::WorkerOptions w;
+      w.threads = 1;
+      stats = runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
+    });
+    ASSERT_TRUE(client.Watch(std::to_string(submitted->grid_id()), [](const v1::GridEvent&) {}, nullptr).ok());
+    stop = true;
+    worker.join();
+    EXPECT_EQ(stats.completed, round == 0 ? 2 : 0);
+  }
+}
+
+}  // namespace
+}  // namespace actgrid

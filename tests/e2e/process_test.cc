@@ -1,0 +1,175 @@
+// actgrid-server and two actgrid-worker processes over TCP loopback, driven by the
+// actgrid command as a user would type it: submit --watch, then compare --format json,
+// status and compare --db on the database file.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+const std::string kBin = ACTGRID_BINARY_DIR;
+
+// A TCP port nobody listens on right now.
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A child process with stdout and stderr in files.
+struct Process {
+  pid_t pid = -1;
+  std::string out, err;
+
+  static Process Start(const std::vector<std::string>& argv, const std::string& name) {
+    Process p;
+    p.out = ::testing::TempDir() + "/" + name + ".out";
+    p.err = ::testing::TempDir() + "/" + name + ".err";
+    p.pid = fork();
+    if (p.pid == 0) {
+      freopen(p.out.c_str(), "w", stdout);
+      freopen(p.err.c_str(), "w", stderr);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    return p;
+  }
+
+  // Waits up to `timeout` for the exit code; kills the process and returns -1 after.
+  int Wait(std::chrono::seconds timeout = std::chrono::seconds(120)) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    Kill(SIGKILL);
+    return -1;
+  }
+
+  void Kill(int signal) {
+    if (pid <= 0) return;
+    kill(pid, signal);
+    if (signal == SIGKILL) {
+      waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+  }
+
+  ~Process() { Kill(SIGKILL); }
+};
+
+// Runs the actgrid command to completion.
+int Actgrid(const std::vector<std::string>& args, const std::string& name, std::string* out, std::string* err) {
+  std::vector<std::string> argv = {kBin + "/client/cli/actgrid"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Process p = Process::Start(argv, name);
+  const int code = p.Wait();
+  *out = Slurp(p.out);
+  *err = Slurp(p.err);
+  return code;
+}
+
+TEST(Processes, ServerAndTwoWorkersOverLoopback) {
+  const std::string dir = ::testing::TempDir();
+  const std::string db = dir + "/e2e_processes.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((db + s).c_str());
+  const std::string grid = dir + "/e2e_processes.yaml";
+  std::ofstream(grid) << "name: loopback\n"
+                         "dataset: {name: spiral, samples: 200}\n"
+                         "model: {width: 6}\n"
+                         "train: {epochs: 8}\n"
+                         "seeds: 2\n"
+                         "grid:\n  activation: [relu, tanh]\n  depth: [1, 2]\n";
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  Process server = Process::Start({kBin + "/server/actgrid-server", "--listen", address, "--db", db}, "server");
+  Process w1 = Process::Start({kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1",
+                               "--id", "w1"},
+                              "worker1");
+  Process w2 = Process::Start({kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1",
+                               "--id", "w2"},
+                              "worker2");
+
+  std::string out, err;
+  // The server may still be starting: submit retries through the channel's backoff.
+  int code = -1;
+  for (int i = 0; i < 50 && code != 0; ++i) {
+    code = Actgrid({"submit", grid, "--server", address, "--watch", "--no-progress"}, "submit", &out, &err);
+    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(code, 0) << out << err << Slurp(server.err);
+  EXPECT_NE(err.find("8 trials"), std::string::npos) << err;
+  EXPECT_NE(out.find("DONE, 8/8 trials"), std::string::npos) << out;
+
+  ASSERT_EQ(Actgrid({"compare", "loopback", "--server", address, "--by", "activation,depth", "--metric",
+                     "best_test_acc", "--format", "json"},
+                    "compare", &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(out.rfind("{\"grid\": \"loopback\"", 0), 0u) << out;
+  EXPECT_NE(out.find("\"by\": [\"activation\", \"depth\"]"), std::string::npos) << out;
+  EXPECT_NE(out.find("{\"group\": {\"activation\": \"relu\", \"depth\": 1}, \"n\": 2, \"mean\": "), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"activation\": \"tanh\", \"depth\": 2"), std::string::npos) << out;
+
+  ASSERT_EQ(Actgrid({"workers", "--server", address}, "workers", &out, &err), 0) << err;
+  EXPECT_NE(out.find("w1"), std::string::npos) << out;
+  EXPECT_NE(out.find("w2"), std::string::npos) << out;
+
+  // SIGTERM: workers and server stop cleanly.
+  w1.Kill(SIGTERM);
+  w2.Kill(SIGTERM);
+  EXPECT_EQ(w1.Wait(std::chrono::seconds(30)), 0) << Slurp(w1.err);
+  EXPECT_EQ(w2.Wait(std::chrono::seconds(30)), 0) << Slurp(w2.err);
+  server.Kill(SIGTERM);
+  EXPECT_EQ(server.Wait(std::chrono::seconds(30)), 0) << Slurp(server.err);
+
+  // The database answers on its own.
+  ASSERT_EQ(Actgrid({"compare", "loopback", "--db", db, "--format", "csv"}, "compare_db", &out, &err), 0) << err;
+  EXPECT_EQ(out.rfind("activation,depth,n,mean,std,ci95_low,ci95_high,min,max,diverged,missing\n", 0), 0u) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 5);
+  ASSERT_EQ(Actgrid({"status", "loopback", "--db", db}, "status_db", &out, &err), 0) << err;
+  EXPECT_NE(out.find("DONE"), std::string::npos) << out;
+}
+
+TEST(Processes, UnreachableCoordinatorIsAClearError) {
+  std::string out, err;
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  EXPECT_EQ(Actgrid({"grids", "--server", address, "--timeout", "1"}, "unreachable", &out, &err), 1);
+  EXPECT_NE(err.find("coordinator " + address), std::string::npos) << err;
+}
+
+}  // namespace

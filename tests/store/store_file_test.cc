@@ -1,0 +1,214 @@
+// The store on disk: data survives a reopen, the schema version is recorded and a newer
+// one refused, files that are not actgrid databases are refused, read-only opens.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/store/store.h"
+#include "tests/store/store_test_util.h"
+
+namespace actgrid::store {
+namespace {
+
+using namespace test_util;  // NOLINT: the store test helpers
+
+std::unique_ptr<Store> OpenOrDie(const std::string& path, bool read_only = false) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open({path, read_only});
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+// Runs `sql` on the file with a plain SQLite connection; returns the first column of
+// the first row (0 when none).
+int64_t RawSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  int64_t value = 0;
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) value = sqlite3_column_int64(stmt, 0);
+  EXPECT_TRUE(rc == SQLITE_ROW || rc == SQLITE_DONE) << sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+TEST(StoreFile, ReopenKeepsEverything) {
+  TempDir dir;
+  const std::string path = dir.File("grids.db");
+  int64_t grid_id = 0;
+  std::vector<int64_t> ids;
+  {
+    std::unique_ptr<Store> store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    const absl::StatusOr<CreatedGrid> created = store->CreateGrid(Grid("persist", {1, 2, 3}));
+    ASSERT_TRUE(created.ok()) << created.status();
+    grid_id = created->grid_id;
+    ids = created->trial_ids;
+    ASSERT_EQ(Must(store->Lease({Grant(ids[0], 1, "w1", 4242)}, 1)), std::vector<bool>{true});
+    STORE_ASSERT_OK(store->AppendEpochs({Row(ids[0], 1, 0), Row(ids[0], 1, 1)}, {}, 5000));
+    v1::WorkerInfo worker;
+    worker.set_worker_id("w1");
+    worker.set_last_seen_ms(9);
+    STORE_ASSERT_OK(store->TouchWorker(worker));
+  }
+  std::unique_ptr<Store> store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  const GridRow grid = Must(store->FindGrid("persist"));
+  EXPECT_EQ(grid.id, grid_id);
+  EXPECT_EQ(grid.trials, 3);
+
+  const std::vector<TrialRow> unfinished = Must(store->LoadUnfinished());
+  ASSERT_EQ(unfinished.size(), 3u);
+  EXPECT_EQ(unfinished[0].id, ids[0]);
+  EXPECT_EQ(unfinished[0].state, v1::TRIAL_STATE_LEASED);
+  EXPECT_EQ(unfinished[0].attempt, 1);
+  EXPECT_EQ(unfinished[0].worker_id, "w1");
+  EXPECT_EQ(unfinished[0].deadline_ms, 5000);
+  EXPECT_EQ(unfinished[0].epochs_done, 2);
+  EXPECT_EQ(unfinished[0].spec.seed(), 1u);
+  EXPECT_EQ(unfinished[1].state, v1::TRIAL_STATE_PENDING);
+  EXPECT_EQ(Must(store->LoadUnfinishedMembers()).size(), 3u);
+  EXPECT_EQ(Must(store->LoadEpochs(ids[0])).size(), 2u);
+  EXPECT_EQ(Must(store->ListWorkers()).size(), 1u);
+
+  // The reopened store goes on where the first left off.
+  AttemptEnd end = End(ids[0], 1, v1::TRIAL_STATE_SUCCEEDED);
+  end.summary = Summary(1);
+  STORE_EXPECT_OK(store->EndAttempt(end));
+}
+
+TEST(StoreFile, RecordsTheSchemaVersionAndRefusesANewerOne) {
+  TempDir dir;
+  const std::string path = dir.File("versioned.db");
+  OpenOrDie(path).reset();
+  EXPECT_EQ(RawSql(path, "PRAGMA user_version"), kSchemaVersion);
+  OpenOrDie(path).reset();  // the current version opens again as is
+  EXPECT_EQ(RawSql(path, "PRAGMA user_version"), kSchemaVersion);
+
+  RawSql(path, "PRAGMA user_version = " + std::to_string(kSchemaVersion + 1));
+  const absl::StatusOr<std::unique_ptr<Store>> newer = Store::Open({path, false});
+  EXPECT_TRUE(absl::IsFailedPrecondition(newer.status())) << newer.status();
+  EXPECT_NE(newer.status().message().find(path), std::string::npos) << newer.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(Store::Open({path, true}).status()));
+}
+
+TEST(StoreFile, UsesWriteAheadLogging) {
+  TempDir dir;
+  const std::string path = dir.File("wal.db");
+  std::unique_ptr<Store> store = OpenOrDie(path);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))), "wal");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST(StoreFile, RefusesAFileThatIsNotADatabase) {
+  TempDir dir;
+  const std::string path = dir.File("garbage.db");
+  {
+    std::ofstream out(path, std::ios::binary);
+    for (int i = 0; i < 200; ++i) out << "this is not an SQLite database, just text. ";
+  }
+  const absl::StatusOr<std::unique_ptr<Store>> store = Store::Open({path, false});
+  EXPECT_TRUE(absl::IsUnavailable(store.status())) << store.status();
+  EXPECT_NE(store.status().message().find(path), std::string::npos) << store.status();
+}
+
+TEST(StoreFile, RefusesAnotherApplicationsDatabase) {
+  TempDir dir;
+  const std::string path = dir.File("other.db");
+  RawSql(path, "CREATE TABLE grids(x)");
+  const absl::StatusOr<std::unique_ptr<Store>> store = Store::Open({path, false});
+  EXPECT_TRUE(absl::IsUnavailable(store.status())) << store.status();
+  EXPECT_NE(store.status().message().find("not an actgrid database"), std::string::npos)
+      << store.status();
+}
+
+TEST(StoreFile, RefusesADirectoryThatDoesNotExist) {
+  TempDir dir;
+  const absl::StatusOr<std::unique_ptr<Store>> store =
+      Store::Open({dir.File("missing/dir/x.db"), false});
+  EXPECT_TRUE(absl::IsUnavailable(store.status())) << store.status();
+}
+
+TEST(StoreFile, ReadOnlyReadsButRefusesEveryWrite) {
+  TempDir dir;
+  const std::string path = dir.File("ro.db");
+  std::unique_ptr<Store> writer = OpenOrDie(path);
+  ASSERT_NE(writer, nullptr);
+  const std::vector<int64_t> ids = Must(writer->CreateGrid(Grid("ro", {1, 2}))).trial_ids;
+  ASSERT_EQ(ids.size(), 2u);
+
+  // Opened while the read-write store is still open: it sees the committed data.
+  std::unique_ptr<Store> reader = OpenOrDie(path, /*read_only=*/true);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(Must(reader->FindGrid("ro")).trials, 2);
+  ASSERT_EQ(Must(writer->Lease({Grant(ids[0], 1)}, 1)), std::vector<bool>{true});
+  EXPECT_EQ(Must(reader->GetTrial(ids[0])).state, v1::TRIAL_STATE_LEASED);
+
+  const auto refused = [](const absl::Status& status) {
+    EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+    EXPECT_EQ(status.message(), "database opened read-only");
+  };
+  refused(reader->CreateGrid(Grid("no", {9})).status());
+  refused(reader->SetGridCancelled(1));
+  refused(reader->CancelPending({ids[1]}));
+  refused(reader->Lease({Grant(ids[1], 1)}, 1).status());
+  refused(reader->AppendEpochs({Row(ids[0], 1, 0)}, {}, 1).status());
+  refused(reader->EndAttempt(End(ids[0], 1, v1::TRIAL_STATE_FAILED)));
+  v1::WorkerInfo worker;
+  worker.set_worker_id("w");
+  refused(reader->TouchWorker(worker));
+  EXPECT_EQ(Must(writer->ListGrids(0)).size(), 1u);
+  EXPECT_EQ(Must(reader->GetTrial(ids[1])).state, v1::TRIAL_STATE_PENDING);
+
+  // And alone, after the writer has closed.
+  writer.reset();
+  reader.reset();
+  reader = OpenOrDie(path, /*read_only=*/true);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(Must(reader->LoadUnfinished()).size(), 2u);
+}
+
+TEST(StoreFile, ReadOnlyRefusesAMissingFile) {
+  TempDir dir;
+  const absl::StatusOr<std::unique_ptr<Store>> store = Store::Open({dir.File("absent.db"), true});
+  EXPECT_TRUE(absl::IsUnavailable(store.status())) << store.status();
+}
+
+TEST(StoreMemory, EachMemoryStoreIsPrivate) {
+  std::unique_ptr<Store> a = OpenOrDie(":memory:");
+  std::unique_ptr<Store> b = OpenOrDie(":memory:");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  STORE_ASSERT_OK(a->CreateGrid(Grid("only-in-a", {1})));
+  EXPECT_EQ(Must(a->ListGrids(0)).size(), 1u);
+  EXPECT_TRUE(Must(b->ListGrids(0)).empty());
+  // Closing and opening ":memory:" again starts empty.
+  a.reset();
+  a = OpenOrDie(":memory:");
+  EXPECT_TRUE(Must(a->ListGrids(0)).empty());
+}
+
+TEST(StoreMemory, ReadOnlyMemoryStoreIsEmptyAndRefusesWrites) {
+  std::unique_ptr<Store> store = OpenOrDie(":memory:", /*read_only=*/true);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(Must(store->ListGrids(0)).empty());
+  EXPECT_TRUE(absl::IsFailedPrecondition(store->CreateGrid(Grid("g", {1})).status()));
+}
+
+TEST(StoreOpen, RefusesAnEmptyPath) { EXPECT_FALSE(Store::Open({"", false}).ok()); }
+
+}  // namespace
+}  // namespace actgrid::store

@@ -1,0 +1,376 @@
+// RemoteWorker (see remote_worker.h): a lease loop, a oneTBB arena of trial slots and
+// a reporter thread that owns the report stream and the Complete/Fail calls.
+#include "worker/runner/remote_worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+
+#include "absl/strings/str_cat.h"
+#include "actgrid/v1/workers.grpc.pb.h"
+#include "common/rpc/rpc.h"
+#include "worker/engine/dataset.h"
+#include "worker/runner/local_pool.h"
+
+namespace actgrid::runner {
+namespace {
+
+constexpr int kMaxEpochsPerBatch = 4000;
+constexpr auto kStreamLifetime = std::chrono::seconds(60);  // the report stream's deadline
+constexpr auto kMinBackoff = std::chrono::milliseconds(100);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+
+std::string DefaultWorkerId() {
+  static std::atomic<int> counter{0};
+  char host[256] = "localhost";
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(host, ":", getpid(), ":", counter++);
+}
+
+bool Retryable(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+         s.error_code() == grpc::StatusCode::ABORTED || s.error_code() == grpc::StatusCode::INTERNAL ||
+         s.error_code() == grpc::StatusCode::UNKNOWN;
+}
+
+}  // namespace
+
+class RemoteWorker::Impl {
+ public:
+  Impl(std::shared_ptr<grpc::Channel> channel, WorkerOptions options)
+      : channel_(std::move(channel)),
+        stub_(v1::Workers::NewStub(channel_)),
+        options_(std::move(options)),
+        threads_(EffectiveThreads(options_.threads)) {
+    if (options_.worker_id.empty()) options_.worker_id = DefaultWorkerId();
+    char host[256] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    hostname_ = host;
+  }
+
+  WorkerStats Run(const std::atomic<bool>& stop, const std::atomic<bool>* stop_now);
+
+ private:
+  struct Slot {
+    v1::Lease lease;
+    std::atomic<bool> cancel{false};
+    bool dropped = false;   // stale or cancelled on the coordinator: report nothing more
+    bool releasing = false;  // stopped by this worker's shutdown
+  };
+  struct End {
+    int64_t trial_id;
+    absl::StatusOr<v1::TrialResult> result;
+  };
+
+  void Log(const std::string& message) {
+    if (options_.log) options_.log(message);
+  }
+  bool Sleep(std::chrono::milliseconds d, const std::atomic<bool>& stop);
+  void Train(std::shared_ptr<Slot> slot);
+  void ReporterLoop();
+  bool SendBatch(v1::ReportBatch& batch);  // until acked or stopping hard
+  void ApplyAck(const v1::ReportAck& ack);
+  void Finish(const End& end);
+  void CloseStream();
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Workers::Stub> stub_;
+  WorkerOptions options_;
+  const int threads_;
+  std::string hostname_;
+  engine::DatasetCache cache_;
+  std::atomic<int64_t> lease_ms_{30'000};
+
+  std::mutex mu_;  // guards everything below
+  std::condition_variable cv_;  // slot freed, items queued, stopping
+  std::map<int64_t, std::shared_ptr<Slot>> slots_;  // leased, until Complete/Fail answered
+  int training_ = 0;
+  std::deque<v1::EpochReport> epochs_;
+  std::deque<End> ends_;
+  bool reporter_stop_ = false;
+  WorkerStats stats_;
+
+  // Owned by the reporter thread.
+  std::unique_ptr<grpc::ClientContext> stream_context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ReportBatch, v1::ReportAck>> stream_;
+  std::chrono::steady_clock::time_point stream_opened_;
+  int64_t sequence_ = 0;
+  const std::atomic<bool>* hard_stop_ = nullptr;
+};
+
+bool RemoteWorker::Impl::Sleep(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, d, [&] { return stop.load(); });
+  return !stop.load();
+}
+
+WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::atomic<bool>* stop_now) {
+  hard_stop_ = stop_now;
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                  std::max<size_t>(threads_ + 1, tbb::global_control::active_value(
+                                                                     tbb::global_control::max_allowed_parallelism)));
+  tbb::task_arena arena(threads_, 0);
+  std::thread reporter([this] { ReporterLoop(); });
+  auto backoff = kMinBackoff;
+  bool outage = false;
+  while (!stop) {
+    int free;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop.load() || training_ < threads_; });
+      free = threads_ - training_;
+    }
+    if (stop || free <= 0) continue;
+    v1::LeaseTrialsRequest request;
+    request.set_worker_id(options_.worker_id);
+    request.set_hostname(hostname_);
+    request.set_threads(threads_);
+    request.set_max_trials(free);
+    v1::LeaseTrialsResponse response;
+    grpc::ClientContext context;
+    rpc::SetDeadline(context, options_.call_timeout);
+    const grpc::Status status = stub_->LeaseTrials(&context, request, &response);
+    if (!status.ok()) {
+      if (!outage) Log(absl::StrCat("coordinator unreachable (", status.error_message(), "); retrying"));
+      outage = true;
+      Sleep(backoff, stop);
+      backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+      continue;
+    }
+    if (outage) Log("coordinator reachable again");
+    outage = false;
+    backoff = kMinBackoff;
+    if (response.lease_ms() > 0) lease_ms_ = response.lease_ms();
+    if (response.leases_size() == 0) {
+      Sleep(std::chrono::milliseconds(std::clamp(response.retry_after_ms(), 10, 5000)), stop);
+      continue;
+    }
+    for (auto& lease : *response.mutable_leases()) {
+      auto slot = std::make_shared<Slot>();
+      slot->lease = std::move(lease);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        slots_[slot->lease.trial_id()] = slot;
+        ++training_;
+        ++stats_.leased;
+      }
+      arena.enqueue([this, slot] { Train(slot); });
+    }
+  }
+
+  // Stopping: let running trials finish within the grace period, then release them.
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto until = std::chrono::steady_clock::now() + options_.grace;
+    while (training_ > 0 && std::chrono::steady_clock::now() < until && !(stop_now && *stop_now))
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+    for (auto& [id, slot] : slots_) {
+      slot->releasing = true;
+      slot->cancel = true;
+    }
+    cv_.wait(lock, [&] { return training_ == 0; });
+    reporter_stop_ = true;
+    cv_.notify_all();
+  }
+  reporter.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void RemoteWorker::Impl::Train(std::shared_ptr<Slot> slot) {
+  const v1::Lease& lease = slot->lease;
+  absl::StatusOr<v1::TrialResult> result;
+  if (slot->cancel) {
+    result = absl::CancelledError("stopped before start");
+  } else if (auto data = cache_.Get(lease.spec().dataset()); !data.ok()) {
+    result = data.status();
+  } else {
+    engine::TrialHooks hooks;
+    hooks.cancel = &slot->cancel;
+    hooks.on_epoch = [&](const v1::EpochMetrics& m) {
+      v1::EpochReport report;
+      report.set_trial_id(lease.trial_id());
+      report.set_attempt(lease.attempt());
+      *report.mutable_metrics() = m;
+      std::lock_guard<std::mutex> lock(mu_);
+      epochs_.push_back(std::move(report));
+      if (epochs_.size() == 1) cv_.notify_all();
+    };
+    result = RunTrialGuarded(lease.spec(), **data, hooks);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ends_.push_back({lease.trial_id(), std::move(result)});
+  --training_;
+  cv_.notify_all();
+}
+
+void RemoteWorker::Impl::CloseStream() {
+  if (!stream_) return;
+  stream_context_->TryCancel();
+  stream_->Finish().IgnoreError();
+  stream_.reset();
+  stream_context_.reset();
+}
+
+bool RemoteWorker::Impl::SendBatch(v1::ReportBatch& batch) {
+  auto backoff = kMinBackoff;
+  bool outage = false;
+  while (true) {
+    if (stream_ && std::chrono::steady_clock::now() - stream_opened_ > kStreamLifetime - std::chrono::seconds(5))
+      CloseStream();  // renew before its deadline
+    if (!stream_) {
+      stream_context_ = std::make_unique<grpc::ClientContext>();
+      rpc::SetDeadline(*stream_context_, kStreamLifetime);
+      stream_ = stub_->ReportEpochs(stream_context_.get());
+      stream_opened_ = std::chrono::steady_clock::now();
+    }
+    v1::ReportAck ack;
+    if (stream_->Write(batch) && stream_->Read(&ack) && ack.sequence() == batch.sequence()) {
+      if (outage) Log("report stream restored");
+      ApplyAck(ack);
+      return true;
+    }
+    stream_context_->TryCancel();
+    const grpc::Status status = stream_->Finish();
+    stream_.reset();
+    stream_context_.reset();
+    if (!outage) Log(absl::StrCat("report stream broken (", status.error_message(), "); retrying"));
+    outage = true;
+    if (hard_stop_ && *hard_stop_) return false;
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+  }
+}
+
+void RemoteWorker::Impl::ApplyAck(const v1::ReportAck& ack) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& v : ack.verdicts()) {
+    if (v.verdict() == v1::REPORT_VERDICT_ACCEPTED) continue;
+    auto it = slots_.find(v.trial_id());
+    if (it == slots_.end() || it->second->dropped) continue;
+    it->second->dropped = true;
+    it->second->cancel = true;
+    ++stats_.dropped;
+    Log(absl::StrCat("trial ", v.trial_id(), " attempt ", it->second->lease.attempt(),
+                     v.verdict() == v1::REPORT_VERDICT_CANCELLED ? " cancelled" : " no longer ours (lease lost)",
+                     "; stopping it"));
+  }
+}
+
+void RemoteWorker::Impl::Finish(const End& end) {
+  std::shared_ptr<Slot> slot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    slot = slots_.at(end.trial_id);
+  }
+  const v1::Lease& lease = slot->lease;
+  auto call = [&](auto&& rpc_call) {
+    auto backoff = kMinBackoff;
+    while (true) {
+      grpc::ClientContext context;
+      rpc::SetDeadline(context, options_.call_timeout);
+      const grpc::Status s = rpc_call(context);
+      if (s.ok() || !Retryable(s) || (hard_stop_ && *hard_stop_)) return s;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+    }
+  };
+  grpc::Status status;
+  const char* what = "";
+  long WorkerStats::*counter = nullptr;
+  if (slot->dropped) {
+    // The coordinator already moved on; nothing to say.
+  } else if (end.result.ok()) {
+    v1::CompleteTrialRequest request;
+    request.set_trial_id(lease.trial_id());
+    request.set_attempt(lease.attempt());
+    request.set_worker_id(options_.worker_id);
+    *request.mutable_summary() = end.result->summary();
+    v1::CompleteTrialResponse response;
+    status = call([&](grpc::ClientContext& c) { return stub_->CompleteTrial(&c, request, &response); });
+    what = "complete";
+    counter = &WorkerStats::completed;
+  } else {
+    v1::FailTrialRequest request;
+    request.set_trial_id(lease.trial_id());
+    request.set_attempt(lease.attempt());
+    request.set_worker_id(options_.worker_id);
+    const bool released = slot->releasing && absl::IsCancelled(end.result.status());
+    request.set_release(released);
+    request.set_error(released ? "released by a stopping worker" : end.result.status().ToString());
+    request.set_permanent(absl::IsInvalidArgument(end.result.status()));
+    v1::FailTrialResponse response;
+    status = call([&](grpc::ClientContext& c) { return stub_->FailTrial(&c, request, &response); });
+    what = released ? "release" : "fail";
+    counter = released ? &WorkerStats::released : &WorkerStats::failed;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!status.ok())
+    Log(absl::StrCat("trial ", lease.trial_id(), ": ", what, " refused: ", status.error_message()));
+  else if (counter)
+    ++(stats_.*counter);
+  slots_.erase(end.trial_id);
+  cv_.notify_all();
+}
+
+void RemoteWorker::Impl::ReporterLoop() {
+  while (true) {
+    v1::ReportBatch batch;
+    std::vector<End> ends;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      const auto heartbeat = std::chrono::milliseconds(std::max<int64_t>(lease_ms_ / 3, 50));
+      cv_.wait_for(lock, heartbeat, [&] { return !epochs_.empty() || !ends_.empty() || reporter_stop_; });
+      if (reporter_stop_ && epochs_.empty() && ends_.empty() && slots_.empty()) break;
+      if (hard_stop_ && *hard_stop_ && reporter_stop_) break;
+      const int take = std::min<int>(kMaxEpochsPerBatch, int(epochs_.size()));
+      for (int i = 0; i < take; ++i) {
+        auto& e = epochs_.front();
+        auto it = slots_.find(e.trial_id());
+        if (it != slots_.end() && !it->second->dropped) *batch.add_epochs() = std::move(e);
+        epochs_.pop_front();
+      }
+      // Ends wait until every epoch queued before them is in this batch.
+      if (epochs_.empty())
+        while (!ends_.empty()) {
+          ends.push_back(std::move(ends_.front()));
+          ends_.pop_front();
+        }
+      for (const auto& [id, slot] : slots_) {
+        if (slot->dropped) continue;
+        auto* h = batch.add_heartbeats();
+        h->set_trial_id(id);
+        h->set_attempt(slot->lease.attempt());
+      }
+      stats_.epochs_reported += batch.epochs_size();
+    }
+    batch.set_sequence(++sequence_);
+    batch.set_worker_id(options_.worker_id);
+    if (batch.epochs_size() > 0 || batch.heartbeats_size() > 0)
+      if (!SendBatch(batch)) break;
+    for (const End& end : ends) Finish(end);
+  }
+  CloseStream();
+}
+
+RemoteWorker::RemoteWorker(std::shared_ptr<grpc::Channel> channel, WorkerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(channel), std::move(options))) {}
+
+RemoteWorker::~RemoteWorker() = default;
+
+WorkerStats RemoteWorker::Run(const std::atomic<bool>& stop, const std::atomic<bool>* stop_now) {
+  return impl_->Run(stop, stop_now);
+}
+
+}  // namespace actgrid::runner

@@ -1,0 +1,56 @@
+// A worker that pulls trials from a coordinator over the Workers protocol and trains
+// them on a oneTBB arena, one trial per slot. Epoch metrics stream to the coordinator
+// as they are produced (one report stream per worker, batched; each batch is acked
+// after it commits) and renew the leases; a trial whose lease went stale or whose grid
+// was cancelled is stopped at its next epoch. The same class serves remote workers
+// (TCP) and the coordinator's in-process workers (an in-process channel).
+#ifndef ACTGRID_WORKER_RUNNER_REMOTE_WORKER_H_
+#define ACTGRID_WORKER_RUNNER_REMOTE_WORKER_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+namespace actgrid::runner {
+
+struct WorkerOptions {
+  int threads = 0;                 // trial slots; 0 = every hardware thread
+  std::string worker_id;           // default "<hostname>:<pid>:<n>"
+  std::chrono::milliseconds call_timeout{10'000};  // deadline of every unary call
+  // On stop: running trials get this long to finish; then they are released
+  // (given back unfinished, not counted as a failed attempt).
+  std::chrono::milliseconds grace{30'000};
+  // Messages for the operator (coordinator unreachable, reconnected, ...).
+  std::function<void(const std::string&)> log;
+};
+
+struct WorkerStats {
+  long leased = 0, completed = 0, failed = 0, released = 0, dropped = 0;
+  long epochs_reported = 0;
+};
+
+class RemoteWorker {
+ public:
+  RemoteWorker(std::shared_ptr<grpc::Channel> channel, WorkerOptions options);
+  ~RemoteWorker();
+  RemoteWorker(const RemoteWorker&) = delete;
+  RemoteWorker& operator=(const RemoteWorker&) = delete;
+
+  // Leases and trains until `stop` becomes true (retrying with backoff while the
+  // coordinator is unreachable), then finishes or releases what it holds and returns.
+  // `stop_now`, when it becomes true, skips the grace period.
+  WorkerStats Run(const std::atomic<bool>& stop, const std::atomic<bool>* stop_now = nullptr);
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace actgrid::runner
+
+#endif  // ACTGRID_WORKER_RUNNER_REMOTE_WORKER_H_
