@@ -76,7 +76,9 @@ absl::Status Client::Watch(const std::string& ref, const std::function<void(cons
   while (!(stop && *stop)) {
     // A watch can last for hours: each stream gets a long deadline and is reopened.
     grpc::ClientContext context;
-    rpc::SetDeadline(context, std::chrono::minutes(10));
+    // While the coordinator restarts, wait for it (up to `patience`).
+    rpc::SetDeadline(context, broken ? patience : std::chrono::minutes(10));
+    context.set_wait_for_ready(broken);
     std::atomic<bool> done{false};
     std::thread canceller([&] {  // ends the stream promptly when `stop` fires
       while (!done && !(stop && *stop)) std::this_thread::sleep_for(std::chrono::milliseconds(50));

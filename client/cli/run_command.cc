@@ -191,6 +191,7 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   auto dead = client.Compare(request);
   if (table.ok() && dead.ok()) {
     std::fprintf(out, "\n%s", RenderRunTable(*table, *dead).c_str());
+    std::fflush(out);
     std::fprintf(err, "compare again with: actgrid compare %s --db %s --by %s --metric %s\n", grid_ref.c_str(),
                  options.db_path.c_str(), grid->factors.empty() ? "''" : absl::StrJoin(grid->factors, ",").c_str(),
                  options.metric.c_str());

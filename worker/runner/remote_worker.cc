@@ -140,6 +140,7 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     v1::LeaseTrialsResponse response;
     grpc::ClientContext context;
     rpc::SetDeadline(context, options_.call_timeout);
+    context.set_wait_for_ready(true);  // a coordinator restarting is waited for, not failed at once
     const grpc::Status status = stub_->LeaseTrials(&context, request, &response);
     if (!status.ok()) {
       if (!outage) Log(absl::StrCat("coordinator unreachable (", status.error_message(), "); retrying"));
@@ -232,16 +233,18 @@ bool RemoteWorker::Impl::SendBatch(v1::ReportBatch& batch) {
     if (!stream_) {
       stream_context_ = std::make_unique<grpc::ClientContext>();
       rpc::SetDeadline(*stream_context_, kStreamLifetime);
+      stream_context_->set_wait_for_ready(true);
       stream_ = stub_->ReportEpochs(stream_context_.get());
       stream_opened_ = std::chrono::steady_clock::now();
     }
     v1::ReportAck ack;
-    if (stream_->Write(batch) && stream_->Read(&ack) && ack.sequence() == batch.sequence()) {
+    const bool answered = stream_->Write(batch) && stream_->Read(&ack);
+    if (answered && ack.sequence() == batch.sequence()) {
       if (outage) Log("report stream restored");
       ApplyAck(ack);
       return true;
     }
-    stream_context_->TryCancel();
+    if (answered) stream_context_->TryCancel();  // an ack out of order: start over
     const grpc::Status status = stream_->Finish();
     stream_.reset();
     stream_context_.reset();
@@ -280,6 +283,7 @@ void RemoteWorker::Impl::Finish(const End& end) {
     while (true) {
       grpc::ClientContext context;
       rpc::SetDeadline(context, options_.call_timeout);
+      context.set_wait_for_ready(true);
       const grpc::Status s = rpc_call(context);
       if (s.ok() || !Retryable(s) || (hard_stop_ && *hard_stop_)) return s;
       std::this_thread::sleep_for(backoff);
