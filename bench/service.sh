@@ -4,8 +4,9 @@
 # with 1 worker thread and once with N (default: all cores), each on a fresh database.
 #
 #   bash bench/service.sh [N]        from the repository root, after building build/
+#   ROUNDS=5 bash bench/service.sh   more rounds (default 3)
 #
-# Prints per run the wall time, the grid's trials per second, and the CPU seconds of the
+# Prints (medians over the rounds) the wall time, the grid's trials per second, and the CPU seconds of the
 # coordinator and of the worker (from /proc), then the figures the targets speak of:
 #   scaling    = throughput(N threads) / throughput(1 thread)   target >= 0.9 * N
 #   overhead   = coordinator CPU / worker CPU                   target <= 5%
@@ -13,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=build
 N=${1:-$(nproc)}
+ROUNDS=${ROUNDS:-3}
 GRID=bench/service_grid.yaml
 for b in client/cli/actgrid server/actgrid-server worker/runner/actgrid-worker; do
   [[ -x $BIN/$b ]] || { echo "error: $BIN/$b missing; build first (see README)" >&2; exit 2; }
@@ -27,6 +29,7 @@ cpu_seconds() {  # utime + stime of a live process, in seconds
 run() {  # $1 = worker threads; prints "wall trials server_cpu worker_cpu"
   local threads=$1 port=$((20000 + RANDOM % 20000))
   local db=$TMP/bench-$threads.db
+  rm -f "$db" "$db-wal" "$db-shm"  # a fresh database: nothing to reuse
   $BIN/server/actgrid-server --listen 127.0.0.1:$port --db "$db" 2>"$TMP/server.log" &
   local server=$!
   $BIN/worker/runner/actgrid-worker --coordinator 127.0.0.1:$port --threads "$threads" 2>"$TMP/worker.log" &
@@ -47,9 +50,18 @@ run() {  # $1 = worker threads; prints "wall trials server_cpu worker_cpu"
   echo "$(awk -v a="$start" -v b="$end" 'BEGIN {print b - a}') $trials $scpu $wcpu"
 }
 
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
 echo "grid: $GRID; coordinator and worker are separate processes over TCP loopback"
-read -r wall1 trials scpu1 wcpu1 < <(run 1)
-read -r wallN _ scpuN wcpuN < <(run "$N")
+echo "rounds: $ROUNDS, alternating 1 and $N threads (this machine's speed drifts; medians are reported)"
+: > "$TMP/r1"; : > "$TMP/rN"
+for ((i = 0; i < ROUNDS; i++)); do
+  run 1 >> "$TMP/r1"
+  run "$N" >> "$TMP/rN"
+done
+col() { cut -d' ' -f"$2" "$1" | median; }
+wall1=$(col "$TMP/r1" 1); trials=$(col "$TMP/r1" 2); scpu1=$(col "$TMP/r1" 3); wcpu1=$(col "$TMP/r1" 4)
+wallN=$(col "$TMP/rN" 1); scpuN=$(col "$TMP/rN" 3); wcpuN=$(col "$TMP/rN" 4)
 awk -v w1="$wall1" -v wn="$wallN" -v t="$trials" -v s1="$scpu1" -v c1="$wcpu1" -v sn="$scpuN" -v cn="$wcpuN" -v n="$N" 'BEGIN {
   printf "%-10s %8s %10s %14s %12s %10s\n", "threads", "wall s", "trials/s", "coordinator s", "worker s", "overhead"
   printf "%-10d %8.2f %10.2f %14.2f %12.2f %9.2f%%\n", 1, w1, t / w1, s1, c1, 100 * s1 / c1

@@ -55,10 +55,15 @@ grpc::Status GridsService::WatchGrid(grpc::ServerContext* context, const v1::Gri
     for (auto& e : scheduler_->FailuresSince(id, &cursor)) event.add_errors(std::move(e));
     if (!writer->Write(event)) break;  // the client went away
     if (grid->state() != v1::GRID_STATE_RUNNING) break;
-    std::this_thread::sleep_for(kWatchMinInterval);
+    const auto next = std::chrono::steady_clock::now() + kWatchMinInterval;
     version = scheduler_->WaitForChange(version, std::chrono::seconds(5));
     grid = scheduler_->GetGrid(std::to_string(id));
     if (!grid.ok()) return ToGrpc(grid.status());
+    if (grid->state() == v1::GRID_STATE_RUNNING) {  // the last event goes out at once
+      std::this_thread::sleep_until(next);
+      grid = scheduler_->GetGrid(std::to_string(id));
+      if (!grid.ok()) return ToGrpc(grid.status());
+    }
   }
   return grpc::Status::OK;
 }

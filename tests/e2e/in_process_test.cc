@@ -143,3 +143,68 @@ TEST(InProcess, ResubmittingAFinishedGridRunsNothing) {
 
 }  // namespace
 }  // namespace actgrid
+
+namespace actgrid {
+namespace {
+
+// Waits until the grid has a trial with stored epochs (or 30 s pass).
+void WaitForProgress(cli::Client& client, const std::string& grid) {
+  for (int i = 0; i < 3000; ++i) {
+    auto g = client.GetGrid(grid);
+    if (g.ok() && g->epochs_done() > 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL() << "no progress";
+}
+
+TEST(InProcess, StoppingWorkerFinishesWithinGraceOrReleases) {
+  const std::string db = ::testing::TempDir() + "/e2e_stop.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((db + s).c_str());
+  server::CoordinatorOptions options;
+  options.db_path = db;
+  auto coordinator = server::Coordinator::Start(options);
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  cli::Client client((*coordinator)->InProcessChannel());
+  // A trial far too long to finish: released when the grace period is over.
+  auto endless = grid::ParseGridText("name: endless\ndataset: {name: circle, samples: 100}\ntrain: {epochs: 100000}\n");
+  ASSERT_TRUE(endless.ok());
+  ASSERT_TRUE(client.Submit(grid::ToSubmitRequest(*endless, false)).ok());
+  std::atomic<bool> stop{false};
+  runner::WorkerStats stats;
+  std::thread worker([&] {
+    runner::WorkerOptions w;
+    w.threads = 1;
+    w.grace = std::chrono::milliseconds(200);
+    stats = runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
+  });
+  WaitForProgress(client, "endless");
+  stop = true;
+  worker.join();
+  EXPECT_EQ(stats.released, 1);
+  auto rows = (*coordinator)->store().ListGridTrials(client.GetGrid("endless")->id());
+  ASSERT_EQ(rows->size(), 1u);
+  auto trial = (*coordinator)->store().GetTrial((*rows)[0].trial_id);
+  EXPECT_EQ(trial->state, v1::TRIAL_STATE_PENDING);  // another worker can take it at once
+  EXPECT_EQ(trial->failures, 0);                     // a release is not a failed attempt
+  ASSERT_TRUE(client.Cancel("endless").ok());
+
+  // A short trial running when the stop comes finishes within the grace period.
+  auto brief = grid::ParseGridText("name: brief\ndataset: {name: circle, samples: 200}\ntrain: {epochs: 300}\n");
+  ASSERT_TRUE(client.Submit(grid::ToSubmitRequest(*brief, false)).ok());
+  stop = false;
+  std::thread second([&] {
+    runner::WorkerOptions w;
+    w.threads = 1;
+    w.grace = std::chrono::seconds(60);
+    stats = runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
+  });
+  WaitForProgress(client, "brief");
+  stop = true;
+  second.join();
+  EXPECT_EQ(stats.completed, 1);
+  EXPECT_EQ(stats.released, 0);
+  EXPECT_EQ(client.GetGrid("brief")->state(), v1::GRID_STATE_DONE);
+}
+
+}  // namespace
+}  // namespace actgrid

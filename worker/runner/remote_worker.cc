@@ -25,6 +25,10 @@ namespace actgrid::runner {
 namespace {
 
 constexpr int kMaxEpochsPerBatch = 4000;
+// Epoch reports are sent in batches at most this far apart (sooner when a trial ends or
+// a batch fills up): one commit per batch keeps the coordinator's share of the CPU small.
+constexpr auto kFlushInterval = std::chrono::milliseconds(100);
+constexpr size_t kFlushEpochs = 1000;
 constexpr auto kStreamLifetime = std::chrono::seconds(60);  // the report stream's deadline
 constexpr auto kMinBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
@@ -329,13 +333,20 @@ void RemoteWorker::Impl::Finish(const End& end) {
 }
 
 void RemoteWorker::Impl::ReporterLoop() {
+  auto last_flush = std::chrono::steady_clock::now();
   while (true) {
     v1::ReportBatch batch;
     std::vector<End> ends;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      const auto heartbeat = std::chrono::milliseconds(std::max<int64_t>(lease_ms_ / 3, 50));
-      cv_.wait_for(lock, heartbeat, [&] { return !epochs_.empty() || !ends_.empty() || reporter_stop_; });
+      const auto heartbeat_period = std::chrono::milliseconds(std::max<int64_t>(lease_ms_ / 3, 50));
+      while (!(epochs_.size() >= kFlushEpochs || !ends_.empty() || reporter_stop_)) {
+        const auto now = std::chrono::steady_clock::now();
+        const auto heartbeat_due = last_flush + heartbeat_period;
+        if (now >= heartbeat_due || (!epochs_.empty() && now >= last_flush + kFlushInterval)) break;
+        cv_.wait_until(lock, epochs_.empty() ? heartbeat_due : std::min(heartbeat_due, last_flush + kFlushInterval));
+      }
+      last_flush = std::chrono::steady_clock::now();
       if (reporter_stop_ && epochs_.empty() && ends_.empty() && slots_.empty()) break;
       if (hard_stop_ && *hard_stop_ && reporter_stop_) break;
       const int take = std::min<int>(kMaxEpochsPerBatch, int(epochs_.size()));
