@@ -89,7 +89,7 @@ grpc::Status WorkersService::ReportEpochs(grpc::ServerContext*,
                                           grpc::ServerReaderWriter<v1::ReportAck, v1::ReportBatch>* stream) {
   v1::ReportBatch batch;
   while (stream->Read(&batch)) {
-    auto ack = scheduler_->Report(batch);  // returns after the batch has committed
+    auto ack = scheduler_->Report(std::move(batch));  // returns after the batch has committed
     if (!ack.ok()) return ToGrpc(ack.status());
     if (!stream->Write(*ack)) break;
   }

@@ -1,6 +1,8 @@
 // Column mappings of the store (see rows.h).
 #include "server/store/rows.h"
 
+#include <cstring>
+
 #include <cstdint>
 
 #include "absl/strings/numbers.h"
@@ -90,9 +92,10 @@ void BindEpoch(sql::Stmt& stmt, int first, const v1::EpochMetrics& m) {
   stmt.Bind(i++, m.grad_norm_first());
   stmt.Bind(i++, m.grad_norm_last());
   stmt.Bind(i++, m.seconds());
+  stmt.BindBlob(i++, EncodeLayers(m));
 }
 
-void ReadEpoch(const sql::Stmt& stmt, int first, v1::EpochMetrics* m) {
+absl::Status ReadEpoch(const sql::Stmt& stmt, int first, v1::EpochMetrics* m) {
   int i = first;
   m->set_train_loss(stmt.Double(i++));
   m->set_test_loss(stmt.Double(i++));
@@ -103,24 +106,46 @@ void ReadEpoch(const sql::Stmt& stmt, int first, v1::EpochMetrics* m) {
   m->set_grad_norm_first(stmt.Double(i++));
   m->set_grad_norm_last(stmt.Double(i++));
   m->set_seconds(stmt.Double(i++));
+  return DecodeLayers(stmt.Blob(i++), m);
 }
 
-void BindLayer(sql::Stmt& stmt, int first, const v1::LayerMetrics& l) {
-  int i = first;
-  stmt.Bind(i++, l.dead_fraction());
-  stmt.Bind(i++, l.sparsity());
-  stmt.Bind(i++, l.grad_norm());
-  stmt.Bind(i++, l.act_mean());
-  stmt.Bind(i++, l.act_std());
+namespace {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "EncodeLayers copies native little-endian values");
+constexpr size_t kLayerBytes = sizeof(int32_t) + 5 * sizeof(double);
+
+}  // namespace
+
+std::string EncodeLayers(const v1::EpochMetrics& metrics) {
+  std::string out(metrics.layers_size() * kLayerBytes, '\0');
+  char* p = out.data();
+  for (const v1::LayerMetrics& l : metrics.layers()) {
+    const int32_t index = l.layer();
+    const double values[5] = {l.dead_fraction(), l.sparsity(), l.grad_norm(), l.act_mean(), l.act_std()};
+    std::memcpy(p, &index, sizeof(index));
+    std::memcpy(p + sizeof(index), values, sizeof(values));
+    p += kLayerBytes;
+  }
+  return out;
 }
 
-void ReadLayer(const sql::Stmt& stmt, int first, v1::LayerMetrics* l) {
-  int i = first;
-  l->set_dead_fraction(stmt.Double(i++));
-  l->set_sparsity(stmt.Double(i++));
-  l->set_grad_norm(stmt.Double(i++));
-  l->set_act_mean(stmt.Double(i++));
-  l->set_act_std(stmt.Double(i++));
+absl::Status DecodeLayers(absl::string_view blob, v1::EpochMetrics* metrics) {
+  if (blob.size() % kLayerBytes != 0)
+    return absl::DataLossError(absl::StrCat("corrupt layer metrics of epoch ", metrics->epoch(), " in the store"));
+  for (size_t at = 0; at < blob.size(); at += kLayerBytes) {
+    int32_t index;
+    double values[5];
+    std::memcpy(&index, blob.data() + at, sizeof(index));
+    std::memcpy(values, blob.data() + at + sizeof(index), sizeof(values));
+    v1::LayerMetrics* l = metrics->add_layers();
+    l->set_layer(index);
+    l->set_dead_fraction(values[0]);
+    l->set_sparsity(values[1]);
+    l->set_grad_norm(values[2]);
+    l->set_act_mean(values[3]);
+    l->set_act_std(values[4]);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TrialRow> ReadTrialRow(const sql::Stmt& stmt) {

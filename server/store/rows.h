@@ -36,19 +36,22 @@ void BindSummary(sql::Stmt& stmt, int first, const v1::TrialSummary& summary);
 // Reads a summary from columns first..first+19 (NULL reals read back as NaN).
 v1::TrialSummary ReadSummary(const sql::Stmt& stmt, int first);
 
-// The epochs metric columns after (trial_id, epoch), in EpochMetrics field order.
+// The epochs metric columns after (trial_id, epoch), in EpochMetrics field order; the
+// per-layer metrics are one BLOB per epoch row (see EncodeLayers).
 #define ACTGRID_EPOCH_COLUMNS                                                              \
   "train_loss, test_loss, train_acc, test_acc, dead_fraction, sparsity, grad_norm_first, " \
-  "grad_norm_last, seconds"
-inline constexpr int kEpochColumnCount = 9;
+  "grad_norm_last, seconds, layers"
+inline constexpr int kEpochColumnCount = 10;
 void BindEpoch(sql::Stmt& stmt, int first, const v1::EpochMetrics& metrics);
-void ReadEpoch(const sql::Stmt& stmt, int first, v1::EpochMetrics* metrics);
+// DataLoss when the layers BLOB is corrupt.
+absl::Status ReadEpoch(const sql::Stmt& stmt, int first, v1::EpochMetrics* metrics);
 
-// The layer_metrics columns after (trial_id, epoch, layer).
-#define ACTGRID_LAYER_COLUMNS "dead_fraction, sparsity, grad_norm, act_mean, act_std"
-inline constexpr int kLayerColumnCount = 5;
-void BindLayer(sql::Stmt& stmt, int first, const v1::LayerMetrics& layer);
-void ReadLayer(const sql::Stmt& stmt, int first, v1::LayerMetrics* layer);
+// An epoch's per-layer metrics as one BLOB: per layer, in order, the layer index as a
+// little-endian int32 and dead_fraction, sparsity, grad_norm, act_mean, act_std as
+// little-endian IEEE doubles (44 bytes a layer). One row per epoch instead of one per
+// layer keeps ingest cheap; NaN and Inf survive as they are.
+std::string EncodeLayers(const v1::EpochMetrics& metrics);
+absl::Status DecodeLayers(absl::string_view blob, v1::EpochMetrics* metrics);
 
 // The trials columns a TrialRow is read from, in ReadTrialRow's order.
 #define ACTGRID_TRIAL_COLUMNS \

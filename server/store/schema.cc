@@ -95,19 +95,8 @@ CREATE TABLE epochs(
   grad_norm_first REAL,
   grad_norm_last REAL,
   seconds REAL,
+  layers BLOB NOT NULL,  -- per-layer metrics, see EncodeLayers in rows.h
   PRIMARY KEY(trial_id, epoch)
-) WITHOUT ROWID;
-
-CREATE TABLE layer_metrics(
-  trial_id INTEGER NOT NULL,
-  epoch INTEGER NOT NULL,
-  layer INTEGER NOT NULL,
-  dead_fraction REAL,
-  sparsity REAL,
-  grad_norm REAL,
-  act_mean REAL,
-  act_std REAL,
-  PRIMARY KEY(trial_id, epoch, layer)
 ) WITHOUT ROWID;
 
 CREATE TABLE summaries(

@@ -1,6 +1,6 @@
 // The coordinator's SQLite store: the only place in actgrid that speaks SQL.
-// Grids, trials (unique trial key), attempts, per-epoch and per-layer metrics,
-// summaries and workers, in one database file in WAL mode with a versioned schema.
+// Grids, trials (unique trial key), attempts, per-epoch metrics (each epoch row with
+// its per-layer metrics), summaries and workers, in one database file in WAL mode with a versioned schema.
 // Writes go through one writer thread that commits whatever is queued in one
 // transaction (group commit); every write call returns only after its transaction
 // has committed. Reads run on their own connections, from any thread.
@@ -167,7 +167,7 @@ class Store {
   virtual absl::StatusOr<std::vector<bool>> Lease(const std::vector<LeaseGrant>& grants,
                                                  int64_t now_ms) = 0;
 
-  // Stores epoch rows (with their per-layer rows) and renews leases. A row is stored
+  // Stores epoch rows (with their per-layer metrics) and renews leases. A row is stored
   // only when its trial is LEASED with the row's attempt; a repeated (trial, epoch) of
   // the same attempt replaces the earlier row. Each trial named in `epochs` or
   // `renewals` gets one Verdict (in first-mention order): ACCEPTED (its lease deadline

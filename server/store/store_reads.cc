@@ -45,8 +45,6 @@ constexpr int kGridTrialsSummaryColumn = 10;
 constexpr const char* kTrialExists = "SELECT 1 FROM trials WHERE id = ?1";
 constexpr const char* kEpochs =
     "SELECT epoch, " ACTGRID_EPOCH_COLUMNS " FROM epochs WHERE trial_id = ?1 ORDER BY epoch";
-constexpr const char* kLayers = "SELECT epoch, layer, " ACTGRID_LAYER_COLUMNS
-                                " FROM layer_metrics WHERE trial_id = ?1 ORDER BY epoch, layer";
 // completed: attempts that ended SUCCEEDED or DIVERGED; failed: ended FAILED, or
 // counted as a failure (an expired lease or a retried error). Releases count neither.
 constexpr const char* kWorkers =
@@ -257,24 +255,9 @@ absl::StatusOr<std::vector<v1::EpochMetrics>> SqliteStore::LoadEpochs(int64_t tr
         if (!row) break;
         v1::EpochMetrics& metrics = epochs.emplace_back();
         metrics.set_epoch(stmt.Int(0));
-        ReadEpoch(stmt, 1, &metrics);
+        ACTGRID_STORE_RETURN_IF_ERROR(ReadEpoch(stmt, 1, &metrics));
       }
     }
-    // Both lists are in epoch order: walk them together.
-    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt layers, conn.Prepare(kLayers));
-    layers.Bind(1, trial_id);
-    size_t at = 0;
-    for (;;) {
-      ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, layers.Step());
-      if (!row) break;
-      const int epoch = layers.Int(0);
-      while (at < epochs.size() && epochs[at].epoch() < epoch) ++at;
-      if (at == epochs.size() || epochs[at].epoch() != epoch) continue;  // no epoch row: skip
-      v1::LayerMetrics* layer = epochs[at].add_layers();
-      layer->set_layer(layers.Int(1));
-      ReadLayer(layers, 2, layer);
-    }
-    layers.Reset();
     return End(conn);
   }));
   return epochs;

@@ -45,13 +45,10 @@ constexpr const char* kLeaseTrial =
     "UPDATE trials SET state = 2, attempt = ?2, worker_id = ?3, deadline_ms = ?4, "
     "epochs_done = 0 WHERE id = ?1 AND state = 1 AND attempt = ?2 - 1";
 constexpr const char* kDeleteEpochs = "DELETE FROM epochs WHERE trial_id = ?1";
-constexpr const char* kDeleteLayers = "DELETE FROM layer_metrics WHERE trial_id = ?1";
 constexpr const char* kInsertAttempt =
     "INSERT OR REPLACE INTO attempts(trial_id, attempt, worker_id, leased_ms) "
     "VALUES(?1, ?2, ?3, ?4)";
 constexpr const char* kTrialLease = "SELECT state, attempt, epochs_done FROM trials WHERE id = ?1";
-constexpr const char* kDeleteEpochLayers =
-    "DELETE FROM layer_metrics WHERE trial_id = ?1 AND epoch = ?2";
 constexpr const char* kRenewTrial =
     "UPDATE trials SET deadline_ms = ?2, epochs_done = ?3 WHERE id = ?1";
 constexpr const char* kStoredEpochs =
@@ -159,26 +156,9 @@ const MultiRowSql& EpochInserts() {
   return sql;
 }
 
-const MultiRowSql& LayerInserts() {
-  static const MultiRowSql sql("layer_metrics(trial_id, epoch, layer, " ACTGRID_LAYER_COLUMNS ")",
-                               3 + kLayerColumnCount);
-  return sql;
-}
-
 void BindEpochRow(sql::Stmt& stmt, int first, const EpochRow* const& row) {
   stmt.Bind(first, row->trial_id).Bind(first + 1, row->metrics.epoch());
   BindEpoch(stmt, first + 2, row->metrics);
-}
-
-struct LayerRow {
-  int64_t trial_id;
-  int epoch;
-  const v1::LayerMetrics* layer;
-};
-
-void BindLayerRow(sql::Stmt& stmt, int first, const LayerRow& row) {
-  stmt.Bind(first, row.trial_id).Bind(first + 1, row.epoch).Bind(first + 2, row.layer->layer());
-  BindLayer(stmt, first + 3, *row.layer);
 }
 
 absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
@@ -215,29 +195,15 @@ absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
 
   if (!epochs.empty()) {
     RowBatch<const EpochRow*> epoch_rows(conn, EpochInserts(), BindEpochRow);
-    RowBatch<LayerRow> layer_rows(conn, LayerInserts(), BindLayerRow);
-    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt delete_layers, conn.Prepare(kDeleteEpochLayers));
     for (const EpochRow& row : epochs) {
       ACTGRID_STORE_ASSIGN_OR_RETURN(CallTrial* const trial, mention(row.trial_id, row.attempt));
-      // Only rows of the current attempt of an accepted trial are stored.
+      // Only rows of the current attempt of an accepted trial are stored; a repeated
+      // epoch replaces the earlier row, layers included.
       if (!trial->accepted || row.attempt != trial->attempt) continue;
-      const int epoch = row.metrics.epoch();
       ACTGRID_STORE_RETURN_IF_ERROR(epoch_rows.Add(&row));
-      if (epoch < trial->next_epoch) {
-        // A repeated epoch: its earlier layer rows go, even ones the new row lacks
-        // (queued layer rows first, so that the delete sees them).
-        ACTGRID_STORE_RETURN_IF_ERROR(layer_rows.Flush());
-        delete_layers.Bind(1, row.trial_id).Bind(2, epoch);
-        ACTGRID_STORE_RETURN_IF_ERROR(delete_layers.Run());
-        delete_layers.Reset();
-      }
-      for (const v1::LayerMetrics& layer : row.metrics.layers()) {
-        ACTGRID_STORE_RETURN_IF_ERROR(layer_rows.Add({row.trial_id, epoch, &layer}));
-      }
-      trial->next_epoch = std::max(trial->next_epoch, epoch + 1);
+      trial->next_epoch = std::max(trial->next_epoch, row.metrics.epoch() + 1);
     }
     ACTGRID_STORE_RETURN_IF_ERROR(epoch_rows.Flush());
-    ACTGRID_STORE_RETURN_IF_ERROR(layer_rows.Flush());
   }
   for (const Renewal& renewal : renewals) {
     ACTGRID_STORE_RETURN_IF_ERROR(mention(renewal.trial_id, renewal.attempt).status());
@@ -374,7 +340,6 @@ absl::StatusOr<std::vector<bool>> SqliteStore::Lease(const std::vector<LeaseGran
     applied.assign(grants.size(), false);
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt lease, conn.Prepare(kLeaseTrial));
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt delete_epochs, conn.Prepare(kDeleteEpochs));
-    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt delete_layers, conn.Prepare(kDeleteLayers));
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt record, conn.Prepare(kInsertAttempt));
     for (size_t i = 0; i < grants.size(); ++i) {
       const LeaseGrant& grant = grants[i];
@@ -387,11 +352,9 @@ absl::StatusOr<std::vector<bool>> SqliteStore::Lease(const std::vector<LeaseGran
       if (conn.Changes() == 0) continue;  // not PENDING, or another attempt
       applied[i] = true;
       // Earlier attempts' epochs (the current attempt has none yet).
-      for (sql::Stmt* wipe : {&delete_epochs, &delete_layers}) {
-        wipe->Bind(1, grant.trial_id);
-        ACTGRID_STORE_RETURN_IF_ERROR(wipe->Run());
-        wipe->Reset();
-      }
+      delete_epochs.Bind(1, grant.trial_id);
+      ACTGRID_STORE_RETURN_IF_ERROR(delete_epochs.Run());
+      delete_epochs.Reset();
       record.Bind(1, grant.trial_id)
           .Bind(2, grant.attempt)
           .Bind(3, grant.worker_id)

@@ -56,7 +56,8 @@ class RemoteWorker::Impl {
       : channel_(std::move(channel)),
         stub_(v1::Workers::NewStub(channel_)),
         options_(std::move(options)),
-        threads_(EffectiveThreads(options_.threads)) {
+        threads_(EffectiveThreads(options_.threads)),
+        capacity_(threads_ + std::max(1, threads_ / 4)) {
     if (options_.worker_id.empty()) options_.worker_id = DefaultWorkerId();
     char host[256] = "localhost";
     gethostname(host, sizeof(host) - 1);
@@ -71,6 +72,7 @@ class RemoteWorker::Impl {
     std::atomic<bool> cancel{false};
     bool dropped = false;   // stale or cancelled on the coordinator: report nothing more
     bool releasing = false;  // stopped by this worker's shutdown
+    bool started = false;    // a thread has picked it up
   };
   struct End {
     int64_t trial_id;
@@ -92,6 +94,9 @@ class RemoteWorker::Impl {
   std::unique_ptr<v1::Workers::Stub> stub_;
   WorkerOptions options_;
   const int threads_;
+  // Leases held at most: a few more than threads, so that a thread that finishes a
+  // trial starts the next one at once instead of waiting for a lease round trip.
+  const int capacity_;
   std::string hostname_;
   engine::DatasetCache cache_;
   std::atomic<int64_t> lease_ms_{30'000};
@@ -99,7 +104,7 @@ class RemoteWorker::Impl {
   std::mutex mu_;  // guards everything below
   std::condition_variable cv_;  // slot freed, items queued, stopping
   std::map<int64_t, std::shared_ptr<Slot>> slots_;  // leased, until Complete/Fail answered
-  int training_ = 0;
+  int training_ = 0;  // leased trials not finished yet: running or waiting for a thread
   std::deque<v1::EpochReport> epochs_;
   std::deque<End> ends_;
   bool reporter_stop_ = false;
@@ -132,8 +137,8 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     int free;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop.load() || training_ < threads_; });
-      free = threads_ - training_;
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop.load() || training_ < capacity_; });
+      free = capacity_ - training_;
     }
     if (stop || free <= 0) continue;
     v1::LeaseTrialsRequest request;
@@ -174,9 +179,15 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     }
   }
 
-  // Stopping: let running trials finish within the grace period, then release them.
+  // Stopping: trials not started yet go back at once; running ones may finish within
+  // the grace period, then the rest are released.
   {
     std::unique_lock<std::mutex> lock(mu_);
+    for (auto& [id, slot] : slots_) {
+      if (slot->started) continue;
+      slot->releasing = true;
+      slot->cancel = true;
+    }
     const auto until = std::chrono::steady_clock::now() + options_.grace;
     while (training_ > 0 && std::chrono::steady_clock::now() < until && !(stop_now && *stop_now))
       cv_.wait_for(lock, std::chrono::milliseconds(100));
@@ -195,6 +206,10 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
 
 void RemoteWorker::Impl::Train(std::shared_ptr<Slot> slot) {
   const v1::Lease& lease = slot->lease;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    slot->started = !slot->cancel;
+  }
   absl::StatusOr<v1::TrialResult> result;
   if (slot->cancel) {
     result = absl::CancelledError("stopped before start");
