@@ -1,6 +1,13 @@
 // Coordinator (see coordinator.h).
 #include "server/grpc/coordinator.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
@@ -11,6 +18,17 @@ namespace actgrid::server {
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& options) {
   std::unique_ptr<Coordinator> c(new Coordinator());
+  if (options.db_path != ":memory:") {
+    // Two coordinators on one database would lease the same trials twice.
+    const std::string lock_path = options.db_path + ".lock";
+    c->lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (c->lock_fd_ < 0)
+      return absl::UnavailableError(absl::StrCat("cannot create ", lock_path, ": ", std::strerror(errno)));
+    if (flock(c->lock_fd_, LOCK_EX | LOCK_NB) != 0)
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", options.db_path, " is in use by another coordinator (actgrid-server or actgrid run); "
+          "submit to that one with --server, or give another --db"));
+  }
   store::StoreOptions store_options;
   store_options.path = options.db_path;
   auto store = store::Store::Open(store_options);
@@ -65,6 +83,7 @@ std::shared_ptr<grpc::Channel> Coordinator::InProcessChannel() {
 }
 
 void Coordinator::Shutdown(std::chrono::milliseconds grace) {
+  if (!server_) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
@@ -78,8 +97,11 @@ void Coordinator::Shutdown(std::chrono::milliseconds grace) {
 void Coordinator::Wait() { server_->Wait(); }
 
 Coordinator::~Coordinator() {
-  Shutdown();
-  server_->Wait();
+  if (server_) {
+    Shutdown();
+    server_->Wait();
+  }
+  if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
 }
 
 }  // namespace actgrid::server

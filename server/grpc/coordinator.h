@@ -58,6 +58,7 @@ class Coordinator {
   std::unique_ptr<AnalysisService> analysis_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  int lock_fd_ = -1;  // flock on "<db>.lock": one coordinator per database
   std::thread ticker_;
   std::mutex mu_;
   std::condition_variable stop_cv_;

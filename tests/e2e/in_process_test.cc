@@ -208,3 +208,22 @@ TEST(InProcess, StoppingWorkerFinishesWithinGraceOrReleases) {
 
 }  // namespace
 }  // namespace actgrid
+
+namespace actgrid {
+namespace {
+
+TEST(InProcess, OneCoordinatorPerDatabase) {
+  const std::string db = ::testing::TempDir() + "/e2e_lock.db";
+  server::CoordinatorOptions options;
+  options.db_path = db;
+  auto first = server::Coordinator::Start(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = server::Coordinator::Start(options);
+  ASSERT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  EXPECT_NE(second.status().message().find("in use by another coordinator"), std::string::npos);
+  first->reset();  // released with the first coordinator
+  EXPECT_TRUE(server::Coordinator::Start(options).ok());
+}
+
+}  // namespace
+}  // namespace actgrid
