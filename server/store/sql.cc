@@ -2,6 +2,7 @@
 #include "server/store/sql.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -162,7 +163,9 @@ absl::Status Conn::Exec(const char* sql) {
   char* message = nullptr;
   const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
   if (rc == SQLITE_OK) return absl::OkStatus();
-  absl::Status status = Error(db_, rc, sql);
+  // Name the first statement only: a batch of pragmas makes an unreadable message.
+  const std::string first(sql, std::strcspn(sql, ";"));
+  absl::Status status = Error(db_, rc, first);
   sqlite3_free(message);
   return status;
 }

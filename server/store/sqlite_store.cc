@@ -92,6 +92,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
 absl::StatusOr<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& options) {
   if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
   const bool memory = options.path == ":memory:";
+  if (options.read_only && !memory && access(options.path.c_str(), F_OK) != 0)
+    return absl::NotFoundError(absl::StrCat("no database file ", options.path));
   std::string filename = options.path;
   if (memory) {
     // SQLite's memdb VFS: a name starting with "/" is one database shared by every

@@ -143,8 +143,8 @@ class Store {
  public:
   // Opens (creating when absent) and migrates the database. Errors: Unavailable when
   // the file cannot be opened or is not an actgrid database (the message names the
-  // file and SQLite's reason); FailedPrecondition when the file's schema is newer
-  // than this build's.
+  // file and SQLite's reason); NotFound when read_only and the file does not exist;
+  // FailedPrecondition when the file's schema is newer than this build's.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
   virtual ~Store() = default;
 

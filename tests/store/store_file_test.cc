@@ -1,5 +1,7 @@
 // The store on disk: data survives a reopen, the schema version is recorded and a newer
 // one refused, files that are not actgrid databases are refused, read-only opens.
+#include <filesystem>
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -184,7 +186,9 @@ TEST(StoreFile, ReadOnlyReadsButRefusesEveryWrite) {
 TEST(StoreFile, ReadOnlyRefusesAMissingFile) {
   TempDir dir;
   const absl::StatusOr<std::unique_ptr<Store>> store = Store::Open({dir.File("absent.db"), true});
-  EXPECT_TRUE(absl::IsUnavailable(store.status())) << store.status();
+  EXPECT_TRUE(absl::IsNotFound(store.status())) << store.status();
+  EXPECT_NE(store.status().message().find("absent.db"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("absent.db")));  // reading creates nothing
 }
 
 TEST(StoreMemory, EachMemoryStoreIsPrivate) {
