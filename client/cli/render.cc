@@ -202,7 +202,7 @@ std::string CountsText(const v1::Grid& g) {
   const int finished = c.succeeded() + c.diverged() + c.failed() + c.cancelled();
   std::string out = absl::StrCat(finished, "/", g.trials(), " trials");
   std::vector<std::string> parts;
-  if (c.leased()) parts.push_back(absl::StrCat(c.leased(), " running"));
+  if (c.leased()) parts.push_back(absl::StrCat(c.leased(), " leased"));
   if (c.diverged()) parts.push_back(absl::StrCat(c.diverged(), " diverged"));
   if (c.failed()) parts.push_back(absl::StrCat(c.failed(), " failed"));
   if (c.cancelled()) parts.push_back(absl::StrCat(c.cancelled(), " cancelled"));
@@ -240,7 +240,7 @@ std::string RenderWorkers(const std::vector<v1::WorkerInfo>& workers, int64_t no
                     absl::StrCat(w.completed()), absl::StrCat(w.failed()),
                     ago < 1 ? "now" : absl::StrFormat("%.0fs ago", ago)});
   }
-  return AlignColumns({"worker", "host", "slots", "running", "completed", "failed", "last seen"}, rows, 2);
+  return AlignColumns({"worker", "host", "slots", "leased", "completed", "failed", "last seen"}, rows, 2);
 }
 
 }  // namespace actgrid::cli

@@ -28,7 +28,7 @@ std::string RenderCompare(const v1::CompareResponse& compare, Format format);
 // CI, n, diverged, and the mean final dead fraction from `dead` (same groups).
 std::string RenderRunTable(const v1::CompareResponse& metric, const v1::CompareResponse& dead);
 
-// "12  relu-vs-reflu  RUNNING  40/84 trials (2 leased, 1 failed)  48%"
+// "grid 12 relu-vs-reflu: RUNNING, 40/84 trials (2 leased, 1 failed), 48% of epochs"
 std::string GridLine(const v1::Grid& grid);
 std::string RenderGrids(const std::vector<v1::Grid>& grids);
 std::string RenderWorkers(const std::vector<v1::WorkerInfo>& workers, int64_t now_ms);
