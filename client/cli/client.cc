@@ -95,8 +95,8 @@ absl::Status Client::Watch(const std::string& ref, const std::function<void(cons
     const grpc::Status status = reader->Finish();
     done = true;
     canceller.join();
-    if (stop && *stop) break;
     if (status.ok() && finished) return absl::OkStatus();
+    if (stop && *stop) break;
     const auto code = status.error_code();
     const bool retry = status.ok() || code == grpc::StatusCode::UNAVAILABLE ||
                        code == grpc::StatusCode::DEADLINE_EXCEEDED;

@@ -101,7 +101,7 @@ int Follow(Client& client, const std::string& ref, const CommandOptions& o, std:
       },
       stop);
   if (o.progress) bar.Finish(counts(last));
-  if (stop && *stop) {
+  if (stop && *stop && !status.ok()) {
     std::fprintf(err, "stopped watching; the grid goes on (actgrid cancel %s to stop it)\n", ref.c_str());
     return 130;
   }

@@ -158,7 +158,8 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
         if (!ids.empty()) writer.CatchUp();
       },
       cancel);
-  const bool cancelled = cancel && cancel->load();
+  // A Ctrl-C that lands as the grid finishes cancels nothing.
+  const bool cancelled = cancel && cancel->load() && !watched.ok();
   if (cancelled) client.Cancel(grid_ref).IgnoreError();
   worker_stop_now = cancelled;
   worker_stop = true;

@@ -64,17 +64,14 @@ void Scheduler::NoteFailure(const Live& t, const std::string& error) {
 }
 
 void Scheduler::Notify(const std::vector<int64_t>& finished) {
-  std::function<void(int64_t)> listener;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    listener = listener_;
-  }
-  if (!listener) return;
-  for (int64_t id : finished) listener(id);
+  if (finished.empty()) return;
+  std::lock_guard<std::mutex> lock(listener_mu_);  // SetFinishedListener waits for us
+  if (!listener_) return;
+  for (int64_t id : finished) listener_(id);
 }
 
 void Scheduler::SetFinishedListener(std::function<void(int64_t)> listener) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(listener_mu_);
   listener_ = std::move(listener);
 }
 
@@ -186,6 +183,7 @@ std::string Scheduler::ValidateSubmission(const v1::SubmitGridRequest& r, std::v
 }
 
 absl::StatusOr<v1::SubmitGridResponse> Scheduler::Submit(const v1::SubmitGridRequest& request) {
+  std::lock_guard<std::mutex> admin(admin_mu_);
   std::vector<std::string> keys, errors;
   if (std::string too_big = ValidateSubmission(request, &keys, &errors); !too_big.empty())
     return absl::ResourceExhaustedError(too_big);
@@ -215,9 +213,10 @@ absl::StatusOr<v1::SubmitGridResponse> Scheduler::Submit(const v1::SubmitGridReq
   for (size_t i = 0; i < created->trial_ids.size(); ++i) {
     const auto prior = created->prior_state[i];
     if (prior == v1::TRIAL_STATE_FAILED || prior == v1::TRIAL_STATE_CANCELLED) {
+      // Unreadable now: the trial starts from attempt 0 in memory, the store refuses
+      // that lease, and Reconcile reads the real attempt.
       auto row = store_->GetTrial(created->trial_ids[i]);
-      if (!row.ok()) return row.status();
-      revived[row->id] = *row;
+      if (row.ok()) revived[row->id] = *row;
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -299,6 +298,7 @@ absl::StatusOr<std::vector<v1::WorkerInfo>> Scheduler::ListWorkers() { return st
 
 absl::StatusOr<v1::Grid> Scheduler::CancelGrid(const std::string& ref) {
   if (ref.empty()) return absl::InvalidArgumentError("grid: give a grid id or name");
+  std::lock_guard<std::mutex> admin(admin_mu_);
   auto row = store_->FindGrid(ref);
   if (!row.ok()) return row.status();
   auto progress = store_->GetProgress(row->id);
@@ -325,12 +325,19 @@ absl::StatusOr<v1::Grid> Scheduler::CancelGrid(const std::string& ref) {
       if (t.state == v1::TRIAL_STATE_PENDING) pending.push_back(id);
       else leased.push_back({id, t.attempt});
     }
-    for (int64_t id : pending) Forget(id);
     Bump();
   }
   std::vector<int64_t> finished = pending;
-  if (!pending.empty())
+  if (!pending.empty()) {
     if (auto s = store_->CancelPending(pending); !s.ok()) return s;
+    // A trial leased meanwhile was skipped by the store and simply runs to its end.
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int64_t id : pending) {
+      auto it = trials_.find(id);
+      if (it != trials_.end() && it->second.state == v1::TRIAL_STATE_PENDING) Forget(id);
+    }
+    Bump();
+  }
   for (const auto& [id, attempt] : leased) {
     store::AttemptEnd end{id, attempt, v1::TRIAL_STATE_CANCELLED, std::nullopt, "grid cancelled", false,
                           clock_->NowMs()};
@@ -392,12 +399,20 @@ absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRe
         conflicts.push_back(t.id);
         continue;
       }
+      // The store granted exactly this attempt: memory follows it, whatever a
+      // concurrent Reconcile made of the trial meanwhile.
+      pending_.erase(t.order);
+      t.state = v1::TRIAL_STATE_LEASED;
+      t.attempt = grants[i].attempt;
+      t.worker_id = grants[i].worker_id;
+      t.deadline_ms = grants[i].deadline_ms;
+      leased_.insert(t.id);
       v1::Lease* lease = response.add_leases();
       lease->set_trial_id(t.id);
       lease->set_trial_key(t.key);
-      lease->set_attempt(t.attempt);
+      lease->set_attempt(grants[i].attempt);
       *lease->mutable_spec() = *t.spec;
-      lease->set_deadline_ms(t.deadline_ms);
+      lease->set_deadline_ms(grants[i].deadline_ms);
     }
     Bump();
   }
@@ -548,7 +563,10 @@ void Scheduler::Reconcile(int64_t trial_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = trials_.find(trial_id);
   if (it == trials_.end()) return;
-  if (!row.ok() || IsTerminal(row->state)) {
+  if (!row.ok() && !absl::IsNotFound(row.status())) {
+    // The store could not be read: keep what memory says; expiry or the next refused
+    // write reconciles again.
+  } else if (!row.ok() || IsTerminal(row->state)) {
     Forget(trial_id);
   } else {
     Live& t = it->second;

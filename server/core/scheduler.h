@@ -77,7 +77,7 @@ class Scheduler {
   // Errors of trials of `grid_id` that failed after `*cursor`; advances the cursor.
   std::vector<std::string> FailuresSince(int64_t grid_id, uint64_t* cursor) const;
 
-  // Called (outside any lock) with the id of each trial that ends while the scheduler runs.
+  // Called (outside the scheduler's state lock) with the id of each trial that ends while the scheduler runs.
   void SetFinishedListener(std::function<void(int64_t trial_id)> listener);
 
   const SchedulerOptions& options() const { return options_; }
@@ -132,6 +132,12 @@ class Scheduler {
   const Clock* clock_;
   const SchedulerOptions options_;
   std::mutex expiry_mu_;  // one expiry pass at a time
+  // Submit and CancelGrid one at a time: a cancel must not drop a trial that a grid
+  // being submitted is about to share.
+  std::mutex admin_mu_;
+  // Guards listener_; held while it is called, so that replacing it waits for calls.
+  std::mutex listener_mu_;
+  std::function<void(int64_t)> listener_;
 
   // Guards everything below.
   mutable std::mutex mu_;
@@ -143,7 +149,6 @@ class Scheduler {
   std::set<int64_t> cancelled_grids_;
   std::deque<Failure> failures_;  // the most recent trial failures, for watchers
   uint64_t failure_seq_ = 0;
-  std::function<void(int64_t)> listener_;
 };
 
 }  // namespace actgrid::core

@@ -32,6 +32,9 @@ constexpr size_t kFlushEpochs = 1000;
 constexpr auto kStreamLifetime = std::chrono::seconds(60);  // the report stream's deadline
 constexpr auto kMinBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+// A stopping worker gives up on an unreachable coordinator after this many tries
+// (about half a minute of backoff): its leases expire and the trials run elsewhere.
+constexpr int kTriesWhileStopping = 10;
 
 std::string DefaultWorkerId() {
   static std::atomic<int> counter{0};
@@ -74,8 +77,11 @@ class RemoteWorker::Impl {
     bool releasing = false;  // stopped by this worker's shutdown
     bool started = false;    // a thread has picked it up
   };
+  // A slot is one attempt: the coordinator may lease a trial again (at a new attempt)
+  // while this worker still holds an expired older one.
+  using SlotKey = std::pair<int64_t, int>;  // (trial_id, attempt)
   struct End {
-    int64_t trial_id;
+    SlotKey key;
     absl::StatusOr<v1::TrialResult> result;
   };
 
@@ -85,7 +91,11 @@ class RemoteWorker::Impl {
   bool Sleep(std::chrono::milliseconds d, const std::atomic<bool>& stop);
   void Train(std::shared_ptr<Slot> slot);
   void ReporterLoop();
-  bool SendBatch(v1::ReportBatch& batch);  // until acked or stopping hard
+  bool SendBatch(v1::ReportBatch& batch);  // until acked, refused, or given up while stopping
+  bool Stopping() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reporter_stop_;
+  }
   void ApplyAck(const v1::ReportAck& ack);
   void Finish(const End& end);
   void CloseStream();
@@ -103,7 +113,7 @@ class RemoteWorker::Impl {
 
   std::mutex mu_;  // guards everything below
   std::condition_variable cv_;  // slot freed, items queued, stopping
-  std::map<int64_t, std::shared_ptr<Slot>> slots_;  // leased, until Complete/Fail answered
+  std::map<SlotKey, std::shared_ptr<Slot>> slots_;  // leased, until Complete/Fail answered
   int training_ = 0;  // leased trials not finished yet: running or waiting for a thread
   std::deque<v1::EpochReport> epochs_;
   std::deque<End> ends_;
@@ -171,7 +181,15 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
       slot->lease = std::move(lease);
       {
         std::lock_guard<std::mutex> lock(mu_);
-        slots_[slot->lease.trial_id()] = slot;
+        // An older attempt of the same trial still here lost its lease: stop it, and
+        // keep it out of every report so a batch never names two attempts of a trial.
+        for (auto& [key, held] : slots_)
+          if (key.first == slot->lease.trial_id() && !held->dropped) {
+            held->dropped = true;
+            held->cancel = true;
+            ++stats_.dropped;
+          }
+        slots_[{slot->lease.trial_id(), slot->lease.attempt()}] = slot;
         ++training_;
         ++stats_.leased;
       }
@@ -230,7 +248,7 @@ void RemoteWorker::Impl::Train(std::shared_ptr<Slot> slot) {
     result = RunTrialGuarded(lease.spec(), **data, hooks);
   }
   std::lock_guard<std::mutex> lock(mu_);
-  ends_.push_back({lease.trial_id(), std::move(result)});
+  ends_.push_back({{lease.trial_id(), lease.attempt()}, std::move(result)});
   --training_;
   cv_.notify_all();
 }
@@ -246,6 +264,7 @@ void RemoteWorker::Impl::CloseStream() {
 bool RemoteWorker::Impl::SendBatch(v1::ReportBatch& batch) {
   auto backoff = kMinBackoff;
   bool outage = false;
+  int tries_while_stopping = 0;
   while (true) {
     if (stream_ && std::chrono::steady_clock::now() - stream_opened_ > kStreamLifetime - std::chrono::seconds(5))
       CloseStream();  // renew before its deadline
@@ -267,9 +286,15 @@ bool RemoteWorker::Impl::SendBatch(v1::ReportBatch& batch) {
     const grpc::Status status = stream_->Finish();
     stream_.reset();
     stream_context_.reset();
+    if (!Retryable(status) && status.error_code() != grpc::StatusCode::CANCELLED) {
+      // The coordinator refuses this batch (e.g. INVALID_ARGUMENT): resending cannot help.
+      Log(absl::StrCat("report batch refused (", status.error_message(), "); its epochs are dropped"));
+      return true;
+    }
     if (!outage) Log(absl::StrCat("report stream broken (", status.error_message(), "); retrying"));
     outage = true;
     if (hard_stop_ && *hard_stop_) return false;
+    if (Stopping() && ++tries_while_stopping > kTriesWhileStopping) return false;
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
   }
@@ -279,8 +304,10 @@ void RemoteWorker::Impl::ApplyAck(const v1::ReportAck& ack) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& v : ack.verdicts()) {
     if (v.verdict() == v1::REPORT_VERDICT_ACCEPTED) continue;
-    auto it = slots_.find(v.trial_id());
-    if (it == slots_.end() || it->second->dropped) continue;
+    auto it = std::find_if(slots_.begin(), slots_.end(), [&](const auto& s) {
+      return s.first.first == v.trial_id() && !s.second->dropped;  // at most one live attempt
+    });
+    if (it == slots_.end()) continue;
     it->second->dropped = true;
     it->second->cancel = true;
     ++stats_.dropped;
@@ -292,19 +319,24 @@ void RemoteWorker::Impl::ApplyAck(const v1::ReportAck& ack) {
 
 void RemoteWorker::Impl::Finish(const End& end) {
   std::shared_ptr<Slot> slot;
+  bool dropped, releasing;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    slot = slots_.at(end.trial_id);
+    slot = slots_.at(end.key);
+    dropped = slot->dropped;
+    releasing = slot->releasing;
   }
   const v1::Lease& lease = slot->lease;
   auto call = [&](auto&& rpc_call) {
     auto backoff = kMinBackoff;
+    int tries_while_stopping = 0;
     while (true) {
       grpc::ClientContext context;
       rpc::SetDeadline(context, options_.call_timeout);
       context.set_wait_for_ready(true);
       const grpc::Status s = rpc_call(context);
       if (s.ok() || !Retryable(s) || (hard_stop_ && *hard_stop_)) return s;
+      if (Stopping() && ++tries_while_stopping > kTriesWhileStopping) return s;
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
     }
@@ -312,7 +344,7 @@ void RemoteWorker::Impl::Finish(const End& end) {
   grpc::Status status;
   const char* what = "";
   long WorkerStats::*counter = nullptr;
-  if (slot->dropped) {
+  if (dropped) {
     // The coordinator already moved on; nothing to say.
   } else if (end.result.ok()) {
     v1::CompleteTrialRequest request;
@@ -329,7 +361,7 @@ void RemoteWorker::Impl::Finish(const End& end) {
     request.set_trial_id(lease.trial_id());
     request.set_attempt(lease.attempt());
     request.set_worker_id(options_.worker_id);
-    const bool released = slot->releasing && absl::IsCancelled(end.result.status());
+    const bool released = releasing && absl::IsCancelled(end.result.status());
     request.set_release(released);
     request.set_error(released ? "released by a stopping worker" : end.result.status().ToString());
     request.set_permanent(absl::IsInvalidArgument(end.result.status()));
@@ -343,7 +375,7 @@ void RemoteWorker::Impl::Finish(const End& end) {
     Log(absl::StrCat("trial ", lease.trial_id(), ": ", what, " refused: ", status.error_message()));
   else if (counter)
     ++(stats_.*counter);
-  slots_.erase(end.trial_id);
+  slots_.erase(end.key);
   cv_.notify_all();
 }
 
@@ -367,7 +399,7 @@ void RemoteWorker::Impl::ReporterLoop() {
       const int take = std::min<int>(kMaxEpochsPerBatch, int(epochs_.size()));
       for (int i = 0; i < take; ++i) {
         auto& e = epochs_.front();
-        auto it = slots_.find(e.trial_id());
+        auto it = slots_.find({e.trial_id(), e.attempt()});
         if (it != slots_.end() && !it->second->dropped) *batch.add_epochs() = std::move(e);
         epochs_.pop_front();
       }
@@ -377,10 +409,10 @@ void RemoteWorker::Impl::ReporterLoop() {
           ends.push_back(std::move(ends_.front()));
           ends_.pop_front();
         }
-      for (const auto& [id, slot] : slots_) {
+      for (const auto& [key, slot] : slots_) {
         if (slot->dropped) continue;
         auto* h = batch.add_heartbeats();
-        h->set_trial_id(id);
+        h->set_trial_id(key.first);
         h->set_attempt(slot->lease.attempt());
       }
       stats_.epochs_reported += batch.epochs_size();
