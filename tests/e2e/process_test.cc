@@ -12,12 +12,15 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "server/store/store.h"
 
 namespace {
 
@@ -89,6 +92,11 @@ struct Process {
     }
   }
 
+  Process() = default;
+  Process(const Process&) = delete;
+  Process(Process&& other) noexcept : pid(other.pid), out(std::move(other.out)), err(std::move(other.err)) {
+    other.pid = -1;  // the moved-from handle must not kill the child
+  }
   ~Process() { Kill(SIGKILL); }
 };
 
@@ -170,6 +178,86 @@ TEST(Processes, UnreachableCoordinatorIsAClearError) {
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
   EXPECT_EQ(Actgrid({"grids", "--server", address, "--timeout", "1"}, "unreachable", &out, &err), 1);
   EXPECT_NE(err.find("coordinator " + address), std::string::npos) << err;
+}
+
+TEST(Processes, KilledWorkerAndRestartedCoordinatorLoseNothing) {
+  const std::string dir = ::testing::TempDir();
+  const std::string db = dir + "/e2e_faults.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((db + s).c_str());
+  const std::string grid = dir + "/e2e_faults.yaml";
+  std::ofstream(grid) << "name: faults\n"
+                         "dataset: {name: circle, samples: 1000}\n"
+                         "train: {epochs: 2000}\n"
+                         "seeds: 3\n"
+                         "grid:\n  activation: [relu, tanh]\n  depth: [1, 2]\n";
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  const std::vector<std::string> server_argv = {kBin + "/server/actgrid-server", "--listen", address, "--db", db,
+                                                "--lease-seconds", "1"};
+  auto server = std::make_unique<Process>(Process::Start(server_argv, "faults_server"));
+  Process doomed = Process::Start(
+      {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1", "--id", "doomed"},
+      "faults_doomed");
+  Process survivor = Process::Start(
+      {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1", "--id", "survivor"},
+      "faults_survivor");
+  std::string out, err;
+  int code = -1;
+  for (int i = 0; i < 50 && code != 0; ++i) {
+    code = Actgrid({"submit", grid, "--server", address}, "faults_submit", &out, &err);
+    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(code, 0) << err;
+  // Kill the doomed worker once it holds a trial (`actgrid workers`: its leased column).
+  bool holding = false;
+  for (int i = 0; i < 200 && !holding; ++i) {
+    Actgrid({"workers", "--server", address}, "faults_workers", &out, &err);
+    std::istringstream lines(out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string id, host;
+      int slots = 0, leased = 0;
+      if (fields >> id >> host >> slots >> leased && id == "doomed" && leased > 0) holding = true;
+    }
+    if (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(holding) << out;
+  doomed.Kill(SIGKILL);  // its trial is leased again when the lease expires
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  server->Kill(SIGKILL);  // and the coordinator dies too; a new one takes the database
+  server = std::make_unique<Process>(Process::Start(server_argv, "faults_server2"));
+  code = -1;
+  for (int i = 0; i < 50 && code != 0; ++i) {
+    code = Actgrid({"watch", "faults", "--server", address, "--no-progress"}, "faults_watch", &out, &err);
+    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(code, 0) << out << err << "server:\n" << Slurp(server->err) << "survivor:\n" << Slurp(survivor.err);
+  EXPECT_NE(out.find("DONE, 12/12 trials"), std::string::npos) << out;
+  survivor.Kill(SIGTERM);
+  EXPECT_EQ(survivor.Wait(std::chrono::seconds(30)), 0);
+  server->Kill(SIGTERM);
+  EXPECT_EQ(server->Wait(std::chrono::seconds(30)), 0);
+
+  // Every trial succeeded once, with epochs 0..2000 stored exactly once.
+  actgrid::store::StoreOptions options;
+  options.path = db;
+  options.read_only = true;
+  auto store = actgrid::store::Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto workers = (*store)->ListWorkers();
+  ASSERT_TRUE(workers.ok());
+  for (const auto& w : *workers)
+    if (w.worker_id() == "doomed") EXPECT_GE(w.failed(), 1);  // its lease expired: the kill hit a trial
+  auto found = (*store)->FindGrid("faults");
+  ASSERT_TRUE(found.ok());
+  auto rows = (*store)->ListGridTrials(found->id);
+  ASSERT_EQ(rows->size(), 12u);
+  for (const auto& r : *rows) {
+    EXPECT_EQ(r.state, actgrid::v1::TRIAL_STATE_SUCCEEDED);
+    auto epochs = (*store)->LoadEpochs(r.trial_id);
+    ASSERT_EQ(epochs->size(), 2001u);
+    for (size_t e = 0; e < epochs->size(); ++e) ASSERT_EQ((*epochs)[e].epoch(), int(e));
+  }
 }
 
 }  // namespace
