@@ -34,7 +34,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   auto store = store::Store::Open(store_options);
   if (!store.ok()) return store.status();
   c->store_ = *std::move(store);
-  c->scheduler_ = std::make_unique<core::Scheduler>(c->store_.get(), &c->clock_, options.scheduler);
+  const core::Clock* clock = options.clock ? options.clock : &c->clock_;
+  c->scheduler_ = std::make_unique<core::Scheduler>(c->store_.get(), clock, options.scheduler);
   if (auto s = c->scheduler_->Recover(); !s.ok()) return s;
   c->grids_ = std::make_unique<GridsService>(c->scheduler_.get());
   c->workers_ = std::make_unique<WorkersService>(c->scheduler_.get());

@@ -25,6 +25,7 @@ struct CoordinatorOptions {
   std::string db_path = "actgrid.db";  // ":memory:" for a throwaway store
   std::string listen;                   // "host:port" to serve on TCP; empty = in-process only
   core::SchedulerOptions scheduler;
+  const core::Clock* clock = nullptr;   // test-only: lease time from a FakeClock (default: system)
 };
 
 class Coordinator {

@@ -227,3 +227,54 @@ TEST(InProcess, OneCoordinatorPerDatabase) {
 
 }  // namespace
 }  // namespace actgrid
+
+namespace actgrid {
+namespace {
+
+// A worker whose lease expired while it still trains the trial, and which then leases
+// the same trial again (it holds one lease more than it has threads): the old attempt
+// is stopped and dropped, the new one completes, nothing is stored twice.
+TEST(InProcess, WorkerLeasedTheSameTrialAgainDropsTheOldAttempt) {
+  const std::string db = ::testing::TempDir() + "/e2e_release_again.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((db + s).c_str());
+  core::FakeClock clock;
+  server::CoordinatorOptions options;
+  options.db_path = db;
+  options.clock = &clock;
+  options.scheduler.lease_ms = 60'000;
+  options.scheduler.max_attempts = 100;
+  options.scheduler.retry_after_ms = 1;  // idle slots ask again at once: the re-lease beats the next report
+  auto coordinator = server::Coordinator::Start(options);
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  cli::Client client((*coordinator)->InProcessChannel());
+  auto grid = grid::ParseGridText("name: again\ndataset: {name: circle, samples: 100}\ntrain: {epochs: 40000}\n");
+  ASSERT_TRUE(grid.ok());
+  ASSERT_TRUE(client.Submit(grid::ToSubmitRequest(*grid, false)).ok());
+  std::atomic<bool> stop{false};
+  runner::WorkerStats stats;
+  std::thread worker([&] {
+    runner::WorkerOptions w;
+    w.threads = 1;
+    stats = runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
+  });
+  WaitForProgress(client, "again");
+  auto& store = (*coordinator)->store();
+  const int64_t trial = (*store.ListGridTrials(client.GetGrid("again")->id()))[0].trial_id;
+  // Expire attempt 1 (a report may renew it first: try until the trial moves on).
+  for (int i = 0; i < 500 && store.GetTrial(trial)->attempt < 2; ++i) {
+    clock.Advance(120'000);
+    (*coordinator)->scheduler().ExpireLeases();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(store.GetTrial(trial)->attempt, 2) << "state " << store.GetTrial(trial)->state << " error " << store.GetTrial(trial)->last_error << " epochs_done " << store.GetTrial(trial)->epochs_done;
+  ASSERT_TRUE(client.Watch("again", [](const v1::GridEvent&) {}, nullptr, std::chrono::seconds(60)).ok());
+  stop = true;
+  worker.join();
+  EXPECT_GE(stats.dropped, 1);
+  EXPECT_EQ(stats.completed, 1);
+  EXPECT_EQ(store.GetTrial(trial)->state, v1::TRIAL_STATE_SUCCEEDED);
+  EXPECT_EQ(store.LoadEpochs(trial)->size(), 40001u);
+}
+
+}  // namespace
+}  // namespace actgrid
