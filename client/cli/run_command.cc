@@ -15,6 +15,7 @@
 #include "client/cli/progress.h"
 #include "client/cli/render.h"
 #include "client/grid/grid_file.h"
+#include "server/core/scheduler.h"
 #include "server/core/summary_metric.h"
 #include "server/grpc/coordinator.h"
 #include "worker/runner/local_pool.h"
@@ -136,9 +137,11 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   std::thread worker([&] {
     runner::WorkerOptions w;
     w.threads = threads;
-    w.worker_id = "local";
+    w.worker_id = core::kInProcessWorkerId;
     w.grace = std::chrono::milliseconds(0);
-    w.log = [&](const std::string& m) { std::fprintf(err, "\nworker: %s\n", m.c_str()); };
+    w.log = [&](const std::string& m) {
+      if (!(cancel && *cancel)) std::fprintf(err, "\nworker: %s\n", m.c_str());  // a cancel explains itself
+    };
     runner::RemoteWorker remote((*coordinator)->InProcessChannel(), w);
     remote.Run(worker_stop, &worker_stop_now);
   });

@@ -84,7 +84,7 @@ absl::Status Scheduler::Recover() {
   if (!grids.ok()) return grids.status();
   const int64_t now = clock_->NowMs();
   std::vector<int64_t> orphans_pending;
-  std::vector<std::pair<int64_t, int>> orphans_leased;
+  std::vector<std::pair<int64_t, int>> orphans_leased, in_process;
   {
     std::lock_guard<std::mutex> lock(mu_);
     trials_.clear();
@@ -119,6 +119,7 @@ absl::Status Scheduler::Recover() {
         pending_.insert(t.order);
       } else {
         leased_.insert(id);
+        if (t.worker_id == kInProcessWorkerId) in_process.push_back({id, t.attempt});
       }
     }
     for (int64_t id : orphans_pending) trials_.erase(id);
@@ -130,6 +131,11 @@ absl::Status Scheduler::Recover() {
   for (const auto& [id, attempt] : orphans_leased) {
     store::AttemptEnd end{id, attempt, v1::TRIAL_STATE_CANCELLED, std::nullopt, "grid cancelled", false, now};
     store_->EndAttempt(end).IgnoreError();  // a conflict means it ended anyway
+  }
+  for (const auto& [id, attempt] : in_process) {
+    store::AttemptEnd end{id, attempt, v1::TRIAL_STATE_PENDING, std::nullopt,
+                          "released: the in-process worker stopped with its coordinator", false, now};
+    EndAttempt(id, attempt, v1::TRIAL_STATE_LEASED, end).IgnoreError();
   }
   return absl::OkStatus();
 }

@@ -30,6 +30,10 @@
 
 namespace actgrid::core {
 
+// The worker id of a coordinator's in-process workers. They die with the coordinator,
+// so on recovery their leases go back to PENDING at once instead of expiring.
+inline constexpr char kInProcessWorkerId[] = "local";
+
 struct SchedulerOptions {
   int64_t lease_ms = 30'000;        // a lease lives this long without a report
   int max_attempts = 3;             // failed or expired attempts before FAILED
@@ -43,7 +47,8 @@ class Scheduler {
   Scheduler(store::Store* store, const Clock* clock, SchedulerOptions options = {});
 
   // Loads every unfinished trial from the store. Leases held before a restart stay
-  // valid with a fresh deadline, so workers that reconnect carry on.
+  // valid with a fresh deadline, so workers that reconnect carry on; leases of the
+  // in-process workers (kInProcessWorkerId) are released.
   absl::Status Recover();
 
   // Validates the grid again (every spec; structure; limits), computes trial keys

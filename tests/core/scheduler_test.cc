@@ -309,5 +309,23 @@ TEST_F(SchedulerTest, RecoveryKeepsLeasesAndQueuesTheRest) {
   EXPECT_EQ(scheduler_->GetGrid("g")->state(), v1::GRID_STATE_DONE);
 }
 
+TEST_F(SchedulerTest, RecoveryReleasesTheLeasesOfInProcessWorkers) {
+  const std::string path = ::testing::TempDir() + "/scheduler_in_process.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((path + s).c_str());
+  Open(path);
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "grid: {depth: [1, 2]}", 1)).ok());
+  const v1::Lease mine = Lease(kInProcessWorkerId, 1).at(0);
+  const v1::Lease remote = Lease("remote", 1).at(0);
+  Open(path);  // the in-process worker died with its coordinator; the remote one lives on
+  auto released = store_->GetTrial(mine.trial_id());
+  EXPECT_EQ(released->state, v1::TRIAL_STATE_PENDING);
+  EXPECT_EQ(released->failures, 0);
+  EXPECT_EQ(StateOf(remote.trial_id()), v1::TRIAL_STATE_LEASED);
+  auto again = Lease("w", 5);  // at once, not after the lease time
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].trial_id(), mine.trial_id());
+  EXPECT_EQ(again[0].attempt(), 2);
+}
+
 }  // namespace
 }  // namespace actgrid::core
