@@ -96,7 +96,8 @@ class RemoteWorker::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     return reporter_stop_;
   }
-  void ApplyAck(const v1::ReportAck& ack);
+  // Verdicts name trials; the attempt each one judged is the one `batch` quoted.
+  void ApplyAck(const v1::ReportBatch& batch, const v1::ReportAck& ack);
   void Finish(const End& end);
   void CloseStream();
 
@@ -279,7 +280,7 @@ bool RemoteWorker::Impl::SendBatch(v1::ReportBatch& batch) {
     const bool answered = stream_->Write(batch) && stream_->Read(&ack);
     if (answered && ack.sequence() == batch.sequence()) {
       if (outage) Log("report stream restored");
-      ApplyAck(ack);
+      ApplyAck(batch, ack);
       return true;
     }
     if (answered) stream_context_->TryCancel();  // an ack out of order: start over
@@ -300,14 +301,19 @@ bool RemoteWorker::Impl::SendBatch(v1::ReportBatch& batch) {
   }
 }
 
-void RemoteWorker::Impl::ApplyAck(const v1::ReportAck& ack) {
+void RemoteWorker::Impl::ApplyAck(const v1::ReportBatch& batch, const v1::ReportAck& ack) {
+  std::map<int64_t, int> quoted;  // trial -> attempt, as the batch named it first
+  for (const auto& e : batch.epochs()) quoted.emplace(e.trial_id(), e.attempt());
+  for (const auto& h : batch.heartbeats()) quoted.emplace(h.trial_id(), h.attempt());
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& v : ack.verdicts()) {
     if (v.verdict() == v1::REPORT_VERDICT_ACCEPTED) continue;
-    auto it = std::find_if(slots_.begin(), slots_.end(), [&](const auto& s) {
-      return s.first.first == v.trial_id() && !s.second->dropped;  // at most one live attempt
-    });
-    if (it == slots_.end()) continue;
+    const auto attempt = quoted.find(v.trial_id());
+    if (attempt == quoted.end()) continue;
+    // A newer attempt of the same trial, leased while this batch was in flight, is not
+    // what the verdict judged.
+    auto it = slots_.find({v.trial_id(), attempt->second});
+    if (it == slots_.end() || it->second->dropped) continue;
     it->second->dropped = true;
     it->second->cancel = true;
     ++stats_.dropped;
