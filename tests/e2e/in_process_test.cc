@@ -29,22 +29,35 @@ grid:
   train.lr: [0.05, 100]
 )";
 
-TEST(InProcess, GridOnTwoWorkersCompletesAndStoresEveryEpochOnce) {
-  const std::string db = ::testing::TempDir() + "/e2e_in_process.db";
-  for (const char* s : {"", "-wal", "-shm"}) std::remove((db + s).c_str());
+// Coordinator options on a database file of its own, removed first.
+server::CoordinatorOptions FreshDatabase(const std::string& name) {
   server::CoordinatorOptions options;
-  options.db_path = db;
-  auto coordinator = server::Coordinator::Start(options);
+  options.db_path = ::testing::TempDir() + "/" + name + ".db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((options.db_path + s).c_str());
+  return options;
+}
+
+// A worker thread with one slot on the coordinator's in-process channel, until `stop`.
+std::thread StartWorker(server::Coordinator& coordinator, const std::atomic<bool>& stop,
+                        runner::WorkerStats* stats, std::chrono::milliseconds grace = std::chrono::seconds(30),
+                        const std::string& id = "") {
+  return std::thread([&coordinator, &stop, stats, grace, id] {
+    runner::WorkerOptions w;
+    w.threads = 1;
+    w.grace = grace;
+    w.worker_id = id;
+    *stats = runner::RemoteWorker(coordinator.InProcessChannel(), w).Run(stop);
+  });
+}
+
+TEST(InProcess, GridOnTwoWorkersCompletesAndStoresEveryEpochOnce) {
+  auto coordinator = server::Coordinator::Start(FreshDatabase("e2e_in_process"));
   ASSERT_TRUE(coordinator.ok()) << coordinator.status();
   std::atomic<bool> stop{false};
+  runner::WorkerStats stats[2];
   std::vector<std::thread> workers;
   for (int i = 0; i < 2; ++i)
-    workers.emplace_back([&, i] {
-      runner::WorkerOptions w;
-      w.threads = 1;
-      w.worker_id = "worker-" + std::to_string(i);
-      runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
-    });
+    workers.push_back(StartWorker(**coordinator, stop, &stats[i], std::chrono::seconds(30), "worker-" + std::to_string(i)));
 
   auto grid = grid::ParseGridText(kGrid);
   ASSERT_TRUE(grid.ok()) << grid.status();
@@ -114,10 +127,7 @@ TEST(InProcess, GridOnTwoWorkersCompletesAndStoresEveryEpochOnce) {
 }
 
 TEST(InProcess, ResubmittingAFinishedGridRunsNothing) {
-  const std::string db = ::testing::TempDir() + "/e2e_resubmit.db";
-  for (const char* s : {"", "-wal", "-shm"}) std::remove((db + s).c_str());
-  server::CoordinatorOptions options;
-  options.db_path = db;
+  const server::CoordinatorOptions options = FreshDatabase("e2e_resubmit");
   auto grid = grid::ParseGridText("name: again\ndataset: {name: xor, samples: 100}\ntrain: {epochs: 3}\nseeds: 2\n");
   ASSERT_TRUE(grid.ok());
   for (int round = 0; round < 2; ++round) {
@@ -129,11 +139,7 @@ TEST(InProcess, ResubmittingAFinishedGridRunsNothing) {
     EXPECT_EQ(submitted->reused(), round == 0 ? 0 : 2);
     std::atomic<bool> stop{false};
     runner::WorkerStats stats;
-    std::thread worker([&] {
-      runner::WorkerOptions w;
-      w.threads = 1;
-      stats = runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
-    });
+    std::thread worker = StartWorker(**coordinator, stop, &stats);
     ASSERT_TRUE(client.Watch(std::to_string(submitted->grid_id()), [](const v1::GridEvent&) {}, nullptr).ok());
     stop = true;
     worker.join();
@@ -158,11 +164,7 @@ void WaitForProgress(cli::Client& client, const std::string& grid) {
 }
 
 TEST(InProcess, StoppingWorkerFinishesWithinGraceOrReleases) {
-  const std::string db = ::testing::TempDir() + "/e2e_stop.db";
-  for (const char* s : {"", "-wal", "-shm"}) std::remove((db + s).c_str());
-  server::CoordinatorOptions options;
-  options.db_path = db;
-  auto coordinator = server::Coordinator::Start(options);
+  auto coordinator = server::Coordinator::Start(FreshDatabase("e2e_stop"));
   ASSERT_TRUE(coordinator.ok()) << coordinator.status();
   cli::Client client((*coordinator)->InProcessChannel());
   // A trial far too long to finish: released when the grace period is over.
@@ -171,12 +173,7 @@ TEST(InProcess, StoppingWorkerFinishesWithinGraceOrReleases) {
   ASSERT_TRUE(client.Submit(grid::ToSubmitRequest(*endless, false)).ok());
   std::atomic<bool> stop{false};
   runner::WorkerStats stats;
-  std::thread worker([&] {
-    runner::WorkerOptions w;
-    w.threads = 1;
-    w.grace = std::chrono::milliseconds(200);
-    stats = runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
-  });
+  std::thread worker = StartWorker(**coordinator, stop, &stats, std::chrono::milliseconds(200));
   WaitForProgress(client, "endless");
   stop = true;
   worker.join();
@@ -192,12 +189,7 @@ TEST(InProcess, StoppingWorkerFinishesWithinGraceOrReleases) {
   auto brief = grid::ParseGridText("name: brief\ndataset: {name: circle, samples: 200}\ntrain: {epochs: 300}\n");
   ASSERT_TRUE(client.Submit(grid::ToSubmitRequest(*brief, false)).ok());
   stop = false;
-  std::thread second([&] {
-    runner::WorkerOptions w;
-    w.threads = 1;
-    w.grace = std::chrono::seconds(60);
-    stats = runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
-  });
+  std::thread second = StartWorker(**coordinator, stop, &stats, std::chrono::seconds(60));
   WaitForProgress(client, "brief");
   stop = true;
   second.join();
@@ -213,9 +205,7 @@ namespace actgrid {
 namespace {
 
 TEST(InProcess, OneCoordinatorPerDatabase) {
-  const std::string db = ::testing::TempDir() + "/e2e_lock.db";
-  server::CoordinatorOptions options;
-  options.db_path = db;
+  const server::CoordinatorOptions options = FreshDatabase("e2e_lock");
   auto first = server::Coordinator::Start(options);
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = server::Coordinator::Start(options);
@@ -235,11 +225,8 @@ namespace {
 // the same trial again (it holds one lease more than it has threads): the old attempt
 // is stopped and dropped, the new one completes, nothing is stored twice.
 TEST(InProcess, WorkerLeasedTheSameTrialAgainDropsTheOldAttempt) {
-  const std::string db = ::testing::TempDir() + "/e2e_release_again.db";
-  for (const char* s : {"", "-wal", "-shm"}) std::remove((db + s).c_str());
   core::FakeClock clock;
-  server::CoordinatorOptions options;
-  options.db_path = db;
+  server::CoordinatorOptions options = FreshDatabase("e2e_release_again");
   options.clock = &clock;
   options.scheduler.lease_ms = 60'000;
   options.scheduler.max_attempts = 100;
@@ -252,11 +239,7 @@ TEST(InProcess, WorkerLeasedTheSameTrialAgainDropsTheOldAttempt) {
   ASSERT_TRUE(client.Submit(grid::ToSubmitRequest(*grid, false)).ok());
   std::atomic<bool> stop{false};
   runner::WorkerStats stats;
-  std::thread worker([&] {
-    runner::WorkerOptions w;
-    w.threads = 1;
-    stats = runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
-  });
+  std::thread worker = StartWorker(**coordinator, stop, &stats);
   WaitForProgress(client, "again");
   auto& store = (*coordinator)->store();
   const int64_t trial = (*store.ListGridTrials(client.GetGrid("again")->id()))[0].trial_id;
