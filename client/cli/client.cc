@@ -60,11 +60,57 @@ absl::StatusOr<std::vector<v1::WorkerInfo>> Client::ListWorkers() {
   return std::vector<v1::WorkerInfo>(response.workers().begin(), response.workers().end());
 }
 
-absl::StatusOr<v1::CompareResponse> Client::Compare(const v1::CompareRequest& request) {
-  v1::CompareResponse response;
-  auto status = rpc::FromGrpc(analysis_->Compare(Context().get(), request, &response));
+namespace {
+
+// One unary Analysis call: the response, or the call's status.
+template <typename Response, typename Request, typename Method>
+absl::StatusOr<Response> Call(v1::Analysis::Stub* stub, Method method, grpc::ClientContext* context,
+                              const Request& request) {
+  Response response;
+  auto status = rpc::FromGrpc((stub->*method)(context, request, &response));
   if (!status.ok()) return status;
   return response;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::CompareResponse> Client::Compare(const v1::CompareRequest& request) {
+  return Call<v1::CompareResponse>(analysis_.get(), &v1::Analysis::Stub::Compare, Context().get(), request);
+}
+
+absl::StatusOr<v1::CurvesResponse> Client::Curves(const v1::CurvesRequest& request) {
+  return Call<v1::CurvesResponse>(analysis_.get(), &v1::Analysis::Stub::Curves, Context().get(), request);
+}
+
+absl::StatusOr<v1::EffectsResponse> Client::Effects(const v1::EffectsRequest& request) {
+  return Call<v1::EffectsResponse>(analysis_.get(), &v1::Analysis::Stub::Effects, Context().get(), request);
+}
+
+absl::StatusOr<v1::TestResponse> Client::Test(const v1::TestRequest& request) {
+  return Call<v1::TestResponse>(analysis_.get(), &v1::Analysis::Stub::Test, Context().get(), request);
+}
+
+absl::StatusOr<v1::LayersResponse> Client::Layers(const v1::LayersRequest& request) {
+  return Call<v1::LayersResponse>(analysis_.get(), &v1::Analysis::Stub::Layers, Context().get(), request);
+}
+
+absl::Status Client::Export(const v1::ExportRequest& request,
+                            const std::function<bool(const v1::ExportChunk&)>& emit) {
+  // An export of many curves may take minutes: the stream itself gets a day, and the
+  // channel's keepalive notices a coordinator that went away.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(24));
+  auto reader = analysis_->Export(&context, request);
+  v1::ExportChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (!emit(chunk)) {
+      context.TryCancel();
+      break;
+    }
+  }
+  const grpc::Status status = reader->Finish();
+  if (status.error_code() == grpc::StatusCode::CANCELLED) return absl::OkStatus();
+  return rpc::FromGrpc(status);
 }
 
 absl::Status Client::Watch(const std::string& ref, const std::function<void(const v1::GridEvent&)>& on_event,

@@ -30,6 +30,13 @@ class Client {
   absl::StatusOr<v1::Grid> Cancel(const std::string& ref);
   absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers();
   absl::StatusOr<v1::CompareResponse> Compare(const v1::CompareRequest& request);
+  absl::StatusOr<v1::CurvesResponse> Curves(const v1::CurvesRequest& request);
+  absl::StatusOr<v1::EffectsResponse> Effects(const v1::EffectsRequest& request);
+  absl::StatusOr<v1::TestResponse> Test(const v1::TestRequest& request);
+  absl::StatusOr<v1::LayersResponse> Layers(const v1::LayersRequest& request);
+  // Streams the export's chunks to `emit` (false stops it early). The deadline covers
+  // the gaps between chunks, not the whole stream.
+  absl::Status Export(const v1::ExportRequest& request, const std::function<bool(const v1::ExportChunk&)>& emit);
 
   // Follows the grid's progress: calls `on_event` for every event until the grid is
   // done or cancelled (OK), `stop` becomes true (Cancelled), or the stream fails. A

@@ -1,12 +1,16 @@
 // The coordinator and database commands (see commands.h).
 #include "client/cli/commands.h"
 
+#include <algorithm>
+#include <functional>
 #include <memory>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "client/cli/client.h"
 #include "client/cli/progress.h"
 #include "client/cli/render.h"
+#include "client/cli/render_analysis.h"
 #include "client/grid/grid_file.h"
 #include "common/rpc/rpc.h"
 #include "server/core/analysis.h"
@@ -24,6 +28,12 @@ class Backend {
   virtual absl::StatusOr<std::vector<v1::Grid>> ListGrids(int limit) = 0;
   virtual absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers() = 0;
   virtual absl::StatusOr<v1::CompareResponse> Compare(const v1::CompareRequest& request) = 0;
+  virtual absl::StatusOr<v1::CurvesResponse> Curves(const v1::CurvesRequest& request) = 0;
+  virtual absl::StatusOr<v1::EffectsResponse> Effects(const v1::EffectsRequest& request) = 0;
+  virtual absl::StatusOr<v1::TestResponse> Test(const v1::TestRequest& request) = 0;
+  virtual absl::StatusOr<v1::LayersResponse> Layers(const v1::LayersRequest& request) = 0;
+  virtual absl::Status Export(const v1::ExportRequest& request,
+                              const std::function<bool(const v1::ExportChunk&)>& emit) = 0;
 };
 
 class RemoteBackend final : public Backend {
@@ -33,6 +43,13 @@ class RemoteBackend final : public Backend {
   absl::StatusOr<std::vector<v1::Grid>> ListGrids(int limit) override { return client_.ListGrids(limit); }
   absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers() override { return client_.ListWorkers(); }
   absl::StatusOr<v1::CompareResponse> Compare(const v1::CompareRequest& r) override { return client_.Compare(r); }
+  absl::StatusOr<v1::CurvesResponse> Curves(const v1::CurvesRequest& r) override { return client_.Curves(r); }
+  absl::StatusOr<v1::EffectsResponse> Effects(const v1::EffectsRequest& r) override { return client_.Effects(r); }
+  absl::StatusOr<v1::TestResponse> Test(const v1::TestRequest& r) override { return client_.Test(r); }
+  absl::StatusOr<v1::LayersResponse> Layers(const v1::LayersRequest& r) override { return client_.Layers(r); }
+  absl::Status Export(const v1::ExportRequest& r, const std::function<bool(const v1::ExportChunk&)>& emit) override {
+    return client_.Export(r, emit);
+  }
 
  private:
   Client client_;
@@ -48,6 +65,15 @@ class DbBackend final : public Backend {
   absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers() override { return store_->ListWorkers(); }
   absl::StatusOr<v1::CompareResponse> Compare(const v1::CompareRequest& r) override {
     return core::Compare(*store_, r);
+  }
+  absl::StatusOr<v1::CurvesResponse> Curves(const v1::CurvesRequest& r) override { return core::Curves(*store_, r); }
+  absl::StatusOr<v1::EffectsResponse> Effects(const v1::EffectsRequest& r) override {
+    return core::Effects(*store_, r);
+  }
+  absl::StatusOr<v1::TestResponse> Test(const v1::TestRequest& r) override { return core::Test(*store_, r); }
+  absl::StatusOr<v1::LayersResponse> Layers(const v1::LayersRequest& r) override { return core::Layers(*store_, r); }
+  absl::Status Export(const v1::ExportRequest& r, const std::function<bool(const v1::ExportChunk&)>& emit) override {
+    return core::Export(*store_, r, emit);
   }
 
  private:
@@ -178,20 +204,203 @@ int WorkersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
   return 0;
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> ParseFilters(
+    const std::vector<std::string>& items, const std::string& flag) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> filters;
+  for (const std::string& item : items) {
+    // Split at commas outside parentheses.
+    std::vector<std::string> parts(1);
+    int depth = 0;
+    for (char c : item) {
+      if (c == '(') ++depth;
+      if (c == ')') depth = std::max(0, depth - 1);
+      if (c == ',' && depth == 0) {
+        parts.emplace_back();
+        continue;
+      }
+      parts.back() += c;
+    }
+    for (const std::string& part : parts) {
+      const auto eq = part.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return absl::InvalidArgumentError(
+            absl::StrCat(flag, ": \"", part, "\" is not FACTOR=VALUE (e.g. depth=8 or activation=relu|tanh)"));
+      const std::string factor = part.substr(0, eq);
+      auto it = std::find_if(filters.begin(), filters.end(), [&](const auto& f) { return f.first == factor; });
+      if (it == filters.end()) it = filters.insert(filters.end(), {factor, {}});
+      // "|" separates values, again outside parentheses.
+      std::string value;
+      depth = 0;
+      for (char c : part.substr(eq + 1) + "|") {
+        if (c == '(') ++depth;
+        if (c == ')') depth = std::max(0, depth - 1);
+        if (c == '|' && depth == 0) {
+          if (value.empty())
+            return absl::InvalidArgumentError(absl::StrCat(flag, ": ", factor, " needs a value (", factor, "=VALUE)"));
+          it->second.push_back(value);
+          value.clear();
+          continue;
+        }
+        value += c;
+      }
+    }
+  }
+  return filters;
+}
+
+namespace {
+
+absl::Status SetFilters(const std::vector<std::string>& items, const std::string& flag,
+                        google::protobuf::RepeatedPtrField<v1::Filter>* out) {
+  auto filters = ParseFilters(items, flag);
+  if (!filters.ok()) return filters.status();
+  for (const auto& [factor, values] : *filters) {
+    v1::Filter* f = out->Add();
+    f->set_factor(factor);
+    for (const auto& v : values) f->add_values(v);
+  }
+  return absl::OkStatus();
+}
+
+// The output of a query command: the note of a partial answer goes to stderr for
+// machine formats (the table says it in its heading).
+int Print(std::FILE* out, std::FILE* err, Format format, const std::string& text, int finished, int trials) {
+  if (format != Format::kTable && finished < trials)
+    std::fprintf(err, "note: partial answer, %d of %d trials finished\n", finished, trials);
+  std::fputs(text.c_str(), out);
+  return 0;
+}
+
+}  // namespace
+
 int CompareCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
   auto format = ParseFormat(o.format);
   if (!format.ok()) return Fail(err, o.target, format.status());
-  auto backend = Open(o.target);
-  if (!backend.ok()) return Fail(err, o.target, backend.status());
   v1::CompareRequest request;
   request.set_grid(o.grid);
   request.set_metric(o.metric);
+  request.set_summary(o.summary);
+  request.set_sort(o.sort);
   for (const auto& f : o.by) request.add_by(f);
-  auto compare = (*backend)->Compare(request);
-  if (!compare.ok()) return Fail(err, o.target, compare.status());
-  if (compare->finished() < compare->trials())
-    std::fprintf(err, "note: partial answer, %d of %d trials finished\n", compare->finished(), compare->trials());
-  std::fprintf(out, "%s", RenderCompare(*compare, *format).c_str());
+  if (auto st = SetFilters(o.where, "--where", request.mutable_where()); !st.ok()) return Fail(err, o.target, st);
+  auto backend = Open(o.target);
+  if (!backend.ok()) return Fail(err, o.target, backend.status());
+  auto r = (*backend)->Compare(request);
+  if (!r.ok()) return Fail(err, o.target, r.status());
+  return Print(out, err, *format, RenderCompare(*r, *format), r->finished(), r->trials());
+}
+
+int CurvesCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  auto format = ParseFormat(o.format, {Format::kTable, Format::kCsv, Format::kJson, Format::kSvg});
+  if (!format.ok()) return Fail(err, o.target, format.status());
+  v1::CurvesRequest request;
+  request.set_grid(o.grid);
+  request.set_metric(o.metric);
+  if (o.layer >= 0) request.set_layer(o.layer);
+  for (const auto& f : o.by) request.add_by(f);
+  if (auto st = SetFilters(o.where, "--where", request.mutable_where()); !st.ok()) return Fail(err, o.target, st);
+  auto backend = Open(o.target);
+  if (!backend.ok()) return Fail(err, o.target, backend.status());
+  auto r = (*backend)->Curves(request);
+  if (!r.ok()) return Fail(err, o.target, r.status());
+  return Print(out, err, *format, RenderCurves(*r, *format), r->finished(), r->trials());
+}
+
+int EffectsCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  auto format = ParseFormat(o.format);
+  if (!format.ok()) return Fail(err, o.target, format.status());
+  v1::EffectsRequest request;
+  request.set_grid(o.grid);
+  request.set_metric(o.metric);
+  request.set_summary(o.summary);
+  if (auto st = SetFilters(o.where, "--where", request.mutable_where()); !st.ok()) return Fail(err, o.target, st);
+  auto backend = Open(o.target);
+  if (!backend.ok()) return Fail(err, o.target, backend.status());
+  auto r = (*backend)->Effects(request);
+  if (!r.ok()) return Fail(err, o.target, r.status());
+  return Print(out, err, *format, RenderEffects(*r, *format), r->finished(), r->trials());
+}
+
+int TestCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  auto format = ParseFormat(o.format);
+  if (!format.ok()) return Fail(err, o.target, format.status());
+  v1::TestRequest request;
+  request.set_grid(o.grid);
+  request.set_metric(o.metric);
+  request.set_summary(o.summary);
+  request.set_resamples(o.resamples);
+  request.set_seed(o.seed);
+  for (const auto& [items, flag, field] :
+       {std::make_tuple(&o.where, "--where", request.mutable_where()), std::make_tuple(&o.a, "--a", request.mutable_a()),
+        std::make_tuple(&o.b, "--b", request.mutable_b())})
+    if (auto st = SetFilters(*items, flag, field); !st.ok()) return Fail(err, o.target, st);
+  auto backend = Open(o.target);
+  if (!backend.ok()) return Fail(err, o.target, backend.status());
+  auto r = (*backend)->Test(request);
+  if (!r.ok()) return Fail(err, o.target, r.status());
+  return Print(out, err, *format, RenderTest(*r, *format), r->finished(), r->trials());
+}
+
+int LayersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  auto format = ParseFormat(o.format);
+  if (!format.ok()) return Fail(err, o.target, format.status());
+  v1::LayersRequest request;
+  request.set_grid(o.grid);
+  if (o.epoch >= 0) request.set_epoch(o.epoch);
+  for (const auto& f : o.by) request.add_by(f);
+  if (auto st = SetFilters(o.where, "--where", request.mutable_where()); !st.ok()) return Fail(err, o.target, st);
+  auto backend = Open(o.target);
+  if (!backend.ok()) return Fail(err, o.target, backend.status());
+  auto r = (*backend)->Layers(request);
+  if (!r.ok()) return Fail(err, o.target, r.status());
+  return Print(out, err, *format, RenderLayers(*r, *format), r->finished(), r->trials());
+}
+
+int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop) {
+  auto format = ParseFormat(o.format, {Format::kCsv, Format::kJsonl});
+  if (!format.ok()) return Fail(err, o.target, format.status());
+  if (o.content != "trials" && o.content != "curves")
+    return Fail(err, o.target,
+                absl::InvalidArgumentError(absl::StrCat("--content: \"", o.content, "\" is not one of trials, curves")));
+  v1::ExportRequest request;
+  request.set_grid(o.grid);
+  request.set_content(o.content == "curves" ? v1::EXPORT_CONTENT_CURVES : v1::EXPORT_CONTENT_TRIALS);
+  if (auto st = SetFilters(o.where, "--where", request.mutable_where()); !st.ok()) return Fail(err, o.target, st);
+  auto backend = Open(o.target);
+  if (!backend.ok()) return Fail(err, o.target, backend.status());
+  ExportWriter writer(*format, o.content == "curves");
+  bool first = true, write_failed = false;
+  int selected = 0, written = 0, finished = 0;
+  const absl::Status status = (*backend)->Export(request, [&](const v1::ExportChunk& chunk) {
+    if (stop && *stop) return false;
+    std::string text;
+    if (first) {
+      text = writer.Header(chunk);
+      selected = chunk.trials();
+      first = false;
+    } else {
+      text = writer.Rows(chunk);
+      written += chunk.rows_size();
+      for (const auto& t : chunk.rows())
+        finished += t.state() == v1::TRIAL_STATE_SUCCEEDED || t.state() == v1::TRIAL_STATE_DIVERGED;
+    }
+    if (std::fwrite(text.data(), 1, text.size(), out) != text.size()) {
+      write_failed = true;  // e.g. a closed pipe: stop reading
+      return false;
+    }
+    return true;
+  });
+  std::fflush(out);
+  if (!status.ok()) return Fail(err, o.target, status);
+  if (write_failed) {
+    std::fprintf(err, "error: could not write the export\n");
+    return 1;
+  }
+  if (stop && *stop) {
+    std::fprintf(err, "export interrupted after %d of %d trials\n", written, selected);
+    return 130;
+  }
+  std::fprintf(err, "exported %d trials (%d finished)\n", written, finished);
   return 0;
 }
 

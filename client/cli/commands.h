@@ -1,12 +1,17 @@
 // The CLI's commands that talk to a coordinator (--server) or read a database file
-// directly (--db): submit, watch, status, cancel, grids, workers, compare.
+// directly (--db): submit, watch, status, cancel, grids, workers, and the analyses
+// compare, curves, effects, test, layers, export.
 #ifndef ACTGRID_CLIENT_CLI_COMMANDS_H_
 #define ACTGRID_CLIENT_CLI_COMMANDS_H_
 
 #include <atomic>
 #include <cstdio>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace actgrid::cli {
 
@@ -24,8 +29,23 @@ struct CommandOptions {
   bool progress = true;
   std::vector<std::string> by;
   std::string metric = "final_test_acc";
+  std::string summary;                // for per-epoch metrics: final, best, min, max, last:K, epoch:N
+  std::vector<std::string> where;     // "depth=8,init=he_normal" (each may hold several)
+  std::string sort;
   std::string format = "table";
+  int layer = -1;                     // curves: a hidden layer's metric when >= 0
+  int epoch = -1;                     // layers: this epoch instead of the final one when >= 0
+  std::vector<std::string> a, b;      // test: the two groups, as --where
+  int resamples = 10000;
+  uint64_t seed = 0;
+  std::string content = "trials";     // export: trials | curves
 };
+
+// "depth=8,init=he_normal" (and "depth=4|8", "depth=4,depth=8") as filters: commas
+// inside parentheses belong to the label ("reflu(left=0.1, right=1)"). Values of one
+// factor named more than once are merged. InvalidArgument for an item without "=".
+absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> ParseFilters(
+    const std::vector<std::string>& items, const std::string& flag);
 
 // Each returns the process exit code: 0 success; 1 the coordinator or database
 // failed, or (submit --watch, watch) some trial failed; 2 bad input (grid file,
@@ -37,6 +57,11 @@ int CancelCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
 int GridsCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
 int WorkersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
 int CompareCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
+int CurvesCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
+int EffectsCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
+int TestCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
+int LayersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
+int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop);
 
 }  // namespace actgrid::cli
 

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   submit_cmd->add_flag("--no-progress", no_progress, "No progress bar");
   AddTarget(submit_cmd, submit.target, false);
 
-  CommandOptions watch, status, cancel, grids, workers, compare;
+  CommandOptions watch, status, cancel, grids, workers;
   CLI::App* watch_cmd = app.add_subcommand("watch", "Follow a grid's progress until it is done");
   watch_cmd->add_option("grid", watch.grid, "Grid id or name")->required();
   watch_cmd->add_flag("--no-progress", no_progress, "No progress bar");
@@ -69,15 +69,82 @@ int main(int argc, char** argv) {
   AddTarget(grids_cmd, grids.target, true);
   CLI::App* workers_cmd = app.add_subcommand("workers", "List the workers the coordinator has seen");
   AddTarget(workers_cmd, workers.target, true);
+  // The analysis commands share their selection and output options.
+  auto add_query = [&](CLI::App* cmd, CommandOptions& o, bool by, bool metric) {
+    cmd->add_option("grid", o.grid, "Grid id or name (the newest grid of that name)")->required();
+    if (by)
+      cmd->add_option("--by", o.by, "Factors to group by, comma-separated (default: every factor); \"seed\" too")
+          ->delimiter(',');
+    if (metric) {
+      cmd->add_option("--metric", o.metric,
+                      "A summary metric (final_test_acc, best_test_acc, epochs_to_target, final_dead_fraction, ...) "
+                      "or a per-epoch metric (test_acc, train_loss, dead_fraction, ...) with --summary")
+          ->capture_default_str();
+      cmd->add_option("--summary", o.summary,
+                      "How a per-epoch metric becomes one value per trial: final (default), best, min, max, "
+                      "last:K (mean of the last K epochs), epoch:N");
+    }
+    cmd->add_option("--where", o.where,
+                    "Only trials with these factor values: depth=8,init=he_normal; depth=4|8 for either")
+        ->take_all();
+    AddTarget(cmd, o.target, true);
+  };
+  CommandOptions compare, curves, effects, test, layers, exporting;
   CLI::App* compare_cmd = app.add_subcommand(
-      "compare", "Compare groups of a grid's finished trials on a summary metric: n, mean, std, 95% CI, min, max");
-  compare_cmd->add_option("grid", compare.grid, "Grid id or name")->required();
-  compare_cmd->add_option("--by", compare.by, "Factors to group by, comma-separated (default: every factor)")
-      ->delimiter(',');
-  compare_cmd->add_option("--metric", compare.metric, "Summary metric (final_test_acc, best_test_acc, ...)")
-      ->capture_default_str();
+      "compare", "Groups of finished trials on one metric: n, mean, std, 95% CI (t), median, min, max, diverged");
+  add_query(compare_cmd, compare, true, true);
+  compare_cmd->add_option("--sort", compare.sort,
+                          "Row order: mean, median, std, n, min, max, ci95_low, ci95_high, diverged or a --by "
+                          "factor; -mean for descending (default: the grid's order)");
   compare_cmd->add_option("--format", compare.format, "table | csv | json")->capture_default_str();
-  AddTarget(compare_cmd, compare.target, true);
+
+  curves.metric = "test_acc";
+  CLI::App* curves_cmd = app.add_subcommand(
+      "curves", "Learning curves: per group and epoch, the mean and 95% band over seeds of a per-epoch metric");
+  add_query(curves_cmd, curves, true, false);
+  curves_cmd->add_option("--metric", curves.metric,
+                         "Per-epoch metric: train_loss, test_loss, train_acc, test_acc, dead_fraction, sparsity, "
+                         "grad_norm_first, grad_norm_last, seconds; with --layer: dead_fraction, sparsity, "
+                         "grad_norm, act_mean, act_std")
+      ->capture_default_str();
+  curves_cmd->add_option("--layer", curves.layer, "Per-layer metric of this hidden layer (0 = first)")
+      ->check(CLI::Range(0, 100000));
+  curves_cmd->add_option("--format", curves.format, "table | csv | json | svg")->capture_default_str();
+
+  CLI::App* effects_cmd = app.add_subcommand(
+      "effects", "Main effect of each factor (level means with CIs) and the factorial ANOVA (SS, F, p, eta²)");
+  add_query(effects_cmd, effects, false, true);
+  effects_cmd->add_option("--format", effects.format, "table | csv | json")->capture_default_str();
+
+  CLI::App* test_cmd = app.add_subcommand(
+      "test", "Two groups on one metric: Welch's t, Mann-Whitney U, paired t when they share seeds, effect sizes");
+  add_query(test_cmd, test, false, true);
+  test_cmd->add_option("--a", test.a, "The first group: activation=relu (same syntax as --where)")
+      ->required()
+      ->take_all();
+  test_cmd->add_option("--b", test.b, "The second group: activation=reflu")->required()->take_all();
+  test_cmd->add_option("--resamples", test.resamples, "Bootstrap resamples of the effect-size intervals")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  test_cmd->add_option("--seed", test.seed, "Seed of the bootstrap (the same seed gives the same intervals)")
+      ->capture_default_str();
+  test_cmd->add_option("--format", test.format, "table | csv | json")->capture_default_str();
+
+  CLI::App* layers_cmd = app.add_subcommand(
+      "layers", "Per hidden layer: dead fraction, sparsity, gradient norm, activation mean and std, by group");
+  add_query(layers_cmd, layers, true, false);
+  layers_cmd->add_option("--epoch", layers.epoch, "Show this epoch (0 = at initialization; default: the final one)")
+      ->check(CLI::Range(0, 100000000));
+  layers_cmd->add_option("--format", layers.format, "table | csv | json")->capture_default_str();
+
+  exporting.format = "csv";
+  CLI::App* export_cmd = app.add_subcommand(
+      "export", "Stream the grid's trials (spec, state, summary) or their curves as CSV or JSON lines");
+  add_query(export_cmd, exporting, false, false);
+  export_cmd->add_option("--content", exporting.content,
+                         "trials: one row per trial; curves: one row per trial and epoch (finished trials)")
+      ->capture_default_str();
+  export_cmd->add_option("--format", exporting.format, "csv | jsonl")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 
@@ -92,5 +159,10 @@ int main(int argc, char** argv) {
   if (*grids_cmd) return GridsCommand(grids, stdout, stderr);
   if (*workers_cmd) return WorkersCommand(workers, stdout, stderr);
   if (*compare_cmd) return CompareCommand(compare, stdout, stderr);
+  if (*curves_cmd) return CurvesCommand(curves, stdout, stderr);
+  if (*effects_cmd) return EffectsCommand(effects, stdout, stderr);
+  if (*test_cmd) return TestCommand(test, stdout, stderr);
+  if (*layers_cmd) return LayersCommand(layers, stdout, stderr);
+  if (*export_cmd) return ExportCommand(exporting, stdout, stderr, &g_cancel);
   return 0;
 }

@@ -9,53 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/cli/text.h"
 
 namespace actgrid::cli {
 namespace {
-
-// Shortest decimal that reads back as the same double.
-std::string Exact(double v) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
-}
-
-std::string JsonNumber(double v) { return std::isfinite(v) ? Exact(v) : "null"; }
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) out += absl::StrFormat("\\u%04x", c);
-        else out += c;
-    }
-  }
-  return out + "\"";
-}
-
-// A factor label that is a number ("4", "0.1") is a JSON number, others strings.
-std::string JsonLabel(const std::string& label) {
-  double v;
-  if (absl::SimpleAtod(label, &v) && std::isfinite(v) && label.find_first_of("xX") == std::string::npos)
-    return label.find_first_not_of("0123456789.-+eE") == std::string::npos ? label : JsonString(label);
-  return JsonString(label);
-}
-
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-std::string CsvNumber(double v) { return std::isfinite(v) ? Exact(v) : ""; }
-
-std::string Fixed(double v, int digits = 4) { return std::isfinite(v) ? absl::StrFormat("%.*f", digits, v) : "-"; }
 
 long DisplayWidth(const std::string& s) {  // UTF-8 code points ("±" is one column)
   return std::count_if(s.begin(), s.end(), [](char ch) { return (ch & 0xC0) != 0x80; });
@@ -63,11 +20,18 @@ long DisplayWidth(const std::string& s) {  // UTF-8 code points ("±" is one col
 
 }  // namespace
 
-absl::StatusOr<Format> ParseFormat(const std::string& name) {
-  if (name == "table") return Format::kTable;
-  if (name == "csv") return Format::kCsv;
-  if (name == "json") return Format::kJson;
-  return absl::InvalidArgumentError(absl::StrCat("--format: \"", name, "\" is not one of table, csv, json"));
+absl::StatusOr<Format> ParseFormat(const std::string& name, const std::vector<Format>& allowed) {
+  static const std::pair<const char*, Format> kNames[] = {{"table", Format::kTable}, {"csv", Format::kCsv},
+                                                          {"json", Format::kJson},   {"svg", Format::kSvg},
+                                                          {"jsonl", Format::kJsonl}};
+  std::vector<std::string> valid;
+  for (const auto& [text, format] : kNames) {
+    if (std::find(allowed.begin(), allowed.end(), format) == allowed.end()) continue;
+    if (name == text) return format;
+    valid.push_back(text);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--format: \"", name, "\" is not one of ", absl::StrJoin(valid, ", ")));
 }
 
 std::string AlignColumns(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
@@ -94,44 +58,87 @@ std::string AlignColumns(const std::vector<std::string>& header, const std::vect
   return out;
 }
 
+std::string MetricTitle(const std::string& metric, const std::string& summary) {
+  return summary.empty() ? metric : absl::StrCat(metric, " (", summary, ")");
+}
+
+std::string WhereText(const google::protobuf::RepeatedPtrField<v1::Filter>& where) {
+  std::vector<std::string> parts;
+  for (const auto& f : where) parts.push_back(absl::StrCat(f.factor(), "=", absl::StrJoin(f.values(), "|")));
+  return absl::StrJoin(parts, ",");
+}
+
+std::string JsonWhere(const google::protobuf::RepeatedPtrField<v1::Filter>& where) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (const auto& f : where) {
+    std::vector<std::string> values;
+    for (const auto& v : f.values()) values.push_back(JsonLabel(v));
+    fields.emplace_back(f.factor(), JsonArray(values));
+  }
+  return JsonObject(fields);
+}
+
+std::string JsonGroup(const google::protobuf::RepeatedPtrField<v1::GroupValue>& group) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (const auto& g : group) fields.emplace_back(g.factor(), JsonLabel(g.value()));
+  return JsonObject(fields);
+}
+
+std::string Heading(const std::string& what, const std::string& grid, int64_t grid_id,
+                    const google::protobuf::RepeatedPtrField<v1::Filter>& where, int finished, int trials) {
+  std::string out = absl::StrCat(what, " of grid ", grid, " (", grid_id, ")");
+  if (!where.empty()) absl::StrAppend(&out, " where ", WhereText(where));
+  if (finished < trials) absl::StrAppend(&out, ": partial, ", finished, " of ", trials, " trials finished");
+  return out + "\n";
+}
+
 std::string RenderCompare(const v1::CompareResponse& c, Format format) {
   if (format == Format::kJson) {
     std::vector<std::string> by, rows;
     for (const auto& f : c.by()) by.push_back(JsonString(f));
     for (const auto& r : c.rows()) {
-      std::vector<std::string> group;
-      for (const auto& g : r.group()) group.push_back(JsonString(g.factor()) + ": " + JsonLabel(g.value()));
-      rows.push_back(absl::StrCat("{\"group\": {", absl::StrJoin(group, ", "), "}, \"n\": ", r.n(),
-                                  ", \"mean\": ", JsonNumber(r.mean()), ", \"std\": ", JsonNumber(r.std()),
-                                  ", \"ci95_low\": ", JsonNumber(r.ci95_low()), ", \"ci95_high\": ",
-                                  JsonNumber(r.ci95_high()), ", \"min\": ", JsonNumber(r.min()),
-                                  ", \"max\": ", JsonNumber(r.max()), ", \"diverged\": ", r.diverged(),
-                                  ", \"missing\": ", r.missing(), "}"));
+      rows.push_back(JsonObject({{"group", JsonGroup(r.group())},
+                                 {"n", absl::StrCat(r.n())},
+                                 {"mean", JsonNumber(r.mean())},
+                                 {"std", JsonNumber(r.std())},
+                                 {"ci95_low", JsonNumber(r.ci95_low())},
+                                 {"ci95_high", JsonNumber(r.ci95_high())},
+                                 {"median", JsonNumber(r.median())},
+                                 {"min", JsonNumber(r.min())},
+                                 {"max", JsonNumber(r.max())},
+                                 {"diverged", absl::StrCat(r.diverged())},
+                                 {"missing", absl::StrCat(r.missing())},
+                                 {"trials", absl::StrCat(r.trials())}}));
     }
-    return absl::StrCat("{\"grid\": ", JsonString(c.grid()), ", \"grid_id\": ", c.grid_id(),
-                        ", \"metric\": ", JsonString(c.metric()), ", \"by\": [", absl::StrJoin(by, ", "),
-                        "], \"finished\": ", c.finished(), ", \"trials\": ", c.trials(), ", \"rows\": [",
-                        absl::StrJoin(rows, ", "), "]}\n");
+    return JsonObject({{"grid", JsonString(c.grid())},
+                       {"grid_id", absl::StrCat(c.grid_id())},
+                       {"metric", JsonString(c.metric())},
+                       {"summary", c.summary().empty() ? "null" : JsonString(c.summary())},
+                       {"by", JsonArray(by)},
+                       {"where", JsonWhere(c.where())},
+                       {"finished", absl::StrCat(c.finished())},
+                       {"trials", absl::StrCat(c.trials())},
+                       {"rows", JsonArray(rows)}}) +
+           "\n";
   }
   if (format == Format::kCsv) {
     std::vector<std::string> header(c.by().begin(), c.by().end());
-    for (const char* h : {"n", "mean", "std", "ci95_low", "ci95_high", "min", "max", "diverged", "missing"})
+    for (const char* h : {"n", "mean", "std", "ci95_low", "ci95_high", "median", "min", "max", "diverged", "missing",
+                          "trials"})
       header.push_back(h);
-    std::string out;
-    for (size_t i = 0; i < header.size(); ++i) out += (i ? "," : "") + CsvField(header[i]);
-    out += "\n";
+    std::string out = CsvLine(header);
     for (const auto& r : c.rows()) {
       std::vector<std::string> f;
-      for (const auto& g : r.group()) f.push_back(CsvField(g.value()));
+      for (const auto& g : r.group()) f.push_back(g.value());
       f.insert(f.end(), {absl::StrCat(r.n()), CsvNumber(r.mean()), CsvNumber(r.std()), CsvNumber(r.ci95_low()),
-                         CsvNumber(r.ci95_high()), CsvNumber(r.min()), CsvNumber(r.max()),
-                         absl::StrCat(r.diverged()), absl::StrCat(r.missing())});
-      out += absl::StrJoin(f, ",") + "\n";
+                         CsvNumber(r.ci95_high()), CsvNumber(r.median()), CsvNumber(r.min()), CsvNumber(r.max()),
+                         absl::StrCat(r.diverged()), absl::StrCat(r.missing()), absl::StrCat(r.trials())});
+      out += CsvLine(f);
     }
     return out;
   }
   std::vector<std::string> header(c.by().begin(), c.by().end());
-  for (const char* h : {"n", "mean", "std", "95% CI", "min", "max", "diverged"}) header.push_back(h);
+  for (const char* h : {"n", "mean", "std", "95% CI", "median", "min", "max", "diverged"}) header.push_back(h);
   std::vector<std::vector<std::string>> rows;
   bool missing = false;
   for (const auto& r : c.rows()) {
@@ -141,16 +148,16 @@ std::string RenderCompare(const v1::CompareResponse& c, Format format) {
     row.push_back(r.missing() ? absl::StrCat(r.n(), "/", r.n() + r.missing()) : absl::StrCat(r.n()));
     row.push_back(Fixed(r.mean()));
     row.push_back(Fixed(r.std()));
-    row.push_back(std::isfinite(r.ci95_low()) ? absl::StrFormat("[%.4f, %.4f]", r.ci95_low(), r.ci95_high()) : "-");
+    row.push_back(Interval(r.ci95_low(), r.ci95_high()));
+    row.push_back(Fixed(r.median()));
     row.push_back(Fixed(r.min()));
     row.push_back(Fixed(r.max()));
     row.push_back(absl::StrCat(r.diverged()));
     rows.push_back(std::move(row));
   }
-  std::string out = absl::StrCat(c.metric(), " of grid ", c.grid(), " (", c.grid_id(), ")");
-  if (c.finished() < c.trials())
-    absl::StrAppend(&out, ": partial, ", c.finished(), " of ", c.trials(), " trials finished");
-  out += "\n" + AlignColumns(header, rows, c.by_size());
+  std::string out = Heading(MetricTitle(c.metric(), c.summary()), c.grid(), c.grid_id(), c.where(), c.finished(),
+                            c.trials());
+  out += AlignColumns(header, rows, c.by_size());
   if (missing)
     absl::StrAppend(&out, "n = k/m: only k of the m finished trials have a value of ", c.metric(),
                     " (e.g. a target never reached)\n");

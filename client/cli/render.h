@@ -12,17 +12,29 @@
 
 namespace actgrid::cli {
 
-enum class Format { kTable, kCsv, kJson };
-absl::StatusOr<Format> ParseFormat(const std::string& name);  // "table" | "csv" | "json"
+enum class Format { kTable, kCsv, kJson, kSvg, kJsonl };
+// "table" | "csv" | "json" | "svg" | "jsonl", when among `allowed`.
+absl::StatusOr<Format> ParseFormat(const std::string& name,
+                                   const std::vector<Format>& allowed = {Format::kTable, Format::kCsv, Format::kJson});
 
-// One row per group: n, mean, std, 95% CI, min, max, diverged (and how many trials
-// had no value). Numbers in CSV and JSON are the shortest that read back exactly;
-// NaN is empty in CSV and null in JSON. JSON:
-//   {"grid": "name", "grid_id": 3, "metric": "...", "by": [...], "finished": 10, "trials": 10,
+// One row per group: n, mean, std, 95% CI, median, min, max, diverged (and how many
+// trials had no value). Numbers in CSV and JSON are the shortest that read back
+// exactly; NaN is empty in CSV and null in JSON. JSON:
+//   {"grid": "name", "grid_id": 3, "metric": "...", "summary": null, "by": [...],
+//    "where": {"depth": [8]}, "finished": 10, "trials": 10,
 //    "rows": [{"group": {"activation": "relu", "depth": 4}, "n": 5, "mean": ..,
-//              "std": .., "ci95_low": .., "ci95_high": .., "min": .., "max": .., "diverged": 0,
-//              "missing": 0}]}
+//              "std": .., "ci95_low": .., "ci95_high": .., "median": .., "min": .., "max": ..,
+//              "diverged": 0, "missing": 0, "trials": 5}]}
 std::string RenderCompare(const v1::CompareResponse& compare, Format format);
+
+// Pieces shared by the analysis renderers.
+std::string MetricTitle(const std::string& metric, const std::string& summary);  // "test_acc (last:5)"
+std::string WhereText(const google::protobuf::RepeatedPtrField<v1::Filter>& where);  // "depth=4|8,init=he_normal"
+std::string JsonWhere(const google::protobuf::RepeatedPtrField<v1::Filter>& where);  // {"depth": [4, 8]}
+std::string JsonGroup(const google::protobuf::RepeatedPtrField<v1::GroupValue>& group);
+// "<what> of grid NAME (ID) where ...: partial, F of T trials finished\n"
+std::string Heading(const std::string& what, const std::string& grid, int64_t grid_id,
+                    const google::protobuf::RepeatedPtrField<v1::Filter>& where, int finished, int trials);
 
 // The table `actgrid run` ends with: per cell the mean ± std of the metric, its 95%
 // CI, n, diverged, and the mean final dead fraction from `dead` (same groups).

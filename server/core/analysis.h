@@ -1,26 +1,36 @@
-// Answers about a grid's finished trials, read from the store: the comparison of
-// groups of trials over seeds. Shared by the Analysis service and `--db` queries.
+// Answers about a grid's finished trials, read from the store: the Analysis service's
+// computations (analysis.proto documents each answer). Shared by the coordinator's
+// service and by `--db` queries of the CLI; no gRPC.
+//
+// Every answer covers the trials finished (SUCCEEDED or DIVERGED) when it is
+// computed, and says how many of the selected trials that is.
 #ifndef ACTGRID_SERVER_CORE_ANALYSIS_H_
 #define ACTGRID_SERVER_CORE_ANALYSIS_H_
 
-#include <vector>
+#include <functional>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "actgrid/v1/analysis.pb.h"
 #include "server/store/store.h"
 
 namespace actgrid::core {
 
-// Groups the grid's finished trials (SUCCEEDED or DIVERGED) by the values of
-// request.by (every factor when empty) and describes `metric` over each group, in
-// the grid's cell order. Trials without a value of the metric (NaN) count as missing.
-// Errors: NotFound for an unknown grid; InvalidArgument for an unknown metric or factor.
+// Errors of all: NotFound for an unknown grid; InvalidArgument for an unknown metric,
+// summary, factor, filter value or sort key.
 absl::StatusOr<v1::CompareResponse> Compare(store::Store& store, const v1::CompareRequest& request);
+absl::StatusOr<v1::CurvesResponse> Curves(store::Store& store, const v1::CurvesRequest& request);
+// FailedPrecondition when no balanced design exists among the finished trials.
+absl::StatusOr<v1::EffectsResponse> Effects(store::Store& store, const v1::EffectsRequest& request);
+// FailedPrecondition when a group has fewer than two values; InvalidArgument when the
+// groups share a trial or a group is empty of trials.
+absl::StatusOr<v1::TestResponse> Test(store::Store& store, const v1::TestRequest& request);
+absl::StatusOr<v1::LayersResponse> Layers(store::Store& store, const v1::LayersRequest& request);
 
-// The same over rows already read (for tests and callers that hold them).
-absl::StatusOr<v1::CompareResponse> CompareRows(const store::GridRow& grid,
-                                                const std::vector<store::GridTrialRow>& rows,
-                                                const v1::CompareRequest& request);
+// Streams the selected trials: a first chunk with the grid and its factors, then
+// chunks of rows in position order. Stops early (OK) when `emit` returns false.
+absl::Status Export(store::Store& store, const v1::ExportRequest& request,
+                    const std::function<bool(const v1::ExportChunk&)>& emit);
 
 }  // namespace actgrid::core
 

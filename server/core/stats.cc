@@ -2,6 +2,8 @@
 #include "server/core/stats.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -72,6 +74,30 @@ double StudentTQuantile(double p, double df) {
   return 0.5 * (lo + hi);
 }
 
+double StudentT975(int df) {
+  // Each quantile is a few hundred evaluations of the incomplete beta; analyses ask for
+  // the same few thousand integer df again and again, so they are computed once.
+  static std::array<std::atomic<double>, 4096> cache{};  // 0 = not computed yet
+  if (df < 1) return kNaN;
+  if (size_t(df) >= cache.size()) return StudentTQuantile(0.975, df);
+  double q = cache[size_t(df)].load(std::memory_order_relaxed);
+  if (q == 0) {
+    q = StudentTQuantile(0.975, df);
+    cache[size_t(df)].store(q, std::memory_order_relaxed);
+  }
+  return q;
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return kNaN;
+  const size_t mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + mid, values.end());
+  const double upper = values[mid];
+  if (values.size() % 2 == 1) return upper;
+  const double lower = *std::max_element(values.begin(), values.begin() + mid);
+  return lower + (upper - lower) / 2;
+}
+
 Describe DescribeSample(const std::vector<double>& values) {
   Describe d;
   d.n = int(values.size());
@@ -89,7 +115,7 @@ Describe DescribeSample(const std::vector<double>& values) {
   double ss = 0;  // two-pass: no cancellation
   for (double v : values) ss += (v - d.mean) * (v - d.mean);
   d.std = std::sqrt(ss / (d.n - 1));
-  const double half = StudentTQuantile(0.975, d.n - 1) * d.std / std::sqrt(double(d.n));
+  const double half = StudentT975(d.n - 1) * d.std / std::sqrt(double(d.n));
   d.ci95_low = d.mean - half;
   d.ci95_high = d.mean + half;
   return d;

@@ -17,6 +17,12 @@ double StudentTCdf(double t, double df);
 // The p-quantile of Student's t (0 < p < 1), e.g. StudentTQuantile(0.975, 4) = 2.7764.
 double StudentTQuantile(double p, double df);
 
+// StudentTQuantile(0.975, df) for integer df >= 1, computed once per df (NaN below 1).
+double StudentT975(int df);
+
+// The median (the mean of the two middle values for an even count); NaN when empty.
+double Median(std::vector<double> values);
+
 struct Describe {
   int n = 0;
   double mean = 0;   // NaN when n == 0

@@ -111,4 +111,32 @@ grpc::Status AnalysisService::Compare(grpc::ServerContext*, const v1::CompareReq
   return Answer(core::Compare(scheduler_->store(), *request), response);
 }
 
+grpc::Status AnalysisService::Curves(grpc::ServerContext*, const v1::CurvesRequest* request,
+                                     v1::CurvesResponse* response) {
+  return Answer(core::Curves(scheduler_->store(), *request), response);
+}
+
+grpc::Status AnalysisService::Effects(grpc::ServerContext*, const v1::EffectsRequest* request,
+                                      v1::EffectsResponse* response) {
+  return Answer(core::Effects(scheduler_->store(), *request), response);
+}
+
+grpc::Status AnalysisService::Test(grpc::ServerContext*, const v1::TestRequest* request,
+                                   v1::TestResponse* response) {
+  return Answer(core::Test(scheduler_->store(), *request), response);
+}
+
+grpc::Status AnalysisService::Layers(grpc::ServerContext*, const v1::LayersRequest* request,
+                                     v1::LayersResponse* response) {
+  return Answer(core::Layers(scheduler_->store(), *request), response);
+}
+
+grpc::Status AnalysisService::Export(grpc::ServerContext* context, const v1::ExportRequest* request,
+                                     grpc::ServerWriter<v1::ExportChunk>* writer) {
+  // Chunks go out as they are read; a client that goes away stops the export.
+  return ToGrpc(core::Export(scheduler_->store(), *request, [&](const v1::ExportChunk& chunk) {
+    return !context->IsCancelled() && writer->Write(chunk);
+  }));
+}
+
 }  // namespace actgrid::server

@@ -40,6 +40,11 @@ class AnalysisService final : public v1::Analysis::Service {
  public:
   explicit AnalysisService(core::Scheduler* scheduler) : scheduler_(scheduler) {}
   grpc::Status Compare(grpc::ServerContext*, const v1::CompareRequest*, v1::CompareResponse*) override;
+  grpc::Status Curves(grpc::ServerContext*, const v1::CurvesRequest*, v1::CurvesResponse*) override;
+  grpc::Status Effects(grpc::ServerContext*, const v1::EffectsRequest*, v1::EffectsResponse*) override;
+  grpc::Status Test(grpc::ServerContext*, const v1::TestRequest*, v1::TestResponse*) override;
+  grpc::Status Layers(grpc::ServerContext*, const v1::LayersRequest*, v1::LayersResponse*) override;
+  grpc::Status Export(grpc::ServerContext*, const v1::ExportRequest*, grpc::ServerWriter<v1::ExportChunk>*) override;
 
  private:
   core::Scheduler* scheduler_;

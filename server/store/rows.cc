@@ -1,6 +1,7 @@
 // Column mappings of the store (see rows.h).
 #include "server/store/rows.h"
 
+#include <cmath>
 #include <cstring>
 
 #include <cstdint>
@@ -146,6 +147,19 @@ absl::Status DecodeLayers(absl::string_view blob, v1::EpochMetrics* metrics) {
     l->set_act_std(values[4]);
   }
   return absl::OkStatus();
+}
+
+double LayerValue(absl::string_view blob, int layer, int field) {
+  // Layers are stored in index order, so layer k is the k-th entry; the index is
+  // checked all the same.
+  const size_t at = size_t(layer) * kLayerBytes;
+  if (layer < 0 || field < 0 || field >= 5 || at + kLayerBytes > blob.size()) return NAN;
+  int32_t index;
+  std::memcpy(&index, blob.data() + at, sizeof(index));
+  if (index != layer) return NAN;
+  double value;
+  std::memcpy(&value, blob.data() + at + sizeof(index) + size_t(field) * sizeof(double), sizeof(value));
+  return value;
 }
 
 absl::StatusOr<TrialRow> ReadTrialRow(const sql::Stmt& stmt) {

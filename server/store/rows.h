@@ -63,6 +63,16 @@ absl::StatusOr<TrialRow> ReadTrialRow(const sql::Stmt& stmt);
 #define ACTGRID_GRID_COLUMNS "id, name, factors, cells, trials, created_ms, cancelled"
 absl::StatusOr<GridRow> ReadGridRow(const sql::Stmt& stmt);
 
+// Reads of several statements run between BeginRead and EndRead, one read transaction.
+absl::Status BeginRead(sql::Conn& conn);
+absl::Status EndRead(sql::Conn& conn);
+// NotFound("no grid N") when the grid does not exist.
+absl::Status CheckGridExists(sql::Conn& conn, int64_t grid_id);
+
+// The value of field `field` (0 dead_fraction, 1 sparsity, 2 grad_norm, 3 act_mean,
+// 4 act_std) of hidden layer `layer` in a layers BLOB; NaN when the layer is absent.
+double LayerValue(absl::string_view blob, int layer, int field);
+
 }  // namespace actgrid::store
 
 #endif  // ACTGRID_SERVER_STORE_ROWS_H_

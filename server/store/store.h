@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -103,6 +104,35 @@ struct GridTrialRow {
   v1::TrialState state = v1::TRIAL_STATE_UNSPECIFIED;
   std::optional<v1::TrialSummary> summary;  // set for SUCCEEDED and DIVERGED
   std::string last_error;
+};
+
+// One position of a grid with its trial's state and one summary value: the rows the
+// analysis groups and filters.
+struct GridValueRow {
+  int64_t trial_id = 0;
+  int position = 0;
+  int cell = 0;
+  int seed_rank = 0;
+  uint64_t seed = 0;
+  std::vector<std::string> values;  // factor labels, parallel to GridRow::factors
+  v1::TrialState state = v1::TRIAL_STATE_UNSPECIFIED;
+  bool diverged = false;            // finished and diverged
+  double value = 0;                 // the requested summary column; NaN when NULL, not
+                                    // finished, or no column was requested
+};
+
+// A per-epoch value: an EpochMetrics field ("test_acc"), or with layer >= 0 a
+// LayerMetrics field ("grad_norm") of that hidden layer.
+struct EpochField {
+  std::string metric;
+  int layer = -1;
+};
+
+// The values of one trial's curve; index = epoch, NaN where the value is NULL, NaN or
+// missing (no such layer, or an epoch not stored).
+struct TrialCurve {
+  int64_t trial_id = 0;
+  std::vector<double> values;
 };
 
 struct LeaseGrant {
@@ -204,6 +234,26 @@ class Store {
   virtual absl::StatusOr<std::vector<GridTrialRow>> ListGridTrials(int64_t grid_id) = 0;
   // The stored epochs of a trial, in epoch order, with their layers.
   virtual absl::StatusOr<std::vector<v1::EpochMetrics>> LoadEpochs(int64_t trial_id) = 0;
+  // ---- analysis reads ----
+
+  // Every position of the grid, in position order, with the TrialSummary field
+  // `summary_field` ("final_test_acc") of finished trials; an empty field reads no
+  // summary value. Errors: NotFound for an unknown grid; InvalidArgument for an
+  // unknown field.
+  virtual absl::StatusOr<std::vector<GridValueRow>> ListGridValues(int64_t grid_id,
+                                                                  const std::string& summary_field) = 0;
+  // The curve of `field` of each finished (SUCCEEDED or DIVERGED) trial of the grid,
+  // each trial once, in no particular order. Errors: NotFound; InvalidArgument for an
+  // unknown field (the message lists the valid ones).
+  virtual absl::StatusOr<std::vector<TrialCurve>> LoadGridCurves(int64_t grid_id, const EpochField& field) = 0;
+  // One epoch of each finished trial of the grid (with its layers), each trial once:
+  // epoch `epoch`, or each trial's last epoch (its summary's epochs_run) when
+  // epoch < 0. Trials without that epoch are left out.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::EpochMetrics>>> LoadGridEpoch(int64_t grid_id,
+                                                                                         int epoch) = 0;
+  // The specs of the grid's positions first..first+count-1 (clamped), in position order.
+  virtual absl::StatusOr<std::vector<v1::TrialSpec>> ListGridSpecs(int64_t grid_id, int first, int count) = 0;
+
   // Most recently seen first; completed/failed counted from ended attempts.
   virtual absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers() = 0;
 };

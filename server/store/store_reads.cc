@@ -56,24 +56,6 @@ constexpr const char* kWorkers =
     " AND a.ended_ms IS NOT NULL AND (a.outcome = 5 OR a.failure = 1)) "
     "FROM workers w ORDER BY w.last_seen_ms DESC, w.worker_id";
 
-absl::Status Begin(sql::Conn& conn) {
-  ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt begin, conn.Prepare(kBeginRead));
-  return begin.Run();
-}
-
-absl::Status End(sql::Conn& conn) {
-  ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt end, conn.Prepare(kEndRead));
-  return end.Run();
-}
-
-absl::Status GridExists(sql::Conn& conn, int64_t grid_id) {
-  ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt exists, conn.Prepare(kGridExists));
-  exists.Bind(1, grid_id);
-  ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, exists.Step());
-  if (!found) return absl::NotFoundError(absl::StrCat("no grid ", grid_id));
-  return absl::OkStatus();
-}
-
 // The first row of `stmt` as a GridRow; NotFound when there is none.
 absl::StatusOr<GridRow> OneGrid(sql::Stmt& stmt, const std::string& ref) {
   ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
@@ -82,6 +64,24 @@ absl::StatusOr<GridRow> OneGrid(sql::Stmt& stmt, const std::string& ref) {
 }
 
 }  // namespace
+
+absl::Status BeginRead(sql::Conn& conn) {
+  ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt begin, conn.Prepare(kBeginRead));
+  return begin.Run();
+}
+
+absl::Status EndRead(sql::Conn& conn) {
+  ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt end, conn.Prepare(kEndRead));
+  return end.Run();
+}
+
+absl::Status CheckGridExists(sql::Conn& conn, int64_t grid_id) {
+  ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt exists, conn.Prepare(kGridExists));
+  exists.Bind(1, grid_id);
+  ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, exists.Step());
+  if (!found) return absl::NotFoundError(absl::StrCat("no grid ", grid_id));
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::vector<TrialRow>> SqliteStore::LoadUnfinished() {
   std::vector<TrialRow> trials;
@@ -167,8 +167,8 @@ absl::StatusOr<GridRow> SqliteStore::FindGrid(const std::string& ref) {
 absl::StatusOr<GridProgress> SqliteStore::GetProgress(int64_t grid_id) {
   GridProgress progress;
   ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
-    ACTGRID_STORE_RETURN_IF_ERROR(Begin(conn));
-    ACTGRID_STORE_RETURN_IF_ERROR(GridExists(conn, grid_id));
+    ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
+    ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kProgress));
     stmt.Bind(1, grid_id);
     for (;;) {
@@ -201,7 +201,7 @@ absl::StatusOr<GridProgress> SqliteStore::GetProgress(int64_t grid_id) {
       progress.epochs_done += stmt.Int64(3);
     }
     stmt.Reset();
-    return End(conn);
+    return EndRead(conn);
   }));
   return progress;
 }
@@ -209,8 +209,8 @@ absl::StatusOr<GridProgress> SqliteStore::GetProgress(int64_t grid_id) {
 absl::StatusOr<std::vector<GridTrialRow>> SqliteStore::ListGridTrials(int64_t grid_id) {
   std::vector<GridTrialRow> rows;
   ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
-    ACTGRID_STORE_RETURN_IF_ERROR(Begin(conn));
-    ACTGRID_STORE_RETURN_IF_ERROR(GridExists(conn, grid_id));
+    ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
+    ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kGridTrials));
     stmt.Bind(1, grid_id);
     for (;;) {
@@ -232,7 +232,7 @@ absl::StatusOr<std::vector<GridTrialRow>> SqliteStore::ListGridTrials(int64_t gr
       rows.push_back(std::move(row));
     }
     stmt.Reset();
-    return End(conn);
+    return EndRead(conn);
   }));
   return rows;
 }
@@ -240,7 +240,7 @@ absl::StatusOr<std::vector<GridTrialRow>> SqliteStore::ListGridTrials(int64_t gr
 absl::StatusOr<std::vector<v1::EpochMetrics>> SqliteStore::LoadEpochs(int64_t trial_id) {
   std::vector<v1::EpochMetrics> epochs;
   ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
-    ACTGRID_STORE_RETURN_IF_ERROR(Begin(conn));
+    ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
     {
       ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt exists, conn.Prepare(kTrialExists));
       exists.Bind(1, trial_id);
@@ -258,7 +258,7 @@ absl::StatusOr<std::vector<v1::EpochMetrics>> SqliteStore::LoadEpochs(int64_t tr
         ACTGRID_STORE_RETURN_IF_ERROR(ReadEpoch(stmt, 1, &metrics));
       }
     }
-    return End(conn);
+    return EndRead(conn);
   }));
   return epochs;
 }

@@ -167,7 +167,7 @@ TEST(Processes, ServerAndTwoWorkersOverLoopback) {
 
   // The database answers on its own.
   ASSERT_EQ(Actgrid({"compare", "loopback", "--db", db, "--format", "csv"}, "compare_db", &out, &err), 0) << err;
-  EXPECT_EQ(out.rfind("activation,depth,n,mean,std,ci95_low,ci95_high,min,max,diverged,missing\n", 0), 0u) << out;
+  EXPECT_EQ(out.rfind("activation,depth,n,mean,std,ci95_low,ci95_high,median,min,max,diverged,missing,trials\n", 0), 0u) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 5);
   ASSERT_EQ(Actgrid({"status", "loopback", "--db", db}, "status_db", &out, &err), 0) << err;
   EXPECT_NE(out.find("DONE"), std::string::npos) << out;
@@ -247,7 +247,9 @@ TEST(Processes, KilledWorkerAndRestartedCoordinatorLoseNothing) {
   auto workers = (*store)->ListWorkers();
   ASSERT_TRUE(workers.ok());
   for (const auto& w : *workers)
-    if (w.worker_id() == "doomed") EXPECT_GE(w.failed(), 1);  // its lease expired: the kill hit a trial
+    if (w.worker_id() == "doomed") {
+      EXPECT_GE(w.failed(), 1);  // its lease expired: the kill hit a trial
+    }
   auto found = (*store)->FindGrid("faults");
   ASSERT_TRUE(found.ok());
   auto rows = (*store)->ListGridTrials(found->id);

@@ -1,0 +1,213 @@
+// SqliteStore's analysis reads: one summary column per grid position, one metric's
+// curves over a grid's finished trials, one epoch of each, and specs for export.
+//
+// How they stay fast: grid_trials is clustered by (grid_id, position), so a grid's
+// positions are one range scan; trials and summaries are found by their integer keys;
+// epochs is clustered by (trial_id, epoch), so one trial's curve is one contiguous
+// range. Each query reads one column where it can (a summary column is chosen by
+// name from a fixed list, never pasted from input).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "server/store/rows.h"
+#include "server/store/sqlite_store.h"
+
+namespace actgrid::store {
+namespace {
+
+// Column names that may be selected by name, and the statements using each. The
+// statements live as long as the process (the connection's statement cache keys on
+// their addresses).
+const std::vector<std::string>& SummaryFields() {
+  static const std::vector<std::string> fields = [] {
+    std::vector<std::string> out;
+    for (absl::string_view f : absl::StrSplit(ACTGRID_SUMMARY_COLUMNS, ", ")) out.emplace_back(f);
+    return out;
+  }();
+  return fields;
+}
+
+constexpr const char* kEpochFields[] = {"train_loss",    "test_loss", "train_acc",
+                                        "test_acc",      "dead_fraction", "sparsity",
+                                        "grad_norm_first", "grad_norm_last", "seconds"};
+constexpr const char* kLayerFields[] = {"dead_fraction", "sparsity", "grad_norm", "act_mean", "act_std"};
+
+std::string GridValuesSql(const std::string& column) {
+  return absl::StrCat(
+      "SELECT m.trial_id, m.position, m.cell, m.seed_rank, m.seed, m.vals, t.state, "
+      "coalesce(s.diverged, 0), ",
+      column.empty() ? "NULL" : absl::StrCat("s.", column),
+      " FROM grid_trials m JOIN trials t ON t.id = m.trial_id "
+      "LEFT JOIN summaries s ON s.trial_id = m.trial_id WHERE m.grid_id = ?1 ORDER BY m.position");
+}
+
+// The finished trials of grid ?1, each once.
+#define ACTGRID_FINISHED_TRIALS                                                 \
+  "(SELECT DISTINCT m.trial_id AS trial_id FROM grid_trials m JOIN trials t " \
+  "ON t.id = m.trial_id WHERE m.grid_id = ?1 AND t.state IN (3, 4)) f"
+
+std::string CurveSql(const std::string& column) {
+  return absl::StrCat("SELECT e.trial_id, e.epoch, e.", column, " FROM " ACTGRID_FINISHED_TRIALS
+                      " JOIN epochs e ON e.trial_id = f.trial_id");
+}
+
+// The columns of ACTGRID_EPOCH_COLUMNS, qualified (summaries has a seconds column too).
+static_assert(kEpochColumnCount == 10, "kGridEpoch lists the epoch columns");
+constexpr const char* kGridEpoch =
+    "SELECT e.trial_id, e.epoch, e.train_loss, e.test_loss, e.train_acc, e.test_acc, e.dead_fraction, "
+    "e.sparsity, e.grad_norm_first, e.grad_norm_last, e.seconds, e.layers FROM " ACTGRID_FINISHED_TRIALS
+    " JOIN summaries s ON s.trial_id = f.trial_id JOIN epochs e ON e.trial_id = f.trial_id "
+    "AND e.epoch = CASE WHEN ?2 < 0 THEN s.epochs_run ELSE ?2 END";
+
+constexpr const char* kGridSpecs =
+    "SELECT t.spec FROM grid_trials m JOIN trials t ON t.id = m.trial_id "
+    "WHERE m.grid_id = ?1 AND m.position >= ?2 AND m.position < ?3 ORDER BY m.position";
+
+// The statement text `text`, kept for the process's life (one copy per distinct text).
+const char* Statement(std::string text) {
+  static std::mutex mu;
+  static std::set<std::string>* statements = new std::set<std::string>();
+  std::lock_guard<std::mutex> lock(mu);
+  return statements->insert(std::move(text)).first->c_str();
+}
+
+template <size_t N>
+int IndexOf(const char* const (&names)[N], const std::string& name) {
+  for (size_t i = 0; i < N; ++i)
+    if (name == names[i]) return int(i);
+  return -1;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<GridValueRow>> SqliteStore::ListGridValues(int64_t grid_id,
+                                                                      const std::string& summary_field) {
+  if (!summary_field.empty()) {
+    const auto& fields = SummaryFields();
+    if (std::find(fields.begin(), fields.end(), summary_field) == fields.end())
+      return absl::InvalidArgumentError(absl::StrCat("unknown summary field \"", summary_field,
+                                                     "\"; valid: ", absl::StrJoin(fields, ", ")));
+  }
+  const char* sql = Statement(GridValuesSql(summary_field));
+  std::vector<GridValueRow> rows;
+  ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
+    ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
+    ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
+    {
+      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(sql));
+      stmt.Bind(1, grid_id);
+      for (;;) {
+        ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
+        if (!found) break;
+        GridValueRow& row = rows.emplace_back();
+        row.trial_id = stmt.Int64(0);
+        row.position = stmt.Int(1);
+        row.cell = stmt.Int(2);
+        row.seed_rank = stmt.Int(3);
+        row.seed = static_cast<uint64_t>(stmt.Int64(4));
+        ACTGRID_STORE_ASSIGN_OR_RETURN(row.values, DecodeList(stmt.Text(5)));
+        row.state = static_cast<v1::TrialState>(stmt.Int(6));
+        const bool finished =
+            row.state == v1::TRIAL_STATE_SUCCEEDED || row.state == v1::TRIAL_STATE_DIVERGED;
+        row.diverged = finished && stmt.Int64(7) != 0;
+        row.value = finished ? stmt.Double(8) : NAN;
+      }
+    }
+    return EndRead(conn);
+  }));
+  return rows;
+}
+
+absl::StatusOr<std::vector<TrialCurve>> SqliteStore::LoadGridCurves(int64_t grid_id, const EpochField& field) {
+  const bool layer = field.layer >= 0;
+  const int index = layer ? IndexOf(kLayerFields, field.metric) : IndexOf(kEpochFields, field.metric);
+  if (index < 0) {
+    return absl::InvalidArgumentError(
+        layer ? absl::StrCat("unknown per-layer metric \"", field.metric,
+                             "\"; valid: ", absl::StrJoin(kLayerFields, ", "))
+              : absl::StrCat("unknown per-epoch metric \"", field.metric,
+                             "\"; valid: ", absl::StrJoin(kEpochFields, ", ")));
+  }
+  const char* sql = Statement(CurveSql(layer ? "layers" : field.metric));
+  std::vector<TrialCurve> curves;
+  ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
+    ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
+    ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
+    {
+      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(sql));
+      stmt.Bind(1, grid_id);
+      for (;;) {
+        ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
+        if (!found) break;
+        const int64_t trial = stmt.Int64(0);
+        if (curves.empty() || curves.back().trial_id != trial) curves.push_back({trial, {}});
+        std::vector<double>& values = curves.back().values;
+        const int epoch = stmt.Int(1);
+        if (epoch < 0) continue;
+        if (size_t(epoch) >= values.size()) values.resize(size_t(epoch) + 1, NAN);
+        values[size_t(epoch)] = layer ? LayerValue(stmt.Blob(2), field.layer, index) : stmt.Double(2);
+      }
+    }
+    return EndRead(conn);
+  }));
+  return curves;
+}
+
+absl::StatusOr<std::vector<std::pair<int64_t, v1::EpochMetrics>>> SqliteStore::LoadGridEpoch(int64_t grid_id,
+                                                                                             int epoch) {
+  std::vector<std::pair<int64_t, v1::EpochMetrics>> out;
+  ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
+    ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
+    ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
+    {
+      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kGridEpoch));
+      stmt.Bind(1, grid_id);
+      stmt.Bind(2, int64_t{epoch < 0 ? -1 : epoch});
+      for (;;) {
+        ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
+        if (!found) break;
+        auto& [trial, metrics] = out.emplace_back();
+        trial = stmt.Int64(0);
+        metrics.set_epoch(stmt.Int(1));
+        ACTGRID_STORE_RETURN_IF_ERROR(ReadEpoch(stmt, 2, &metrics));
+      }
+    }
+    return EndRead(conn);
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::TrialSpec>> SqliteStore::ListGridSpecs(int64_t grid_id, int first, int count) {
+  std::vector<v1::TrialSpec> specs;
+  ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
+    ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
+    ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
+    {
+      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kGridSpecs));
+      stmt.Bind(1, grid_id);
+      stmt.Bind(2, int64_t{first});
+      stmt.Bind(3, int64_t{first} + count);
+      for (;;) {
+        ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
+        if (!found) break;
+        const absl::string_view blob = stmt.Blob(0);
+        if (!specs.emplace_back().ParseFromArray(blob.data(), static_cast<int>(blob.size())))
+          return absl::DataLossError(absl::StrCat("corrupt spec at position ", first + int(specs.size()) - 1,
+                                                  " of grid ", grid_id, " in the store"));
+      }
+    }
+    return EndRead(conn);
+  }));
+  return specs;
+}
+
+}  // namespace actgrid::store
