@@ -37,7 +37,7 @@ absl::StatusOr<v1::EffectsResponse> Effects(store::Store& store, const v1::Effec
   std::vector<std::vector<std::string>> levels;
   for (size_t c = 0; c < selection->grid().factors.size(); ++c) {
     std::set<std::string> present;
-    for (const auto& r : rows) present.insert(Selection::Label(r, int(c)));
+    for (const auto& r : rows) present.insert(selection->Label(r, int(c)));
     std::vector<std::string> ordered;
     for (const auto& l : selection->Levels(int(c)))
       if (present.count(l)) ordered.push_back(l);
@@ -67,7 +67,7 @@ absl::StatusOr<v1::EffectsResponse> Effects(store::Store& store, const v1::Effec
     if (!IsFinished(r) || std::isnan(r.value)) continue;
     int cell = 0;
     for (size_t k = 0; k < columns.size(); ++k)
-      cell = cell * int(levels[k].size()) + rank[k][Selection::Label(r, columns[k])];
+      cell = cell * int(levels[k].size()) + rank[k][selection->CellLabel(r.cell, columns[k])];
     auto [it, inserted] = by_seed.try_emplace(r.seed_rank, std::vector<double>(size_t(cells), NAN));
     if (std::isnan(it->second[size_t(cell)])) it->second[size_t(cell)] = r.value;
   }

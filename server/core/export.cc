@@ -56,7 +56,7 @@ absl::Status Export(store::Store& store, const v1::ExportRequest& request,
       t->set_seed(r.seed);
       t->set_state(r.state);
       std::vector<std::string> labels;
-      for (size_t c = 0; c < grid.factors.size(); ++c) labels.push_back(Selection::Label(r, int(c)));
+      for (size_t c = 0; c < grid.factors.size(); ++c) labels.push_back(selection->Label(r, int(c)));
       SetGroup(grid.factors, labels, t->mutable_factors());
       if (size_t(r.position - from) < specs->size()) *t->mutable_spec() = (*specs)[size_t(r.position - from)];
       if (const auto it = by_position.find(r.position); it != by_position.end()) {

@@ -147,9 +147,11 @@ absl::StatusOr<Selection> Selection::Load(store::Store& store, const std::string
   if (!grid.ok()) return grid.status();
   s.grid_ = std::move(*grid);
   const bool summary = metric != nullptr && metric->kind == MetricSpec::Kind::kSummary;
-  auto rows = store.ListGridValues(s.grid_.id, summary ? metric->metric : "");
-  if (!rows.ok()) return rows.status();
-  s.all_ = std::move(*rows);
+  auto values = store.ListGridValues(s.grid_.id, summary ? metric->metric : "");
+  if (!values.ok()) return values.status();
+  s.cells_ = std::move(values->cells);
+  for (auto& labels : s.cells_) labels.resize(s.grid_.factors.size());  // a cell without positions
+  s.all_ = std::move(values->rows);
   for (auto& row : s.all_)
     if (!summary || IsMissing(metric->metric, row.value)) row.value = NAN;
   s.rows_ = s.all_;
@@ -185,20 +187,38 @@ std::string Selection::FactorName(int column) const {
   return column == kSeedColumn ? "seed" : grid_.factors[size_t(column)];
 }
 
-std::string Selection::Label(const store::GridValueRow& row, int column) {
+std::string Selection::Label(const store::GridValueRow& row, int column) const {
   if (column == kSeedColumn) return absl::StrCat(row.seed);
-  return size_t(column) < row.values.size() ? row.values[size_t(column)] : "";
+  return CellLabel(row.cell, column);
+}
+
+const std::string& Selection::CellLabel(int cell, int column) const {
+  static const std::string kNone;
+  if (cell < 0 || size_t(cell) >= cells_.size() || column < 0 || size_t(column) >= cells_[size_t(cell)].size())
+    return kNone;
+  return cells_[size_t(cell)][size_t(column)];
 }
 
 std::vector<std::string> Selection::Levels(int column) const {
   if (auto it = levels_.find(column); it != levels_.end()) return it->second;
-  // Positions are seed-major over the cells in order, so first appearances follow the
-  // grid's level order (and seeds their rank).
+  // Cells are numbered with the last factor fastest, so first appearances over the
+  // cells in order follow the grid's level order; seeds go by rank.
   std::vector<std::string> levels;
-  std::set<std::string> seen;
-  for (const auto& row : all_) {
-    std::string label = Label(row, column);
-    if (seen.insert(label).second) levels.push_back(std::move(label));
+  if (column == kSeedColumn) {
+    std::vector<const store::GridValueRow*> by_rank;
+    for (const auto& row : all_) {
+      if (row.seed_rank < 0) continue;
+      if (size_t(row.seed_rank) >= by_rank.size()) by_rank.resize(size_t(row.seed_rank) + 1, nullptr);
+      if (by_rank[size_t(row.seed_rank)] == nullptr) by_rank[size_t(row.seed_rank)] = &row;
+    }
+    for (const auto* row : by_rank)
+      if (row != nullptr) levels.push_back(absl::StrCat(row->seed));
+  } else {
+    std::set<std::string> seen;
+    for (size_t cell = 0; cell < cells_.size(); ++cell) {
+      const std::string& label = CellLabel(int(cell), column);
+      if (seen.insert(label).second) levels.push_back(label);
+    }
   }
   levels_[column] = levels;
   return levels;
@@ -254,11 +274,24 @@ absl::StatusOr<std::vector<const store::GridValueRow*>> Selection::Match(
         if (allowed[column].count(level)) f->add_values(level);
     }
   }
+  // Factor filters decide per cell, seed filters per seed.
+  std::vector<bool> cell_ok(cells_.size(), true);
+  std::set<uint64_t> seeds;
+  bool by_seed = false;
+  for (const auto& [column, labels] : allowed) {
+    if (column == kSeedColumn) {
+      by_seed = true;
+      for (const auto& row : rows_)
+        if (labels.count(absl::StrCat(row.seed))) seeds.insert(row.seed);
+      continue;
+    }
+    for (size_t cell = 0; cell < cells_.size(); ++cell)
+      if (!labels.count(CellLabel(int(cell), column))) cell_ok[cell] = false;
+  }
   std::vector<const store::GridValueRow*> out;
   for (const auto& row : rows_) {
-    bool keep = true;
-    for (const auto& [column, labels] : allowed) keep = keep && labels.count(Label(row, column)) > 0;
-    if (keep) out.push_back(&row);
+    const bool cell = row.cell >= 0 && size_t(row.cell) < cell_ok.size() && cell_ok[size_t(row.cell)];
+    if (cell && (!by_seed || seeds.count(row.seed))) out.push_back(&row);
   }
   return out;
 }
@@ -282,18 +315,26 @@ absl::Status Selection::LoadEpochValues(store::Store& store, const MetricSpec& m
 
 std::vector<Group> GroupRows(const Selection& selection, const std::vector<const store::GridValueRow*>& rows,
                              const std::vector<int>& columns) {
-  std::vector<std::unordered_map<std::string, int>> rank(columns.size());
+  // The rank of each column's level, per cell for factors (seeds rank by seed rank).
+  std::vector<std::vector<int>> cell_rank(columns.size());
   for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i] == kSeedColumn) continue;
+    std::unordered_map<std::string, int> rank;
     const auto levels = selection.Levels(columns[i]);
-    for (size_t l = 0; l < levels.size(); ++l) rank[i].emplace(levels[l], int(l));
+    for (size_t l = 0; l < levels.size(); ++l) rank.emplace(levels[l], int(l));
+    cell_rank[i].resize(size_t(selection.cells()));
+    for (int cell = 0; cell < selection.cells(); ++cell)
+      cell_rank[i][size_t(cell)] = rank[selection.CellLabel(cell, columns[i])];
   }
   std::map<std::vector<int>, Group> groups;
   std::vector<int> key(columns.size());
   for (const auto* row : rows) {
-    for (size_t i = 0; i < columns.size(); ++i) key[i] = rank[i][Selection::Label(*row, columns[i])];
+    for (size_t i = 0; i < columns.size(); ++i)
+      key[i] = columns[i] == kSeedColumn ? row->seed_rank
+                                          : (size_t(row->cell) < cell_rank[i].size() ? cell_rank[i][size_t(row->cell)] : -1);
     auto [it, inserted] = groups.try_emplace(key);
     if (inserted)
-      for (int c : columns) it->second.labels.push_back(Selection::Label(*row, c));
+      for (int c : columns) it->second.labels.push_back(selection.Label(*row, c));
     it->second.rows.push_back(row);
   }
   std::vector<Group> out;

@@ -21,7 +21,7 @@ inline constexpr int kSeedColumn = -1;
 
 // How a trial's value is chosen (see MetricChoice in analysis.proto).
 struct MetricSpec {
-  enum class Kind { kSummary, kFinal, kBest, kMin, kMax, kLast, kEpoch };
+  enum class Kind { kSummary, kFinal, kMin, kMax, kLast, kEpoch };  // best is kMin or kMax
   std::string metric;   // a TrialSummary field, or an EpochMetrics field
   std::string summary;  // canonical text: "" for summary metrics, "final", "last:10", ...
   Kind kind = Kind::kSummary;
@@ -60,7 +60,11 @@ class Selection {
   // error ("by", "where"). InvalidArgument when the grid has no such factor.
   absl::StatusOr<int> Column(const std::string& name, const std::string& what) const;
   std::string FactorName(int column) const;
-  static std::string Label(const store::GridValueRow& row, int column);
+  // The row's label of a column ("relu", "0.1"; the seed as a decimal).
+  std::string Label(const store::GridValueRow& row, int column) const;
+  // The label of a factor column in cell `cell`.
+  const std::string& CellLabel(int cell, int column) const;
+  int cells() const { return int(cells_.size()); }
   // The labels of a column in the grid's order (seeds by rank), over all positions.
   std::vector<std::string> Levels(int column) const;
   // Rows matching `filters` as well (InvalidArgument as in Load), and the canonical filter.
@@ -75,6 +79,7 @@ class Selection {
 
  private:
   store::GridRow grid_;
+  std::vector<std::vector<std::string>> cells_;  // labels by cell
   std::vector<store::GridValueRow> all_;   // every position
   std::vector<store::GridValueRow> rows_;  // selected
   google::protobuf::RepeatedPtrField<v1::Filter> where_;

@@ -63,10 +63,11 @@ void SetStats(const std::vector<double>& values, int missing, const google::prot
 
 // The pairing key of a row: its labels of every grid factor not named by the
 // groups' filters, and its seed.
-std::vector<std::string> PairKey(const store::GridValueRow& row, const std::set<int>& treatment, size_t factors) {
+std::vector<std::string> PairKey(const Selection& selection, const store::GridValueRow& row,
+                                 const std::set<int>& treatment, size_t factors) {
   std::vector<std::string> key;
   for (size_t c = 0; c < factors; ++c)
-    if (!treatment.count(int(c))) key.push_back(row.values[c]);
+    if (!treatment.count(int(c))) key.push_back(selection.CellLabel(row.cell, int(c)));
   key.push_back(absl::StrCat(row.seed));
   return key;
 }
@@ -151,7 +152,7 @@ absl::StatusOr<v1::TestResponse> Test(store::Store& store, const v1::TestRequest
     for (const auto& [rows, values] : {std::make_pair(&*rows_a, &va), std::make_pair(&*rows_b, &vb)})
       for (const auto* r : *rows)
         if (IsFinished(*r) && !std::isnan(r->value))
-          duplicate |= !values->emplace(PairKey(*r, treatment, factors), r->value).second;
+          duplicate |= !values->emplace(PairKey(*selection, *r, treatment, factors), r->value).second;
     if (duplicate) {
       reason = "a group holds several trials with the same seed and other factors";
     } else {

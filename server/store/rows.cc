@@ -1,6 +1,7 @@
 // Column mappings of the store (see rows.h).
 #include "server/store/rows.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -147,6 +148,22 @@ absl::Status DecodeLayers(absl::string_view blob, v1::EpochMetrics* metrics) {
     l->set_act_std(values[4]);
   }
   return absl::OkStatus();
+}
+
+std::string PackCurve(const std::vector<double>& values) {
+  std::string out(values.size() * sizeof(double), '\0');
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
+std::vector<double> UnpackCurve(absl::string_view blob) {
+  std::vector<double> values(blob.size() / sizeof(double));
+  if (blob.size() % sizeof(double) != 0) {
+    std::fill(values.begin(), values.end(), NAN);
+    return values;
+  }
+  if (!values.empty()) std::memcpy(values.data(), blob.data(), blob.size());
+  return values;
 }
 
 double LayerValue(absl::string_view blob, int layer, int field) {

@@ -63,6 +63,17 @@ absl::StatusOr<TrialRow> ReadTrialRow(const sql::Stmt& stmt);
 #define ACTGRID_GRID_COLUMNS "id, name, factors, cells, trials, created_ms, cancelled"
 absl::StatusOr<GridRow> ReadGridRow(const sql::Stmt& stmt);
 
+// The per-epoch metric columns of epochs and curves (ACTGRID_EPOCH_COLUMNS less layers).
+#define ACTGRID_CURVE_COLUMNS                                                              \
+  "train_loss, test_loss, train_acc, test_acc, dead_fraction, sparsity, grad_norm_first, " \
+  "grad_norm_last, seconds"
+inline constexpr int kCurveColumnCount = 9;
+
+// A curve as a BLOB: the values of epochs 0..E in order as little-endian IEEE doubles.
+std::string PackCurve(const std::vector<double>& values);
+// NaN for every value when the BLOB's size is not a multiple of 8 (it never is).
+std::vector<double> UnpackCurve(absl::string_view blob);
+
 // Reads of several statements run between BeginRead and EndRead, one read transaction.
 absl::Status BeginRead(sql::Conn& conn);
 absl::Status EndRead(sql::Conn& conn);

@@ -132,8 +132,28 @@ CREATE TABLE workers(
 ) WITHOUT ROWID;
 )sql";
 
+// Migration 2: the curves of finished trials packed per trial, one BLOB per per-epoch
+// metric (epochs 0..E as little-endian IEEE doubles, NaN kept; see PackCurve in
+// rows.h), written when a trial ends SUCCEEDED or DIVERGED. A learning-curve query
+// over a grid then reads one row per trial instead of one per epoch. Trials that
+// finished before this migration have no row; readers fall back to epochs for them.
+constexpr const char* kMigration2 = R"sql(
+CREATE TABLE curves(
+  trial_id INTEGER PRIMARY KEY,
+  train_loss BLOB NOT NULL,
+  test_loss BLOB NOT NULL,
+  train_acc BLOB NOT NULL,
+  test_acc BLOB NOT NULL,
+  dead_fraction BLOB NOT NULL,
+  sparsity BLOB NOT NULL,
+  grad_norm_first BLOB NOT NULL,
+  grad_norm_last BLOB NOT NULL,
+  seconds BLOB NOT NULL
+);
+)sql";
+
 // kMigrations[i] takes the schema from version i to version i + 1.
-constexpr const char* kMigrations[] = {kMigration1};
+constexpr const char* kMigrations[] = {kMigration1, kMigration2};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
 

@@ -41,6 +41,8 @@ constexpr const char* kFilePragmas =
     "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 10000; "
     "PRAGMA journal_size_limit = 67108864; PRAGMA secure_delete = OFF; "
     "PRAGMA cache_size = -65536;";
+// Pragmas of the readers of a file (see OpenReader).
+constexpr const char* kReaderPragmas = "PRAGMA mmap_size = 17179869184; PRAGMA cache_size = -65536;";
 // memdb has no WAL (no shared memory); its locks are plain reader/writer locks.
 constexpr const char* kMemoryPragmas =
     "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = OFF;";
@@ -249,6 +251,10 @@ absl::StatusOr<std::unique_ptr<sql::Conn>> SqliteStore::OpenReader() {
   ACTGRID_STORE_ASSIGN_OR_RETURN(std::unique_ptr<sql::Conn> conn,
                                  sql::Conn::Open(filename_, flags, display_));
   ACTGRID_STORE_RETURN_IF_ERROR(conn->Exec("PRAGMA query_only = ON"));
+  // Analysis reads scan whole grids: memory-mapped pages are read in place instead of
+  // copied into the page cache by a read() each (SQLite caps the size at its build's
+  // limit; pages still in the WAL are read as before).
+  if (!memory_) ACTGRID_STORE_RETURN_IF_ERROR(conn->Exec(kReaderPragmas));
   return conn;
 }
 

@@ -50,8 +50,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<GridTrialRow>> ListGridTrials(int64_t grid_id) override;
   absl::StatusOr<std::vector<v1::EpochMetrics>> LoadEpochs(int64_t trial_id) override;
   absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers() override;
-  absl::StatusOr<std::vector<GridValueRow>> ListGridValues(int64_t grid_id,
-                                                           const std::string& summary_field) override;
+  absl::StatusOr<GridValues> ListGridValues(int64_t grid_id, const std::string& summary_field) override;
   absl::StatusOr<std::vector<TrialCurve>> LoadGridCurves(int64_t grid_id, const EpochField& field) override;
   absl::StatusOr<std::vector<std::pair<int64_t, v1::EpochMetrics>>> LoadGridEpoch(int64_t grid_id,
                                                                                   int epoch) override;

@@ -24,7 +24,7 @@
 namespace actgrid::store {
 
 // The schema version this build writes; older files are migrated on Open.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct StoreOptions {
   std::string path;        // a file, or ":memory:" (private to this Store, shared by its connections)
@@ -114,11 +114,17 @@ struct GridValueRow {
   int cell = 0;
   int seed_rank = 0;
   uint64_t seed = 0;
-  std::vector<std::string> values;  // factor labels, parallel to GridRow::factors
   v1::TrialState state = v1::TRIAL_STATE_UNSPECIFIED;
   bool diverged = false;            // finished and diverged
   double value = 0;                 // the requested summary column; NaN when NULL, not
                                     // finished, or no column was requested
+};
+
+struct GridValues {
+  // The factor labels of each cell (parallel to GridRow::factors), by cell index:
+  // every position of a cell has the same labels.
+  std::vector<std::vector<std::string>> cells;
+  std::vector<GridValueRow> rows;  // in position order
 };
 
 // A per-epoch value: an EpochMetrics field ("test_acc"), or with layer >= 0 a
@@ -240,8 +246,7 @@ class Store {
   // `summary_field` ("final_test_acc") of finished trials; an empty field reads no
   // summary value. Errors: NotFound for an unknown grid; InvalidArgument for an
   // unknown field.
-  virtual absl::StatusOr<std::vector<GridValueRow>> ListGridValues(int64_t grid_id,
-                                                                  const std::string& summary_field) = 0;
+  virtual absl::StatusOr<GridValues> ListGridValues(int64_t grid_id, const std::string& summary_field) = 0;
   // The curve of `field` of each finished (SUCCEEDED or DIVERGED) trial of the grid,
   // each trial once, in no particular order. Errors: NotFound; InvalidArgument for an
   // unknown field (the message lists the valid ones).

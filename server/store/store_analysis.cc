@@ -55,9 +55,18 @@ std::string GridValuesSql(const std::string& column) {
   "(SELECT DISTINCT m.trial_id AS trial_id FROM grid_trials m JOIN trials t " \
   "ON t.id = m.trial_id WHERE m.grid_id = ?1 AND t.state IN (3, 4)) f"
 
-std::string CurveSql(const std::string& column) {
-  return absl::StrCat("SELECT e.trial_id, e.epoch, e.", column, " FROM " ACTGRID_FINISHED_TRIALS
-                      " JOIN epochs e ON e.trial_id = f.trial_id");
+// Per-layer curves: every epoch row of the finished trials.
+constexpr const char* kLayerCurves =
+    "SELECT e.trial_id, e.epoch, e.layers FROM " ACTGRID_FINISHED_TRIALS " JOIN epochs e ON e.trial_id = f.trial_id";
+
+// Per-epoch curves: one packed row per finished trial (NULL for a trial that finished
+// before the curves table existed), and that trial's epochs as the fallback.
+std::string PackedCurveSql(const std::string& column) {
+  return absl::StrCat("SELECT f.trial_id, c.", column, " FROM " ACTGRID_FINISHED_TRIALS
+                      " LEFT JOIN curves c ON c.trial_id = f.trial_id");
+}
+std::string EpochCurveSql(const std::string& column) {
+  return absl::StrCat("SELECT epoch, ", column, " FROM epochs WHERE trial_id = ?1 ORDER BY epoch");
 }
 
 // The columns of ACTGRID_EPOCH_COLUMNS, qualified (summaries has a seconds column too).
@@ -89,8 +98,7 @@ int IndexOf(const char* const (&names)[N], const std::string& name) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<GridValueRow>> SqliteStore::ListGridValues(int64_t grid_id,
-                                                                      const std::string& summary_field) {
+absl::StatusOr<GridValues> SqliteStore::ListGridValues(int64_t grid_id, const std::string& summary_field) {
   if (!summary_field.empty()) {
     const auto& fields = SummaryFields();
     if (std::find(fields.begin(), fields.end(), summary_field) == fields.end())
@@ -98,23 +106,31 @@ absl::StatusOr<std::vector<GridValueRow>> SqliteStore::ListGridValues(int64_t gr
                                                      "\"; valid: ", absl::StrJoin(fields, ", ")));
   }
   const char* sql = Statement(GridValuesSql(summary_field));
-  std::vector<GridValueRow> rows;
+  GridValues out;
   ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
     ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
     ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
     {
       ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(sql));
       stmt.Bind(1, grid_id);
+      std::vector<bool> decoded;  // by cell
       for (;;) {
         ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
         if (!found) break;
-        GridValueRow& row = rows.emplace_back();
+        GridValueRow& row = out.rows.emplace_back();
         row.trial_id = stmt.Int64(0);
         row.position = stmt.Int(1);
         row.cell = stmt.Int(2);
         row.seed_rank = stmt.Int(3);
         row.seed = static_cast<uint64_t>(stmt.Int64(4));
-        ACTGRID_STORE_ASSIGN_OR_RETURN(row.values, DecodeList(stmt.Text(5)));
+        if (row.cell < 0) return absl::DataLossError(absl::StrCat("negative cell in grid ", grid_id));
+        // The labels are the same for every position of a cell: decoded once each.
+        const size_t cell = size_t(row.cell);
+        if (cell >= decoded.size()) decoded.resize(cell + 1, false), out.cells.resize(cell + 1);
+        if (!decoded[cell]) {
+          ACTGRID_STORE_ASSIGN_OR_RETURN(out.cells[cell], DecodeList(stmt.Text(5)));
+          decoded[cell] = true;
+        }
         row.state = static_cast<v1::TrialState>(stmt.Int(6));
         const bool finished =
             row.state == v1::TRIAL_STATE_SUCCEEDED || row.state == v1::TRIAL_STATE_DIVERGED;
@@ -124,7 +140,7 @@ absl::StatusOr<std::vector<GridValueRow>> SqliteStore::ListGridValues(int64_t gr
     }
     return EndRead(conn);
   }));
-  return rows;
+  return out;
 }
 
 absl::StatusOr<std::vector<TrialCurve>> SqliteStore::LoadGridCurves(int64_t grid_id, const EpochField& field) {
@@ -137,24 +153,61 @@ absl::StatusOr<std::vector<TrialCurve>> SqliteStore::LoadGridCurves(int64_t grid
               : absl::StrCat("unknown per-epoch metric \"", field.metric,
                              "\"; valid: ", absl::StrJoin(kEpochFields, ", ")));
   }
-  const char* sql = Statement(CurveSql(layer ? "layers" : field.metric));
   std::vector<TrialCurve> curves;
+  if (layer) {
+    ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
+      ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
+      ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
+      {
+        ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kLayerCurves));
+        stmt.Bind(1, grid_id);
+        for (;;) {
+          ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
+          if (!found) break;
+          const int64_t trial = stmt.Int64(0);
+          if (curves.empty() || curves.back().trial_id != trial) curves.push_back({trial, {}});
+          std::vector<double>& values = curves.back().values;
+          const int epoch = stmt.Int(1);
+          if (epoch < 0) continue;
+          if (size_t(epoch) >= values.size()) values.resize(size_t(epoch) + 1, NAN);
+          values[size_t(epoch)] = LayerValue(stmt.Blob(2), field.layer, index);
+        }
+      }
+      return EndRead(conn);
+    }));
+    return curves;
+  }
+  const char* packed_sql = Statement(PackedCurveSql(field.metric));
+  const char* epochs_sql = Statement(EpochCurveSql(field.metric));
   ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
     ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
     ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
+    std::vector<size_t> unpacked;  // curves to read from epochs
     {
-      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(sql));
+      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(packed_sql));
       stmt.Bind(1, grid_id);
       for (;;) {
         ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
         if (!found) break;
-        const int64_t trial = stmt.Int64(0);
-        if (curves.empty() || curves.back().trial_id != trial) curves.push_back({trial, {}});
-        std::vector<double>& values = curves.back().values;
-        const int epoch = stmt.Int(1);
+        curves.push_back({stmt.Int64(0), {}});
+        if (stmt.IsNull(1)) {
+          unpacked.push_back(curves.size() - 1);
+        } else {
+          curves.back().values = UnpackCurve(stmt.Blob(1));
+        }
+      }
+    }
+    for (size_t i : unpacked) {
+      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(epochs_sql));
+      stmt.Bind(1, curves[i].trial_id);
+      std::vector<double>& values = curves[i].values;
+      for (;;) {
+        ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
+        if (!found) break;
+        const int epoch = stmt.Int(0);
         if (epoch < 0) continue;
         if (size_t(epoch) >= values.size()) values.resize(size_t(epoch) + 1, NAN);
-        values[size_t(epoch)] = layer ? LayerValue(stmt.Blob(2), field.layer, index) : stmt.Double(2);
+        values[size_t(epoch)] = stmt.Double(1);
       }
     }
     return EndRead(conn);

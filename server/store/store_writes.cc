@@ -52,7 +52,12 @@ constexpr const char* kTrialLease = "SELECT state, attempt, epochs_done FROM tri
 constexpr const char* kRenewTrial =
     "UPDATE trials SET deadline_ms = ?2, epochs_done = ?3 WHERE id = ?1";
 constexpr const char* kStoredEpochs =
-    "SELECT epoch FROM epochs WHERE trial_id = ?1 AND epoch BETWEEN 0 AND ?2 ORDER BY epoch";
+    "SELECT epoch, " ACTGRID_CURVE_COLUMNS " FROM epochs WHERE trial_id = ?1 AND epoch BETWEEN 0 AND ?2 "
+    "ORDER BY epoch";
+constexpr const char* kUpsertCurves =
+    "INSERT OR REPLACE INTO curves(trial_id, " ACTGRID_CURVE_COLUMNS
+    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+static_assert(kCurveColumnCount == 9, "kUpsertCurves's VALUES follow ACTGRID_CURVE_COLUMNS");
 constexpr const char* kEndTrial =
     "UPDATE trials SET state = ?2, failures = failures + ?3, "
     "last_error = CASE WHEN ?4 = '' THEN last_error ELSE ?4 END, finished_ms = ?5 WHERE id = ?1";
@@ -249,11 +254,14 @@ absl::Status EndTrialAttempt(sql::Conn& conn, const AttemptEnd& end) {
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stored, conn.Prepare(kStoredEpochs));
     stored.Bind(1, end.trial_id).Bind(2, last);
     int expected = 0;
+    std::vector<double> curves[kCurveColumnCount];  // packed into the curves row below
     for (;;) {
       ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, stored.Step());
       if (!row || stored.Int(0) != expected) break;
+      for (int c = 0; c < kCurveColumnCount; ++c) curves[c].push_back(stored.Double(1 + c));
       ++expected;
     }
+    stored.Reset();
     if (expected <= last) {
       return absl::InvalidArgumentError(absl::StrCat("trial ", end.trial_id, " attempt ",
                                                      end.attempt, ": epoch ", expected, " of 0..",
@@ -263,6 +271,10 @@ absl::Status EndTrialAttempt(sql::Conn& conn, const AttemptEnd& end) {
     summary.Bind(1, end.trial_id);
     BindSummary(summary, 2, *end.summary);
     ACTGRID_STORE_RETURN_IF_ERROR(summary.Run());
+    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt packed, conn.Prepare(kUpsertCurves));
+    packed.Bind(1, end.trial_id);
+    for (int c = 0; c < kCurveColumnCount; ++c) packed.BindBlob(2 + c, PackCurve(curves[c]));
+    ACTGRID_STORE_RETURN_IF_ERROR(packed.Run());
   }
 
   ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt update, conn.Prepare(kEndTrial));

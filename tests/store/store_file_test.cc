@@ -1,5 +1,6 @@
 // The store on disk: data survives a reopen, the schema version is recorded and a newer
 // one refused, files that are not actgrid databases are refused, read-only opens.
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -99,6 +100,54 @@ TEST(StoreFile, RecordsTheSchemaVersionAndRefusesANewerOne) {
   EXPECT_TRUE(absl::IsFailedPrecondition(newer.status())) << newer.status();
   EXPECT_NE(newer.status().message().find(path), std::string::npos) << newer.status();
   EXPECT_TRUE(absl::IsFailedPrecondition(Store::Open({path, true}).status()));
+}
+
+// A trial's curve is packed into one row when it finishes; a database from before
+// the curves table (schema 1) is migrated, and its finished trials' curves are read
+// from their epochs instead.
+TEST(StoreFile, CurvesArePackedAtTheEndAndOlderTrialsFallBackToEpochs) {
+  TempDir dir;
+  const std::string path = dir.File("curves.db");
+  int64_t grid_id = 0;
+  std::vector<int64_t> ids;
+  auto finish = [](Store& store, int64_t id) {
+    STORE_ASSERT_OK(store.Lease({Grant(id, 1)}, 1));
+    STORE_ASSERT_OK(store.AppendEpochs({Row(id, 1, 0), Row(id, 1, 1), Row(id, 1, 2)}, {}, 9000));
+    AttemptEnd end = End(id, 1, v1::TRIAL_STATE_SUCCEEDED);
+    end.summary = Summary(2);
+    STORE_ASSERT_OK(store.EndAttempt(end));
+  };
+  {
+    std::unique_ptr<Store> store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    const CreatedGrid created = Must(store->CreateGrid(Grid("curves", {1, 2})));
+    grid_id = created.grid_id;
+    ids = created.trial_ids;
+    finish(*store, ids[0]);
+  }
+  EXPECT_EQ(RawSql(path, "SELECT count(*) FROM curves"), 1);
+  // Back to schema 1: no curves table.
+  RawSql(path, "DROP TABLE curves");
+  RawSql(path, "PRAGMA user_version = 1");
+  std::unique_ptr<Store> store = OpenOrDie(path);  // migrates to the current schema
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawSql(path, "PRAGMA user_version"), kSchemaVersion);
+  finish(*store, ids[1]);
+  EXPECT_EQ(RawSql(path, "SELECT count(*) FROM curves"), 1);  // only the trial finished since
+
+  std::vector<TrialCurve> curves = Must(store->LoadGridCurves(grid_id, {"test_loss", -1}));
+  ASSERT_EQ(curves.size(), 2u);
+  std::sort(curves.begin(), curves.end(), [](const auto& a, const auto& b) { return a.trial_id < b.trial_id; });
+  for (const TrialCurve& c : curves) {
+    ASSERT_EQ(c.values.size(), 3u) << c.trial_id;
+    for (int e = 0; e < 3; ++e) EXPECT_EQ(c.values[size_t(e)], Epoch(e).test_loss()) << c.trial_id;
+  }
+  // Per-layer curves come from the epochs' layer BLOBs.
+  curves = Must(store->LoadGridCurves(grid_id, {"sparsity", 1}));
+  ASSERT_EQ(curves.size(), 2u);
+  EXPECT_EQ(curves[0].values[2], Epoch(2).layers(1).sparsity());
+  EXPECT_TRUE(absl::IsInvalidArgument(store->LoadGridCurves(grid_id, {"sparsity_x", -1}).status()));
+  EXPECT_TRUE(absl::IsNotFound(store->LoadGridCurves(grid_id + 7, {"sparsity", -1}).status()));
 }
 
 TEST(StoreFile, UsesWriteAheadLogging) {
