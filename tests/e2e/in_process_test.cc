@@ -124,6 +124,61 @@ TEST(InProcess, GridOnTwoWorkersCompletesAndStoresEveryEpochOnce) {
   long completed = 0;
   for (const auto& w : *workers_seen) completed += w.completed();
   EXPECT_EQ(completed, 36);
+
+  // The other analyses over gRPC. Curves: a diverged trial (lr 100) stops counting
+  // where its loss became NaN.
+  v1::CurvesRequest curves;
+  curves.set_grid("e2e");
+  curves.add_by("train.lr");
+  curves.set_metric("train_loss");
+  auto c = client.Curves(curves);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->groups_size(), 2);
+  EXPECT_EQ(c->by(0), "train.lr");
+  EXPECT_EQ(c->groups(0).points(0).n(), 18);
+  EXPECT_GT(c->groups(1).diverged(), 0);
+  v1::TestRequest test;
+  test.set_grid("e2e");
+  test.set_metric("best_test_acc");
+  test.add_a()->set_factor("activation");
+  test.mutable_a(0)->add_values("relu");
+  test.add_b()->set_factor("activation");
+  test.mutable_b(0)->add_values("tanh");
+  test.set_resamples(200);
+  auto t = client.Test(test);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_TRUE(t->paired());
+  EXPECT_EQ(t->pairs(), 12);
+  v1::LayersRequest layers;
+  layers.set_grid("e2e");
+  layers.add_by("depth");
+  layers.set_epoch(0);
+  auto l = client.Layers(layers);
+  ASSERT_TRUE(l.ok()) << l.status();
+  ASSERT_EQ(l->groups_size(), 2);
+  EXPECT_EQ(l->groups(1).layers_size(), 3);
+  v1::ExportRequest exporting;
+  exporting.set_grid("e2e");
+  exporting.set_content(v1::EXPORT_CONTENT_CURVES);
+  int chunks = 0, exported = 0, epochs = 0;
+  ASSERT_TRUE(client.Export(exporting, [&](const v1::ExportChunk& chunk) {
+                     ++chunks;
+                     exported += chunk.rows_size();
+                     for (const auto& row : chunk.rows()) epochs += row.epochs_size();
+                     return true;
+                   }).ok());
+  EXPECT_GE(chunks, 2);
+  EXPECT_EQ(exported, 36);
+  int stored = 0;  // a diverged trial stops early
+  for (const auto& r : *rows) stored += r.summary->epochs_run() + 1;
+  EXPECT_EQ(epochs, stored);
+  v1::EffectsRequest effects;
+  effects.set_grid("e2e");
+  effects.set_metric("best_test_acc");
+  auto e = client.Effects(effects);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->factors_size(), 3);
+  EXPECT_EQ(e->per_cell(), 3);
 }
 
 TEST(InProcess, ResubmittingAFinishedGridRunsNothing) {
