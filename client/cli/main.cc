@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
     }
     cmd->add_option("--where", o.where,
                     "Only trials with these factor values: depth=8,init=he_normal; depth=4|8 for either")
-        ->take_all();
+        ->allow_extra_args(false);
     AddTarget(cmd, o.target, true);
   };
   CommandOptions compare, curves, effects, test, layers, exporting;
@@ -121,8 +121,10 @@ int main(int argc, char** argv) {
   add_query(test_cmd, test, false, true);
   test_cmd->add_option("--a", test.a, "The first group: activation=relu (same syntax as --where)")
       ->required()
-      ->take_all();
-  test_cmd->add_option("--b", test.b, "The second group: activation=reflu")->required()->take_all();
+      ->allow_extra_args(false);
+  test_cmd->add_option("--b", test.b, "The second group: activation=reflu")
+      ->required()
+      ->allow_extra_args(false);
   test_cmd->add_option("--resamples", test.resamples, "Bootstrap resamples of the effect-size intervals")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "client/cli/commands.h"
+#include "client/cli/render.h"
+#include "client/cli/render_analysis.h"
 #include "client/cli/run_command.h"
 
 namespace actgrid::cli {
@@ -326,6 +328,21 @@ TEST_F(AnalysisCommands, BadInputIsRefusedWithExitCode2) {
   EXPECT_EQ(Run([](const CommandOptions& c, std::FILE* out, std::FILE* e) { return ExportCommand(c, out, e, nullptr); },
                 exporting, &text, &err),
             2);
+}
+
+TEST(Render, APartialAnswerSaysSo) {
+  v1::CompareResponse c;
+  c.set_grid("g");
+  c.set_grid_id(3);
+  c.set_metric("final_test_acc");
+  c.set_finished(7);
+  c.set_trials(8);
+  EXPECT_NE(RenderCompare(c, Format::kTable).find("partial, 7 of 8 trials finished"), std::string::npos);
+  EXPECT_NE(RenderCompare(c, Format::kJson).find("\"finished\": 7, \"trials\": 8"), std::string::npos);
+  v1::CurvesResponse curves;
+  curves.set_finished(1);
+  curves.set_trials(2);
+  EXPECT_NE(RenderCurves(curves, Format::kSvg).find("partial: 1 of 2 trials"), std::string::npos);
 }
 
 TEST(ParseFilters, CommasInsideParenthesesBelongToTheLabel) {
