@@ -2,6 +2,7 @@
 #include "client/cli/render_analysis.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -505,10 +506,42 @@ std::vector<std::string> SummaryColumns() {
   return names;
 }
 
+// The scalar fields of EpochMetrics in field order, read without reflection: export
+// writes one line per epoch, millions of them.
+struct EpochField {
+  const char* name;
+  double (*get)(const v1::EpochMetrics&);
+};
+const std::vector<EpochField>& EpochFields() {
+  static const std::vector<EpochField> fields = {
+      {"train_loss", [](const v1::EpochMetrics& e) { return e.train_loss(); }},
+      {"test_loss", [](const v1::EpochMetrics& e) { return e.test_loss(); }},
+      {"train_acc", [](const v1::EpochMetrics& e) { return e.train_acc(); }},
+      {"test_acc", [](const v1::EpochMetrics& e) { return e.test_acc(); }},
+      {"dead_fraction", [](const v1::EpochMetrics& e) { return e.dead_fraction(); }},
+      {"sparsity", [](const v1::EpochMetrics& e) { return e.sparsity(); }},
+      {"grad_norm_first", [](const v1::EpochMetrics& e) { return e.grad_norm_first(); }},
+      {"grad_norm_last", [](const v1::EpochMetrics& e) { return e.grad_norm_last(); }},
+      {"seconds", [](const v1::EpochMetrics& e) { return e.seconds(); }},
+  };
+  return fields;
+}
+
 std::vector<std::string> EpochColumns() {
-  std::vector<std::string> names;
-  for (const auto& [name, value] : Scalars(v1::EpochMetrics(), false)) names.push_back(name);
+  std::vector<std::string> names = {"epoch"};
+  for (const auto& f : EpochFields()) names.push_back(f.name);
   return names;
+}
+
+// Appends `v` as Exact() does, or (when not finite) `missing`.
+void AppendNumber(double v, const char* missing, std::string* out) {
+  if (!std::isfinite(v)) {
+    out->append(missing);
+    return;
+  }
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
 }
 
 }  // namespace
@@ -538,10 +571,16 @@ std::string ExportWriter::Rows(const v1::ExportChunk& chunk) const {
       for (const auto& g : t.factors()) base.push_back(g.value());
       base.push_back(StateName(t.state()));
       if (curves_) {
+        std::string prefix = CsvLine(base);
+        prefix.back() = ',';
         for (const auto& e : t.epochs()) {
-          std::vector<std::string> f = base;
-          for (auto& [name, value] : Scalars(e, false)) f.push_back(std::move(value));
-          out += CsvLine(f);
+          out += prefix;
+          absl::StrAppend(&out, e.epoch());
+          for (const auto& f : EpochFields()) {
+            out += ',';
+            AppendNumber(f.get(e), "", &out);
+          }
+          out += '\n';
         }
         continue;
       }
@@ -560,13 +599,31 @@ std::string ExportWriter::Rows(const v1::ExportChunk& chunk) const {
         {"cell", ids[3]},      {"seed_rank", ids[4]},                   {"seed", ids[5]},
         {"factors", JsonGroup(t.factors())}, {"state", JsonString(StateName(t.state()))}};
     if (curves_) {
+      std::string prefix = JsonObject(head);
+      prefix.pop_back();  // the closing brace: each epoch's fields follow
       for (const auto& e : t.epochs()) {
-        auto fields = head;
-        for (auto& kv : Scalars(e, true)) fields.push_back(std::move(kv));
-        std::vector<std::string> layers;
-        for (const auto& l : e.layers()) layers.push_back(JsonObject(Scalars(l, true)));
-        fields.emplace_back("layers", JsonArray(layers));
-        out += JsonObject(fields) + "\n";
+        out += prefix;
+        absl::StrAppend(&out, ", \"epoch\": ", e.epoch());
+        for (const auto& f : EpochFields()) {
+          absl::StrAppend(&out, ", \"", f.name, "\": ");
+          AppendNumber(f.get(e), "null", &out);
+        }
+        out += ", \"layers\": [";
+        for (int i = 0; i < e.layers_size(); ++i) {
+          const v1::LayerMetrics& l = e.layers(i);
+          absl::StrAppend(&out, i ? ", " : "", "{\"layer\": ", l.layer());
+          const std::pair<const char*, double> values[] = {{"dead_fraction", l.dead_fraction()},
+                                                           {"sparsity", l.sparsity()},
+                                                           {"grad_norm", l.grad_norm()},
+                                                           {"act_mean", l.act_mean()},
+                                                           {"act_std", l.act_std()}};
+          for (const auto& [name, v] : values) {
+            absl::StrAppend(&out, ", \"", name, "\": ");
+            AppendNumber(v, "null", &out);
+          }
+          out += '}';
+        }
+        out += "]}\n";
       }
       continue;
     }

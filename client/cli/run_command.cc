@@ -199,6 +199,8 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
     std::fprintf(err, "compare again with: actgrid compare %s --db %s --by %s --metric %s\n", grid_ref.c_str(),
                  options.db_path.c_str(), grid->factors.empty() ? "''" : absl::StrJoin(grid->factors, ",").c_str(),
                  options.metric.c_str());
+    std::fprintf(err, "and ask more: actgrid curves|effects|test|layers|export %s --db %s (--help for each)\n",
+                 grid_ref.c_str(), options.db_path.c_str());
   } else {
     std::fprintf(err, "error: %s\n", std::string((table.ok() ? dead : table).status().message()).c_str());
   }
