@@ -3,7 +3,8 @@
 // machine over gRPC (loopback TCP), plus the same queries on the database directly
 // (what `--db` does). Builds the synthetic databases on first use (see
 // analysis_db.h) and prints the median of each query over the rounds, with the
-// target over the median: above 1 meets it.
+// target over the median (above 1 meets it), then the same figures as JSON lines.
+// bench/analysis.sh runs it beside its pandas anchor (analysis_anchor.py).
 //   actgrid_analysis_bench [DIR [ROUNDS]]   (default bench/out, 7 rounds)
 #include <algorithm>
 #include <chrono>
@@ -49,8 +50,12 @@ bool Ensure(const std::string& path, const bench::SyntheticGrid& grid) {
   return true;
 }
 
-void Report(const char* what, double ms, double target_ms) {
-  std::printf("%-44s %9.1f ms   target %6.0f ms   target/time %5.2f\n", what, ms, target_ms, target_ms / ms);
+std::vector<std::string> g_json;  // one line per figure, printed at the end
+
+void Report(const char* query, const char* what, double ms, double target_ms) {
+  std::printf("  %-42s %9.1f ms   target %6.0f ms   target/time %5.2f\n", what, ms, target_ms, target_ms / ms);
+  g_json.push_back(std::string("{\"query\": \"") + query + "\", \"path\": \"" + what + "\", \"ms\": " +
+                   std::to_string(ms) + ", \"target_ms\": " + std::to_string(target_ms) + "}");
 }
 
 }  // namespace
@@ -101,8 +106,8 @@ int main(int argc, char** argv) {
         return r.ok() || fail(r.status());
       });
       std::printf("compare, %d trials, by activation,depth (%d groups)\n", finished, rows);
-      Report("  coordinator over gRPC", grpc_ms, 200);
-      Report("  the database directly (--db)", db_ms, 200);
+      Report("compare", "coordinator over gRPC", grpc_ms, 200);
+      Report("compare", "the database directly (--db)", db_ms, 200);
       request.clear_by();
       const double all_ms = MedianMs(rounds, [&] {
         auto r = client.Compare(request);
@@ -111,7 +116,7 @@ int main(int argc, char** argv) {
         return true;
       });
       std::printf("compare, %d trials, by every factor (%d groups)\n", finished, rows);
-      Report("  coordinator over gRPC", all_ms, 200);
+      Report("compare-all-factors", "coordinator over gRPC", all_ms, 200);
     } else {
       v1::CurvesRequest request;
       request.set_grid(grid);
@@ -131,17 +136,18 @@ int main(int argc, char** argv) {
         return r.ok() || fail(r.status());
       });
       std::printf("curves, %d trials x %d epochs, by activation,depth (%d groups)\n", finished, points, groups);
-      Report("  coordinator over gRPC", grpc_ms, 1000);
-      Report("  the database directly (--db)", db_ms, 1000);
+      Report("curves", "coordinator over gRPC", grpc_ms, 1000);
+      Report("curves", "the database directly (--db)", db_ms, 1000);
       request.set_layer(0);
       request.set_metric("grad_norm");
       const double layer_ms = MedianMs(rounds, [&] {
         auto r = client.Curves(request);
         return r.ok() || fail(r.status());
       });
-      Report("  per-layer (grad_norm of layer 0), gRPC", layer_ms, 1000);
+      Report("curves-layer", "per-layer (grad_norm of layer 0), gRPC", layer_ms, 1000);
     }
     (*coordinator)->Shutdown();
   }
+  for (const auto& line : g_json) std::printf("%s\n", line.c_str());
   return 0;
 }

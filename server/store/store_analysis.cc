@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -55,9 +56,9 @@ std::string GridValuesSql(const std::string& column) {
   "(SELECT DISTINCT m.trial_id AS trial_id FROM grid_trials m JOIN trials t " \
   "ON t.id = m.trial_id WHERE m.grid_id = ?1 AND t.state IN (3, 4)) f"
 
-// Per-layer curves: every epoch row of the finished trials.
-constexpr const char* kLayerCurves =
-    "SELECT e.trial_id, e.epoch, e.layers FROM " ACTGRID_FINISHED_TRIALS " JOIN epochs e ON e.trial_id = f.trial_id";
+// Per-layer curves: the finished trials, then each one's epoch rows.
+constexpr const char* kFinishedTrials = "SELECT f.trial_id FROM " ACTGRID_FINISHED_TRIALS;
+constexpr const char* kTrialLayers = "SELECT epoch, layers FROM epochs WHERE trial_id = ?1 ORDER BY epoch";
 
 // Per-epoch curves: one packed row per finished trial (NULL for a trial that finished
 // before the curves table existed), and that trial's epochs as the fallback.
@@ -155,26 +156,53 @@ absl::StatusOr<std::vector<TrialCurve>> SqliteStore::LoadGridCurves(int64_t grid
   }
   std::vector<TrialCurve> curves;
   if (layer) {
+    // Per-layer values live in each epoch row's layers BLOB: the finished trials are
+    // read in contiguous slices on parallel reader connections (a finished trial's
+    // epochs never change, so the slices agree with the list).
+    std::vector<int64_t> ids;
     ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
       ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
       ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
       {
-        ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kLayerCurves));
+        ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kFinishedTrials));
         stmt.Bind(1, grid_id);
         for (;;) {
           ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
           if (!found) break;
-          const int64_t trial = stmt.Int64(0);
-          if (curves.empty() || curves.back().trial_id != trial) curves.push_back({trial, {}});
-          std::vector<double>& values = curves.back().values;
-          const int epoch = stmt.Int(1);
-          if (epoch < 0) continue;
-          if (size_t(epoch) >= values.size()) values.resize(size_t(epoch) + 1, NAN);
-          values[size_t(epoch)] = LayerValue(stmt.Blob(2), field.layer, index);
+          ids.push_back(stmt.Int64(0));
         }
       }
       return EndRead(conn);
     }));
+    curves.resize(ids.size());
+    const size_t parts =
+        std::max<size_t>(1, std::min<size_t>({std::thread::hardware_concurrency(), 4, ids.size() / 256}));
+    std::vector<absl::Status> status(parts);
+    auto read_slice = [&](size_t part) {
+      const size_t first = ids.size() * part / parts, last = ids.size() * (part + 1) / parts;
+      status[part] = Read([&](sql::Conn& conn) -> absl::Status {
+        for (size_t i = first; i < last; ++i) {
+          ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kTrialLayers));
+          stmt.Bind(1, ids[i]);
+          curves[i].trial_id = ids[i];
+          std::vector<double>& values = curves[i].values;
+          for (;;) {
+            ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
+            if (!found) break;
+            const int epoch = stmt.Int(0);
+            if (epoch < 0) continue;
+            if (size_t(epoch) >= values.size()) values.resize(size_t(epoch) + 1, NAN);
+            values[size_t(epoch)] = LayerValue(stmt.Blob(1), field.layer, index);
+          }
+        }
+        return absl::OkStatus();
+      });
+    };
+    std::vector<std::thread> threads;
+    for (size_t part = 1; part < parts; ++part) threads.emplace_back(read_slice, part);
+    read_slice(0);
+    for (auto& t : threads) t.join();
+    for (const absl::Status& st : status) ACTGRID_STORE_RETURN_IF_ERROR(st);
     return curves;
   }
   const char* packed_sql = Statement(PackedCurveSql(field.metric));

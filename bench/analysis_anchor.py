@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""The anchor of the analysis benchmark: the same two questions answered the way one
+would without actgrid, with pandas (Debian's python3-pandas) over a flat SQLite table
+of the same trials (one column per factor, the metric, and for curves the epoch).
+
+  analysis_anchor.py COMPARE_DB CURVES_DB [ROUNDS]
+
+COMPARE_DB and CURVES_DB are the databases actgrid_analysis_bench builds. Their trials
+are first copied into flat tables in a scratch file next to them (not timed); then each
+round times (a) pd.read_sql of the flat table plus the groupby (n, mean, std, 95% t CI,
+median, min, max), and (b) the groupby alone on a DataFrame already in memory. Prints
+one JSON line per figure: {"query": ..., "anchor": ..., "ms": median}.
+"""
+import functools
+import json
+import math
+import os
+import sqlite3
+import statistics
+import sys
+import time
+
+import pandas as pd
+
+
+def decode_list(text):
+    """grid_trials.vals: each element as "<byte length>:<bytes>"."""
+    out, i, data = [], 0, text.encode()
+    while i < len(data):
+        colon = data.index(b":", i)
+        n = int(data[i:colon])
+        out.append(data[colon + 1:colon + 1 + n].decode())
+        i = colon + 1 + n
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def t975(df):
+    """t(0.975, df) by bisection on the regularized incomplete beta (no scipy needed);
+    cached per df, as actgrid caches it."""
+    from math import lgamma, exp, log
+
+    def betacf(a, b, x):
+        c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+        d = 1.0 / (d if abs(d) > 1e-300 else 1e-300)
+        f = d
+        for m in range(1, 300):
+            m2 = 2 * m
+            for num in (m * (b - m) * x / ((a + m2 - 1) * (a + m2)),
+                        -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1))):
+                d = 1.0 + num * d
+                c = 1.0 + num / c
+                d = 1.0 / (d if abs(d) > 1e-300 else 1e-300)
+                c = c if abs(c) > 1e-300 else 1e-300
+                f *= d * c
+            if abs(d * c - 1) < 1e-15:
+                break
+        return f
+
+    def ibeta(a, b, x):
+        front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(1 - x))
+        if x < (a + 1) / (a + b + 2):
+            return front * betacf(a, b, x) / a
+        return 1 - front * betacf(b, a, 1 - x) / b
+
+    lo, hi = 0.0, 1000.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        cdf = 1 - 0.5 * ibeta(df / 2, 0.5, df / (df + mid * mid))
+        lo, hi = (mid, hi) if cdf < 0.975 else (lo, mid)
+    return (lo + hi) / 2
+
+
+def flat_tables(compare_db, curves_db, scratch):
+    if os.path.exists(scratch):
+        return
+    out = sqlite3.connect(scratch)
+    src = sqlite3.connect(compare_db)
+    factors = decode_list(src.execute("SELECT factors FROM grids ORDER BY id DESC LIMIT 1").fetchone()[0])
+    rows = src.execute("SELECT m.vals, s.final_test_acc FROM grid_trials m LEFT JOIN summaries s "
+                       "ON s.trial_id = m.trial_id ORDER BY m.grid_id, m.position").fetchall()
+    out.execute("CREATE TABLE results(%s, final_test_acc REAL)" % ", ".join(f + " TEXT" for f in factors))
+    out.executemany("INSERT INTO results VALUES(%s)" % ", ".join("?" * (len(factors) + 1)),
+                    [decode_list(v) + [acc] for v, acc in rows])
+    src = sqlite3.connect(curves_db)
+    rows = src.execute("SELECT m.vals, e.epoch, e.test_acc FROM grid_trials m JOIN epochs e "
+                       "ON e.trial_id = m.trial_id ORDER BY m.grid_id, m.position, e.epoch").fetchall()
+    out.execute("CREATE TABLE epochs(%s, epoch INTEGER, test_acc REAL)" % ", ".join(f + " TEXT" for f in factors))
+    out.executemany("INSERT INTO epochs VALUES(%s)" % ", ".join("?" * (len(factors) + 2)),
+                    [decode_list(v) + [e, acc] for v, e, acc in rows])
+    out.commit()
+    out.close()
+
+
+def describe(frame, by, column):
+    g = frame.groupby(by, sort=False)[column]
+    out = g.agg(["count", "mean", "std", "median", "min", "max"])
+    t = out["count"].map(lambda n: t975(n - 1) if n > 1 else float("nan"))
+    half = t * out["std"] / out["count"].map(math.sqrt)
+    out["ci95_low"] = out["mean"] - half
+    out["ci95_high"] = out["mean"] + half
+    return out
+
+
+def timed(rounds, fn):
+    ms = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        ms.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(ms)
+
+
+def main():
+    compare_db, curves_db = sys.argv[1], sys.argv[2]
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    scratch = os.path.join(os.path.dirname(compare_db), "analysis-anchor-flat.db")
+    flat_tables(compare_db, curves_db, scratch)
+    conn = sqlite3.connect(scratch)
+    by = ["activation", "depth"]
+
+    def read_compare():
+        return pd.read_sql("SELECT activation, depth, final_test_acc FROM results", conn)
+
+    def read_curves():
+        return pd.read_sql("SELECT activation, depth, epoch, test_acc FROM epochs", conn)
+
+    results, epochs = read_compare(), read_curves()
+    figures = [
+        ("compare", "pandas: read_sql + groupby", timed(rounds, lambda: describe(read_compare(), by, "final_test_acc"))),
+        ("compare", "pandas: groupby in memory", timed(rounds, lambda: describe(results, by, "final_test_acc"))),
+        ("curves", "pandas: read_sql + groupby", timed(rounds, lambda: describe(read_curves(), by + ["epoch"], "test_acc"))),
+        ("curves", "pandas: groupby in memory", timed(rounds, lambda: describe(epochs, by + ["epoch"], "test_acc"))),
+    ]
+    for query, anchor, ms in figures:
+        print(json.dumps({"query": query, "anchor": anchor, "ms": ms}))
+
+
+if __name__ == "__main__":
+    main()
