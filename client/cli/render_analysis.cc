@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/cli/text.h"
+#include "server/core/transitions.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -447,17 +448,6 @@ std::string RenderLayers(const v1::LayersResponse& l, Format format) {
 
 namespace {
 
-const char* StateName(v1::TrialState state) {
-  switch (state) {
-    case v1::TRIAL_STATE_PENDING: return "PENDING";
-    case v1::TRIAL_STATE_LEASED: return "LEASED";
-    case v1::TRIAL_STATE_SUCCEEDED: return "SUCCEEDED";
-    case v1::TRIAL_STATE_DIVERGED: return "DIVERGED";
-    case v1::TRIAL_STATE_FAILED: return "FAILED";
-    case v1::TRIAL_STATE_CANCELLED: return "CANCELLED";
-    default: return "UNSPECIFIED";
-  }
-}
 
 // The scalar fields of a message as (name, rendered value) in field order: doubles
 // exact (NaN empty for CSV, null for JSON), integers, booleans 0/1 (CSV) or
@@ -569,7 +559,7 @@ std::string ExportWriter::Rows(const v1::ExportChunk& chunk) const {
     if (format_ == Format::kCsv) {
       std::vector<std::string> base = ids;
       for (const auto& g : t.factors()) base.push_back(g.value());
-      base.push_back(StateName(t.state()));
+      base.push_back(core::StateName(t.state()));
       if (curves_) {
         std::string prefix = CsvLine(base);
         prefix.back() = ',';
@@ -597,7 +587,7 @@ std::string ExportWriter::Rows(const v1::ExportChunk& chunk) const {
     std::vector<std::pair<std::string, std::string>> head = {
         {"trial_id", ids[0]},  {"trial_key", JsonString(t.trial_key())}, {"position", ids[2]},
         {"cell", ids[3]},      {"seed_rank", ids[4]},                   {"seed", ids[5]},
-        {"factors", JsonGroup(t.factors())}, {"state", JsonString(StateName(t.state()))}};
+        {"factors", JsonGroup(t.factors())}, {"state", JsonString(core::StateName(t.state()))}};
     if (curves_) {
       std::string prefix = JsonObject(head);
       prefix.pop_back();  // the closing brace: each epoch's fields follow

@@ -90,6 +90,13 @@ const char* Statement(std::string text) {
   return statements->insert(std::move(text)).first->c_str();
 }
 
+// values[epoch] = value, growing the curve with NaN (an epoch not stored).
+void SetEpoch(int epoch, double value, std::vector<double>* values) {
+  if (epoch < 0) return;
+  if (size_t(epoch) >= values->size()) values->resize(size_t(epoch) + 1, NAN);
+  (*values)[size_t(epoch)] = value;
+}
+
 template <size_t N>
 int IndexOf(const char* const (&names)[N], const std::string& name) {
   for (size_t i = 0; i < N; ++i)
@@ -189,10 +196,7 @@ absl::StatusOr<std::vector<TrialCurve>> SqliteStore::LoadGridCurves(int64_t grid
           for (;;) {
             ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
             if (!found) break;
-            const int epoch = stmt.Int(0);
-            if (epoch < 0) continue;
-            if (size_t(epoch) >= values.size()) values.resize(size_t(epoch) + 1, NAN);
-            values[size_t(epoch)] = LayerValue(stmt.Blob(1), field.layer, index);
+            SetEpoch(stmt.Int(0), LayerValue(stmt.Blob(1), field.layer, index), &values);
           }
         }
         return absl::OkStatus();
@@ -232,10 +236,7 @@ absl::StatusOr<std::vector<TrialCurve>> SqliteStore::LoadGridCurves(int64_t grid
       for (;;) {
         ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
         if (!found) break;
-        const int epoch = stmt.Int(0);
-        if (epoch < 0) continue;
-        if (size_t(epoch) >= values.size()) values.resize(size_t(epoch) + 1, NAN);
-        values[size_t(epoch)] = stmt.Double(1);
+        SetEpoch(stmt.Int(0), stmt.Double(1), &values);
       }
     }
     return EndRead(conn);

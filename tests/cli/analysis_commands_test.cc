@@ -17,18 +17,12 @@
 #include "client/cli/render.h"
 #include "client/cli/render_analysis.h"
 #include "client/cli/run_command.h"
+#include "tests/cli/cli_test_util.h"
 
 namespace actgrid::cli {
 namespace {
 
-std::string ReadAll(std::FILE* f) {
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  return s;
-}
+using test_util::ReadAll;
 
 // A CSV table: header names and rows of fields (RFC 4180 quoting).
 struct Csv {

@@ -10,18 +10,12 @@
 #include <gtest/gtest.h>
 
 #include "client/cli/run_command.h"
+#include "tests/cli/cli_test_util.h"
 
 namespace actgrid::cli {
 namespace {
 
-std::string ReadAll(std::FILE* f) {
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  return s;
-}
+using test_util::ReadAll;
 
 std::string WriteGrid(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + "/" + name;

@@ -20,15 +20,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/core/stats_test_util.h"
+
 namespace actgrid::core {
 namespace {
 
-::testing::AssertionResult RelNear(double actual, double expected, double rel) {
-  const double tol = rel * std::fabs(expected) + 1e-300;
-  if (std::fabs(actual - expected) <= tol) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "actual " << actual << " vs expected " << expected << " (rel tol " << rel
-                                       << ")";
-}
+using test_util::RelNear;
 
 // One row of a reference table: SS, df, F, p, eta² (NaN where not applicable).
 struct Expected {

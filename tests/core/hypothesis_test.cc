@@ -12,18 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/core/stats_test_util.h"
+
 #include "server/core/stats.h"
 
 namespace actgrid::core {
 namespace {
 
-// |actual − expected| <= rel·|expected| (plus a tiny absolute floor for zero).
-::testing::AssertionResult RelNear(double actual, double expected, double rel) {
-  const double tol = rel * std::fabs(expected) + 1e-300;
-  if (std::fabs(actual - expected) <= tol) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "actual " << actual << " vs expected " << expected << " (rel tol " << rel
-                                       << ")";
-}
+using test_util::RelNear;
 
 // Student's (1908) sleep data, as R's `sleep` data set: extra hours of sleep
 // of 10 patients under drug 1 (group 1) and drug 2 (group 2).
