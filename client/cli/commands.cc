@@ -91,6 +91,7 @@ absl::StatusOr<std::unique_ptr<Backend>> Open(const Target& t) {
   store::StoreOptions options;
   options.path = t.db;
   options.read_only = true;
+  options.migrate_older = true;  // a file of an earlier actgrid answers too
   auto store = store::Store::Open(options);
   if (!store.ok()) return store.status();
   return std::unique_ptr<Backend>(new DbBackend(*std::move(store)));

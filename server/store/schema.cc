@@ -214,6 +214,13 @@ absl::Status Migrate(sql::Conn& conn) {
   return absl::OkStatus();
 }
 
+absl::Status MigrateIfOlder(sql::Conn& conn) {
+  absl::StatusOr<Header> header = ReadHeader(conn);
+  if (!header.ok()) return header.status();
+  if (header->application_id != kApplicationId || header->version >= kSchemaVersion) return absl::OkStatus();
+  return Migrate(conn);
+}
+
 absl::Status CheckSchema(sql::Conn& conn) {
   absl::StatusOr<Header> header = ReadHeader(conn);
   if (!header.ok()) return header.status();

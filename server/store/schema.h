@@ -17,6 +17,10 @@ inline constexpr int kApplicationId = 0x41435447;
 // file: the caller (Store::Open) prefixes it.
 absl::Status Migrate(sql::Conn& conn);
 
+// Migrates an actgrid database whose schema is older than this build's; leaves
+// anything else (current, newer, empty, not actgrid's) untouched for CheckSchema to judge.
+absl::Status MigrateIfOlder(sql::Conn& conn);
+
 // For read-only opens: checks that the database is actgrid's at exactly kSchemaVersion
 // (FailedPrecondition when newer or not yet migrated; Unavailable when not actgrid's).
 absl::Status CheckSchema(sql::Conn& conn);

@@ -123,6 +123,11 @@ absl::StatusOr<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& opt
       status = writer.status();
     }
   }
+  if (status.ok() && store->read_only_ && options.migrate_older && !memory) {
+    absl::StatusOr<std::unique_ptr<sql::Conn>> conn =
+        sql::Conn::Open(store->filename_, SQLITE_OPEN_READWRITE, options.path);
+    status = conn.ok() ? MigrateIfOlder(**conn) : conn.status();
+  }
   if (status.ok() && store->read_only_) {
     absl::StatusOr<std::unique_ptr<sql::Conn>> reader = store->OpenReader();
     if (reader.ok()) {

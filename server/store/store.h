@@ -29,6 +29,9 @@ inline constexpr int kSchemaVersion = 2;
 struct StoreOptions {
   std::string path;        // a file, or ":memory:" (private to this Store, shared by its connections)
   bool read_only = false;  // readers only: every write returns FailedPrecondition
+  // With read_only: a database file of an older schema is first migrated (its
+  // migrations only add), through a short read-write connection.
+  bool migrate_older = false;
 };
 
 struct NewGridTrial {

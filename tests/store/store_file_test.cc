@@ -150,6 +150,22 @@ TEST(StoreFile, CurvesArePackedAtTheEndAndOlderTrialsFallBackToEpochs) {
   EXPECT_TRUE(absl::IsNotFound(store->LoadGridCurves(grid_id + 7, {"sparsity", -1}).status()));
 }
 
+TEST(StoreFile, ReadOnlyMigratesAnOlderFileOnlyWhenAsked) {
+  TempDir dir;
+  const std::string path = dir.File("older.db");
+  OpenOrDie(path).reset();
+  RawSql(path, "DROP TABLE curves");
+  RawSql(path, "PRAGMA user_version = 1");
+  const absl::StatusOr<std::unique_ptr<Store>> plain = Store::Open({path, true});
+  EXPECT_TRUE(absl::IsFailedPrecondition(plain.status())) << plain.status();
+  StoreOptions options{path, true};
+  options.migrate_older = true;
+  const absl::StatusOr<std::unique_ptr<Store>> migrated = Store::Open(options);
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
+  EXPECT_EQ(RawSql(path, "PRAGMA user_version"), kSchemaVersion);
+  EXPECT_TRUE(absl::IsFailedPrecondition((*migrated)->SetGridCancelled(1)));  // still read-only
+}
+
 TEST(StoreFile, UsesWriteAheadLogging) {
   TempDir dir;
   const std::string path = dir.File("wal.db");
