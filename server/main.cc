@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <thread>
 
@@ -45,8 +46,34 @@ int main(int argc, char** argv) {
   app.add_option("--max-trials", options.scheduler.max_trials_per_grid, "Most trials a grid may have")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
+  std::string tokens_file, tls_cert, tls_key;
+  app.add_option("--tokens", tokens_file,
+                 "File of bearer tokens with roles, one \"ROLE TOKEN\" a line: reader, submitter, worker, admin "
+                 "(else $ACTGRID_TOKENS). Without tokens the server listens on loopback only");
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve TLS (with --tls-key)");
+  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
   CLI11_PARSE(app, argc, argv);
   options.scheduler.lease_ms = int64_t(lease_seconds * 1000);
+  if (tokens_file.empty())
+    if (const char* env = std::getenv("ACTGRID_TOKENS"); env && *env) tokens_file = env;
+  auto fail = [](const absl::Status& status) {
+    std::fprintf(stderr, "actgrid-server: %s\n", std::string(status.message()).c_str());
+    return 2;
+  };
+  if (!tokens_file.empty()) {
+    auto auth = actgrid::server::Authorizer::FromFile(tokens_file);
+    if (!auth.ok()) return fail(auth.status());
+    options.auth = std::make_shared<const actgrid::server::Authorizer>(*std::move(auth));
+  }
+  if (tls_cert.empty() != tls_key.empty()) return fail(absl::InvalidArgumentError("--tls-cert and --tls-key go together"));
+  if (!tls_cert.empty()) {
+    auto cert = actgrid::rpc::ReadFileText(tls_cert, "TLS certificate");
+    if (!cert.ok()) return fail(cert.status());
+    auto key = actgrid::rpc::ReadFileText(tls_key, "TLS key");
+    if (!key.ok()) return fail(key.status());
+    options.tls_cert_pem = *std::move(cert);
+    options.tls_key_pem = *std::move(key);
+  }
 
   // Signals are taken by sigwait below, not by whichever thread they hit.
   sigset_t signals;
@@ -58,9 +85,18 @@ int main(int argc, char** argv) {
   auto coordinator = actgrid::server::Coordinator::Start(options);
   if (!coordinator.ok()) {
     std::fprintf(stderr, "actgrid-server: %s\n", std::string(coordinator.status().message()).c_str());
-    return 1;
+    return absl::IsInvalidArgument(coordinator.status()) ? 2 : 1;
   }
-  Log("serving on " + options.listen + " (database " + options.db_path + ")");
+  Log("serving on " + options.listen + (options.tls_cert_pem.empty() ? "" : " with TLS") + " (database " +
+      options.db_path + ")");
+  if (options.auth) {
+    std::string counts;
+    for (const auto& [role, n] : options.auth->Counts())
+      counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + role;
+    Log("tokens from " + tokens_file + ": " + counts);
+  } else {
+    Log("no tokens configured: every caller is trusted, so only this machine (loopback) is served");
+  }
   std::atomic<bool> stop{false}, stop_now{false};
   std::thread local;
   if (local_workers > 0) {

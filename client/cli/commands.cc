@@ -84,10 +84,18 @@ class DbBackend final : public Backend {
 
 std::chrono::milliseconds Timeout(const Target& t) { return std::chrono::milliseconds(long(t.timeout_s * 1000)); }
 
-Client Connect(const Target& t) { return Client(rpc::Connect(rpc::ServerAddress(t.server)), Timeout(t)); }
+absl::StatusOr<Client> Connect(const Target& t) {
+  auto auth = rpc::ClientAuth(t.token_file, t.tls, t.tls_ca);
+  if (!auth.ok()) return auth.status();
+  return Client(rpc::Connect(rpc::ServerAddress(t.server), *auth), Timeout(t));
+}
 
 absl::StatusOr<std::unique_ptr<Backend>> Open(const Target& t) {
-  if (t.db.empty()) return std::unique_ptr<Backend>(new RemoteBackend(Connect(t)));
+  if (t.db.empty()) {
+    auto client = Connect(t);
+    if (!client.ok()) return client.status();
+    return std::unique_ptr<Backend>(new RemoteBackend(*std::move(client)));
+  }
   store::StoreOptions options;
   options.path = t.db;
   options.read_only = true;
@@ -100,7 +108,8 @@ absl::StatusOr<std::unique_ptr<Backend>> Open(const Target& t) {
 // Prints the error and returns the exit code it deserves.
 int Fail(std::FILE* err, const Target& t, const absl::Status& status) {
   std::string where;
-  if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status))
+  if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) || absl::IsUnauthenticated(status) ||
+      absl::IsPermissionDenied(status))
     where = t.db.empty() ? absl::StrCat(" (coordinator ", rpc::ServerAddress(t.server), ")") : "";
   std::fprintf(err, "error: %s%s\n", std::string(status.message()).c_str(), where.c_str());
   const bool bad_input = absl::IsInvalidArgument(status) || absl::IsNotFound(status) ||
@@ -145,7 +154,9 @@ int SubmitCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const
     std::fprintf(err, "error: %s: %s\n", o.grid.c_str(), std::string(grid.status().message()).c_str());
     return 2;
   }
-  Client client = Connect(o.target);
+  auto connected = Connect(o.target);
+  if (!connected.ok()) return Fail(err, o.target, connected.status());
+  Client& client = *connected;
   auto response = client.Submit(grid::ToSubmitRequest(*grid, o.dry_run));
   if (!response.ok()) return Fail(err, o.target, response.status());
   if (o.dry_run) {
@@ -166,8 +177,9 @@ int SubmitCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const
 }
 
 int WatchCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop) {
-  Client client = Connect(o.target);
-  return Follow(client, o.grid, o, out, err, stop);
+  auto client = Connect(o.target);
+  if (!client.ok()) return Fail(err, o.target, client.status());
+  return Follow(*client, o.grid, o, out, err, stop);
 }
 
 int StatusCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
@@ -180,8 +192,9 @@ int StatusCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
 }
 
 int CancelCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
-  Client client = Connect(o.target);
-  auto grid = client.Cancel(o.grid);
+  auto client = Connect(o.target);
+  if (!client.ok()) return Fail(err, o.target, client.status());
+  auto grid = client->Cancel(o.grid);
   if (!grid.ok()) return Fail(err, o.target, grid.status());
   std::fprintf(out, "%s\n", GridLine(*grid).c_str());
   return 0;

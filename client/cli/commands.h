@@ -18,6 +18,9 @@ namespace actgrid::cli {
 struct Target {
   std::string server;  // coordinator address; empty = $ACTGRID_SERVER or the default
   std::string db;      // when set, read this database file instead (queries only)
+  std::string token_file;  // bearer token file (else $ACTGRID_TOKEN or $ACTGRID_TOKEN_FILE)
+  bool tls = false;        // TLS with the system's CA certificates
+  std::string tls_ca;      // TLS with this CA certificate file (else $ACTGRID_TLS_CA)
   double timeout_s = 30;
 };
 

@@ -18,6 +18,12 @@ void OnSignal(int) {
 void AddTarget(CLI::App* cmd, actgrid::cli::Target& t, bool db) {
   cmd->add_option("--server,-s", t.server, "Coordinator address host:port (default: $ACTGRID_SERVER or 127.0.0.1:7070)");
   if (db) cmd->add_option("--db", t.db, "Read this database file directly instead of asking a coordinator");
+  cmd->add_option("--token-file", t.token_file,
+                  "File holding the bearer token for a coordinator with tokens (else $ACTGRID_TOKEN, "
+                  "or the file $ACTGRID_TOKEN_FILE)");
+  cmd->add_flag("--tls", t.tls, "Connect with TLS, checking the coordinator against the system's CAs");
+  cmd->add_option("--tls-ca", t.tls_ca, "Connect with TLS, checking the coordinator against this CA file "
+                                         "(else $ACTGRID_TLS_CA)");
   cmd->add_option("--timeout", t.timeout_s, "Deadline of each call, in seconds")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
@@ -41,7 +47,10 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--metric", run.metric, "Summary metric of the table")->capture_default_str();
   run_cmd->add_option("--jsonl", run.jsonl_path,
                       "Append every finished trial (spec, key, curves, summary) as one JSON line");
-  run_cmd->add_option("--listen", run.listen, "Also serve the coordinator on host:port while running");
+  run_cmd->add_option("--listen", run.listen,
+                      "Also serve the coordinator on host:port while running (loopback only without --tokens)");
+  run_cmd->add_option("--tokens", run.tokens_file,
+                      "File of bearer tokens with roles (\"ROLE TOKEN\" a line) for callers on --listen");
   run_cmd->add_flag("--dry-run", run.dry_run, "Validate the grid and count its trials; train nothing");
   bool no_progress = false;
   run_cmd->add_flag("--no-progress", no_progress, "No progress bar");

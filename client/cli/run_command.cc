@@ -102,11 +102,20 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   server::CoordinatorOptions coordinator_options;
   coordinator_options.db_path = options.db_path;
   coordinator_options.listen = options.listen;
+  if (!options.tokens_file.empty()) {
+    auto auth = server::Authorizer::FromFile(options.tokens_file);
+    if (!auth.ok()) {
+      std::fprintf(err, "error: %s\n", std::string(auth.status().message()).c_str());
+      if (jsonl) std::fclose(jsonl);
+      return 2;
+    }
+    coordinator_options.auth = std::make_shared<const server::Authorizer>(*std::move(auth));
+  }
   auto coordinator = server::Coordinator::Start(coordinator_options);
   if (!coordinator.ok()) {
     std::fprintf(err, "error: %s\n", std::string(coordinator.status().message()).c_str());
     if (jsonl) std::fclose(jsonl);
-    return 1;
+    return absl::IsInvalidArgument(coordinator.status()) ? 2 : 1;
   }
   if (!options.listen.empty())
     std::fprintf(err, "coordinator listening on %s (port %d)\n", options.listen.c_str(), (*coordinator)->port());

@@ -14,6 +14,7 @@ struct RunOptions {
   std::string grid_path;
   std::string db_path = "actgrid.db";     // every curve lands here; finished trials are reused
   std::string listen;                     // also serve on this address while running
+  std::string tokens_file;                // who may call on `listen` (server/grpc/auth.h)
   int workers = 0;                        // 0 = every hardware thread
   std::string metric = "final_test_acc";  // summary metric of the table
   std::string jsonl_path;                 // when set, each finished trial is appended as JSON

@@ -1,7 +1,14 @@
 // Status mapping, deadlines and channels (see rpc.h).
 #include "common/rpc/rpc.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 
 namespace actgrid::rpc {
 
@@ -25,7 +32,78 @@ std::string ServerAddress(const std::string& flag) {
   return kDefaultServer;
 }
 
-std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
+namespace {
+
+class BearerInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit BearerInterceptor(const std::string& header) : header_(header) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA))
+      methods->GetSendInitialMetadata()->emplace("authorization", header_);
+    methods->Proceed();
+  }
+
+ private:
+  const std::string& header_;  // owned by the factory, which outlives the channel's calls
+};
+
+class BearerFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit BearerFactory(std::string token) : header_("Bearer " + std::move(token)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(grpc::experimental::ClientRpcInfo*) override {
+    return new BearerInterceptor(header_);
+  }
+
+ private:
+  const std::string header_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFileText(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<ChannelAuth> ClientAuth(const std::string& token_file, bool tls, const std::string& ca_file) {
+  ChannelAuth auth;
+  auto read_token = [&](const std::string& path) -> absl::Status {
+    auto text = ReadFileText(path, "token file");
+    if (!text.ok()) return text.status();
+    auth.token = std::string(absl::StripAsciiWhitespace(*text));
+    if (auth.token.empty()) return absl::InvalidArgumentError(absl::StrCat("token file ", path, " is empty"));
+    return absl::OkStatus();
+  };
+  if (!token_file.empty()) {
+    if (auto st = read_token(token_file); !st.ok()) return st;
+  } else if (const char* env = std::getenv("ACTGRID_TOKEN"); env && *env) {
+    auth.token = std::string(absl::StripAsciiWhitespace(env));
+  } else if (const char* file = std::getenv("ACTGRID_TOKEN_FILE"); file && *file) {
+    if (auto st = read_token(file); !st.ok()) return st;
+  }
+  std::string ca = ca_file;
+  if (ca.empty())
+    if (const char* env = std::getenv("ACTGRID_TLS_CA"); env && *env) ca = env;
+  auth.tls = tls || !ca.empty();
+  if (!ca.empty()) {
+    auto pem = ReadFileText(ca, "CA certificate file");
+    if (!pem.ok()) return pem.status();
+    auth.ca_pem = *std::move(pem);
+  }
+  return auth;
+}
+
+std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> BearerInterceptors(
+    const std::string& token) {
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
+  if (!token.empty()) factories.push_back(std::make_unique<BearerFactory>(token));
+  return factories;
+}
+
+std::shared_ptr<grpc::Channel> Connect(const std::string& address, const ChannelAuth& auth) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -35,7 +113,14 @@ std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
   // Reconnect quickly after a coordinator restart.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (auth.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = auth.ca_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  return grpc::experimental::CreateCustomChannelWithInterceptors(address, credentials, args,
+                                                                 BearerInterceptors(auth.token));
 }
 
 }  // namespace actgrid::rpc

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace actgrid::rpc {
 
@@ -26,8 +28,31 @@ void SetDeadline(grpc::ClientContext& context, std::chrono::milliseconds timeout
 // The address to reach: `flag` when given, else $ACTGRID_SERVER, else kDefaultServer.
 std::string ServerAddress(const std::string& flag);
 
-// An insecure channel to `address` with actgrid's message-size limits and keepalive.
-std::shared_ptr<grpc::Channel> Connect(const std::string& address);
+// How a client proves who it is and checks whom it talks to.
+struct ChannelAuth {
+  std::string token;   // sent as "authorization: Bearer <token>" with every call; empty = none
+  bool tls = false;    // TLS; the coordinator's certificate is checked against `ca_pem`
+  std::string ca_pem;  // PEM CA certificates; empty = the system's roots
+};
+
+// A client's credentials from its flags and environment, never from a token on the
+// command line: the token is read from `token_file` when given, else taken from
+// $ACTGRID_TOKEN, else read from the file named by $ACTGRID_TOKEN_FILE. TLS is on
+// with `tls`, or when a CA file is given (`ca_file`, else $ACTGRID_TLS_CA).
+// Errors: InvalidArgument naming a file that cannot be read or holds no token.
+absl::StatusOr<ChannelAuth> ClientAuth(const std::string& token_file, bool tls, const std::string& ca_file);
+
+// The contents of a secret or certificate file (a token file without its surrounding
+// whitespace). InvalidArgument naming `what` and the file when it cannot be read.
+absl::StatusOr<std::string> ReadFileText(const std::string& path, const std::string& what);
+
+// Client interceptors that add the bearer token to every call (none when empty).
+std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> BearerInterceptors(
+    const std::string& token);
+
+// A channel to `address` with actgrid's message-size limits and keepalive, insecure
+// unless `auth` asks for TLS, carrying `auth`'s token.
+std::shared_ptr<grpc::Channel> Connect(const std::string& address, const ChannelAuth& auth = {});
 
 // Largest message either side accepts (a grid of 200,000 trials fits).
 inline constexpr int kMaxMessageBytes = 256 << 20;

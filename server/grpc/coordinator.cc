@@ -18,6 +18,13 @@ namespace actgrid::server {
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& options) {
   std::unique_ptr<Coordinator> c(new Coordinator());
+  c->auth_ = options.auth ? options.auth : std::make_shared<const Authorizer>();
+  if (!options.listen.empty() && !c->auth_->enabled() && !IsLoopback(options.listen))
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to serve ", options.listen, " without tokens: anyone who reaches it could submit, read and "
+        "report; give a tokens file (--tokens), or listen on a loopback address such as 127.0.0.1:7070"));
+  if (options.tls_cert_pem.empty() != options.tls_key_pem.empty())
+    return absl::InvalidArgumentError("TLS needs both a certificate and its key");
   if (options.db_path != ":memory:") {
     // Two coordinators on one database would lease the same trials twice.
     const std::string lock_path = options.db_path + ".lock";
@@ -37,15 +44,22 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   const core::Clock* clock = options.clock ? options.clock : &c->clock_;
   c->scheduler_ = std::make_unique<core::Scheduler>(c->store_.get(), clock, options.scheduler);
   if (auto s = c->scheduler_->Recover(); !s.ok()) return s;
-  c->grids_ = std::make_unique<GridsService>(c->scheduler_.get());
-  c->workers_ = std::make_unique<WorkersService>(c->scheduler_.get());
-  c->analysis_ = std::make_unique<AnalysisService>(c->scheduler_.get());
+  c->grids_ = std::make_unique<GridsService>(c->scheduler_.get(), c->auth_.get());
+  c->workers_ = std::make_unique<WorkersService>(c->scheduler_.get(), c->auth_.get());
+  c->analysis_ = std::make_unique<AnalysisService>(c->scheduler_.get(), c->auth_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  if (!options.listen.empty())
-    builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &c->port_);
+  if (!options.listen.empty()) {
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+    if (!options.tls_cert_pem.empty()) {
+      grpc::SslServerCredentialsOptions ssl;
+      ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+      credentials = grpc::SslServerCredentials(ssl);
+    }
+    builder.AddListeningPort(options.listen, credentials, &c->port_);
+  }
   builder.SetMaxReceiveMessageSize(rpc::kMaxMessageBytes);
   builder.SetMaxSendMessageSize(rpc::kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -80,7 +94,8 @@ std::shared_ptr<grpc::Channel> Coordinator::InProcessChannel() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(rpc::kMaxMessageBytes);
   args.SetMaxSendMessageSize(rpc::kMaxMessageBytes);
-  return server_->InProcessChannel(args);
+  if (!auth_->enabled()) return server_->InProcessChannel(args);
+  return server_->experimental().InProcessChannelWithInterceptors(args, rpc::BearerInterceptors(auth_->internal_token()));
 }
 
 void Coordinator::Shutdown(std::chrono::milliseconds grace) {

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "server/core/clock.h"
 #include "server/core/scheduler.h"
+#include "server/grpc/auth.h"
 #include "server/grpc/services.h"
 #include "server/store/store.h"
 
@@ -26,6 +27,10 @@ struct CoordinatorOptions {
   std::string listen;                   // "host:port" to serve on TCP; empty = in-process only
   core::SchedulerOptions scheduler;
   const core::Clock* clock = nullptr;   // test-only: lease time from a FakeClock (default: system)
+  // Who may call (auth.h). Without tokens, `listen` must be a loopback address.
+  std::shared_ptr<const Authorizer> auth;
+  // TLS on `listen` when both are set (PEM text of the certificate chain and its key).
+  std::string tls_cert_pem, tls_key_pem;
 };
 
 class Coordinator {
@@ -35,7 +40,8 @@ class Coordinator {
   static absl::StatusOr<std::unique_ptr<Coordinator>> Start(const CoordinatorOptions& options);
   ~Coordinator();
 
-  // A channel to this coordinator that does not leave the process.
+  // A channel to this coordinator that does not leave the process (with the
+  // coordinator's own token when tokens are configured).
   std::shared_ptr<grpc::Channel> InProcessChannel();
   // The TCP port bound (0 when not listening).
   int port() const { return port_; }
@@ -52,6 +58,7 @@ class Coordinator {
   void Tick();
 
   core::SystemClock clock_;
+  std::shared_ptr<const Authorizer> auth_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<core::Scheduler> scheduler_;
   std::unique_ptr<GridsService> grids_;

@@ -24,17 +24,20 @@ grpc::Status Answer(absl::StatusOr<T> result, Out* out) {
 
 }  // namespace
 
-grpc::Status GridsService::SubmitGrid(grpc::ServerContext*, const v1::SubmitGridRequest* request,
+grpc::Status GridsService::SubmitGrid(grpc::ServerContext* context, const v1::SubmitGridRequest* request,
                                       v1::SubmitGridResponse* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kSubmit); !denied.ok()) return denied;
   return Answer(scheduler_->Submit(*request), response);
 }
 
-grpc::Status GridsService::GetGrid(grpc::ServerContext*, const v1::GridRef* request, v1::Grid* response) {
+grpc::Status GridsService::GetGrid(grpc::ServerContext* context, const v1::GridRef* request, v1::Grid* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
   return Answer(scheduler_->GetGrid(request->grid()), response);
 }
 
-grpc::Status GridsService::ListGrids(grpc::ServerContext*, const v1::ListGridsRequest* request,
+grpc::Status GridsService::ListGrids(grpc::ServerContext* context, const v1::ListGridsRequest* request,
                                      v1::ListGridsResponse* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
   auto grids = scheduler_->ListGrids(request->limit());
   if (!grids.ok()) return ToGrpc(grids.status());
   for (auto& g : *grids) *response->add_grids() = std::move(g);
@@ -43,6 +46,7 @@ grpc::Status GridsService::ListGrids(grpc::ServerContext*, const v1::ListGridsRe
 
 grpc::Status GridsService::WatchGrid(grpc::ServerContext* context, const v1::GridRef* request,
                                      grpc::ServerWriter<v1::GridEvent>* writer) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
   auto grid = scheduler_->GetGrid(request->grid());
   if (!grid.ok()) return ToGrpc(grid.status());
   const int64_t id = grid->id();
@@ -68,25 +72,29 @@ grpc::Status GridsService::WatchGrid(grpc::ServerContext* context, const v1::Gri
   return grpc::Status::OK;
 }
 
-grpc::Status GridsService::CancelGrid(grpc::ServerContext*, const v1::GridRef* request, v1::Grid* response) {
+grpc::Status GridsService::CancelGrid(grpc::ServerContext* context, const v1::GridRef* request, v1::Grid* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kSubmit); !denied.ok()) return denied;
   return Answer(scheduler_->CancelGrid(request->grid()), response);
 }
 
-grpc::Status GridsService::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+grpc::Status GridsService::ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest*,
                                        v1::ListWorkersResponse* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
   auto workers = scheduler_->ListWorkers();
   if (!workers.ok()) return ToGrpc(workers.status());
   for (auto& w : *workers) *response->add_workers() = std::move(w);
   return grpc::Status::OK;
 }
 
-grpc::Status WorkersService::LeaseTrials(grpc::ServerContext*, const v1::LeaseTrialsRequest* request,
+grpc::Status WorkersService::LeaseTrials(grpc::ServerContext* context, const v1::LeaseTrialsRequest* request,
                                          v1::LeaseTrialsResponse* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kWork); !denied.ok()) return denied;
   return Answer(scheduler_->Lease(*request), response);
 }
 
-grpc::Status WorkersService::ReportEpochs(grpc::ServerContext*,
+grpc::Status WorkersService::ReportEpochs(grpc::ServerContext* context,
                                           grpc::ServerReaderWriter<v1::ReportAck, v1::ReportBatch>* stream) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kWork); !denied.ok()) return denied;
   v1::ReportBatch batch;
   while (stream->Read(&batch)) {
     auto ack = scheduler_->Report(std::move(batch));  // returns after the batch has committed
@@ -96,43 +104,51 @@ grpc::Status WorkersService::ReportEpochs(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkersService::CompleteTrial(grpc::ServerContext*, const v1::CompleteTrialRequest* request,
+grpc::Status WorkersService::CompleteTrial(grpc::ServerContext* context, const v1::CompleteTrialRequest* request,
                                            v1::CompleteTrialResponse*) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kWork); !denied.ok()) return denied;
   return ToGrpc(scheduler_->Complete(*request));
 }
 
-grpc::Status WorkersService::FailTrial(grpc::ServerContext*, const v1::FailTrialRequest* request,
+grpc::Status WorkersService::FailTrial(grpc::ServerContext* context, const v1::FailTrialRequest* request,
                                        v1::FailTrialResponse*) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kWork); !denied.ok()) return denied;
   return ToGrpc(scheduler_->Fail(*request));
 }
 
-grpc::Status AnalysisService::Compare(grpc::ServerContext*, const v1::CompareRequest* request,
+grpc::Status AnalysisService::Compare(grpc::ServerContext* context, const v1::CompareRequest* request,
                                       v1::CompareResponse* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
   return Answer(core::Compare(scheduler_->store(), *request), response);
 }
 
-grpc::Status AnalysisService::Curves(grpc::ServerContext*, const v1::CurvesRequest* request,
+grpc::Status AnalysisService::Curves(grpc::ServerContext* context, const v1::CurvesRequest* request,
                                      v1::CurvesResponse* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
   return Answer(core::Curves(scheduler_->store(), *request), response);
 }
 
-grpc::Status AnalysisService::Effects(grpc::ServerContext*, const v1::EffectsRequest* request,
+grpc::Status AnalysisService::Effects(grpc::ServerContext* context, const v1::EffectsRequest* request,
                                       v1::EffectsResponse* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
   return Answer(core::Effects(scheduler_->store(), *request), response);
 }
 
-grpc::Status AnalysisService::Test(grpc::ServerContext*, const v1::TestRequest* request,
+grpc::Status AnalysisService::Test(grpc::ServerContext* context, const v1::TestRequest* request,
                                    v1::TestResponse* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
   return Answer(core::Test(scheduler_->store(), *request), response);
 }
 
-grpc::Status AnalysisService::Layers(grpc::ServerContext*, const v1::LayersRequest* request,
+grpc::Status AnalysisService::Layers(grpc::ServerContext* context, const v1::LayersRequest* request,
                                      v1::LayersResponse* response) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
   return Answer(core::Layers(scheduler_->store(), *request), response);
 }
 
 grpc::Status AnalysisService::Export(grpc::ServerContext* context, const v1::ExportRequest* request,
                                      grpc::ServerWriter<v1::ExportChunk>* writer) {
+  if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
   // Chunks go out as they are read; a client that goes away stops the export.
   return ToGrpc(core::Export(scheduler_->store(), *request, [&](const v1::ExportChunk& chunk) {
     return !context->IsCancelled() && writer->Write(chunk);

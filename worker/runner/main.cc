@@ -41,7 +41,19 @@ int main(int argc, char** argv) {
   app.add_option("--grace", grace, "Seconds running trials get to finish on SIGTERM before they are released")
       ->check(CLI::Range(0.0, 86400.0));
   app.add_option("--id", worker_id, "Worker id shown by `actgrid workers` (default host:pid:0)");
+  std::string token_file, tls_ca;
+  bool tls = false;
+  app.add_option("--token-file", token_file,
+                 "File holding this worker's bearer token (else $ACTGRID_TOKEN, or the file $ACTGRID_TOKEN_FILE)");
+  app.add_flag("--tls", tls, "Connect with TLS, checking the coordinator against the system's CAs");
+  app.add_option("--tls-ca", tls_ca, "Connect with TLS, checking the coordinator against this CA file "
+                                     "(else $ACTGRID_TLS_CA)");
   CLI11_PARSE(app, argc, argv);
+  const auto auth = actgrid::rpc::ClientAuth(token_file, tls, tls_ca);
+  if (!auth.ok()) {
+    std::fprintf(stderr, "actgrid-worker: %s\n", std::string(auth.status().message()).c_str());
+    return 2;
+  }
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
@@ -51,12 +63,12 @@ int main(int argc, char** argv) {
   options.worker_id = worker_id;
   options.grace = std::chrono::milliseconds(long(grace * 1000));
   options.log = Log;
-  Log("coordinator " + address + ", " + std::to_string(actgrid::runner::EffectiveThreads(threads)) +
+  Log("coordinator " + address + (auth->tls ? " (TLS)" : "") + (auth->token.empty() ? "" : " with a token") + ", " + std::to_string(actgrid::runner::EffectiveThreads(threads)) +
       " trial slots");
-  actgrid::runner::RemoteWorker worker(actgrid::rpc::Connect(address), options);
+  actgrid::runner::RemoteWorker worker(actgrid::rpc::Connect(address, *auth), options);
   const auto stats = worker.Run(g_stop, &g_stop_now);
   Log("stopped: " + std::to_string(stats.leased) + " leased, " + std::to_string(stats.completed) +
       " completed, " + std::to_string(stats.failed) + " failed, " + std::to_string(stats.released) +
       " released, " + std::to_string(stats.dropped) + " dropped (lease lost or cancelled)");
-  return 0;
+  return stats.refused.empty() ? 0 : 1;
 }

@@ -162,6 +162,13 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     rpc::SetDeadline(context, options_.call_timeout);
     context.set_wait_for_ready(true);  // a coordinator restarting is waited for, not failed at once
     const grpc::Status status = stub_->LeaseTrials(&context, request, &response);
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      // Retrying cannot help: the token is missing, unknown or not a worker's.
+      Log(absl::StrCat("the coordinator refuses this worker: ", status.error_message()));
+      stats_.refused = status.error_message();
+      break;
+    }
     if (!status.ok()) {
       if (!outage) Log(absl::StrCat("coordinator unreachable (", status.error_message(), "); retrying"));
       outage = true;

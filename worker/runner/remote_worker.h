@@ -31,6 +31,7 @@ struct WorkerOptions {
 struct WorkerStats {
   long leased = 0, completed = 0, failed = 0, released = 0, dropped = 0;
   long epochs_reported = 0;
+  std::string refused;  // why the coordinator refused this worker's token (it stopped then)
 };
 
 class RemoteWorker {
