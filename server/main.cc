@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-trials", options.scheduler.max_trials_per_grid, "Most trials a grid may have")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
+  double max_db_mb = 0;
+  app.add_option("--max-db-mb", max_db_mb,
+                 "Largest the database may grow, in MiB (0 = no limit): past it, writes fail as on a full disk")
+      ->check(CLI::Range(0.0, 1e9));
   std::string tokens_file, tls_cert, tls_key;
   app.add_option("--tokens", tokens_file,
                  "File of bearer tokens with roles, one \"ROLE TOKEN\" a line: reader, submitter, worker, admin "
@@ -54,6 +58,7 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
   CLI11_PARSE(app, argc, argv);
   options.scheduler.lease_ms = int64_t(lease_seconds * 1000);
+  options.max_db_bytes = int64_t(max_db_mb * 1024 * 1024);
   if (tokens_file.empty())
     if (const char* env = std::getenv("ACTGRID_TOKENS"); env && *env) tokens_file = env;
   auto fail = [](const absl::Status& status) {

@@ -38,6 +38,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   }
   store::StoreOptions store_options;
   store_options.path = options.db_path;
+  store_options.max_bytes = options.max_db_bytes;
   auto store = store::Store::Open(store_options);
   if (!store.ok()) return store.status();
   c->store_ = *std::move(store);

@@ -31,6 +31,7 @@ struct CoordinatorOptions {
   std::shared_ptr<const Authorizer> auth;
   // TLS on `listen` when both are set (PEM text of the certificate chain and its key).
   std::string tls_cert_pem, tls_key_pem;
+  int64_t max_db_bytes = 0;  // the database's size limit (0 = none), see StoreOptions::max_bytes
 };
 
 class Coordinator {

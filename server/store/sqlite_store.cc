@@ -119,6 +119,13 @@ absl::StatusOr<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& opt
       store->writer_ = std::move(*writer);
       status = store->writer_->Exec(memory ? kMemoryPragmas : kFilePragmas);
       if (status.ok()) status = Migrate(*store->writer_);
+      if (status.ok() && options.max_bytes > 0) {
+        absl::StatusOr<int64_t> page = store->writer_->QueryInt("PRAGMA page_size");
+        status = page.ok() ? store->writer_->Exec(absl::StrCat("PRAGMA max_page_count = ",
+                                                               std::max<int64_t>(1, options.max_bytes / *page))
+                                                      .c_str())
+                           : page.status();
+      }
     } else {
       status = writer.status();
     }

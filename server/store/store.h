@@ -32,6 +32,10 @@ struct StoreOptions {
   // With read_only: a database file of an older schema is first migrated (its
   // migrations only add), through a short read-write connection.
   bool migrate_older = false;
+  // When > 0, the database may not grow past about this many bytes: a write that
+  // would fails as a full disk does (Unavailable, "database or disk is full"), and
+  // nothing of it is stored.
+  int64_t max_bytes = 0;
 };
 
 struct NewGridTrial {

@@ -1,0 +1,204 @@
+// Faults injected into real processes and the store: a worker paused past its lease
+// whose late reports are refused, a worker that starts before its coordinator, and a
+// database that fills up. After each, every trial ended exactly once with each of its
+// epochs stored once, and the database passes PRAGMA integrity_check.
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "client/cli/client.h"
+#include "client/grid/grid_file.h"
+#include "common/rpc/rpc.h"
+#include "server/grpc/coordinator.h"
+#include "server/store/store.h"
+#include "tests/e2e/process_util.h"
+
+namespace {
+
+using namespace actgrid::e2e;  // NOLINT: the process helpers
+using actgrid::v1::TrialState;
+
+std::unique_ptr<actgrid::store::Store> OpenReadOnly(const std::string& db) {
+  actgrid::store::StoreOptions options;
+  options.path = db;
+  options.read_only = true;
+  auto store = actgrid::store::Store::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+// The trials of `grid` all SUCCEEDED with epochs 0..epochs stored exactly once.
+void ExpectEveryTrialOnce(actgrid::store::Store& store, const std::string& grid, size_t trials, int epochs) {
+  auto found = store.FindGrid(grid);
+  ASSERT_TRUE(found.ok()) << found.status();
+  auto rows = store.ListGridTrials(found->id);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), trials);
+  for (const auto& r : *rows) {
+    EXPECT_EQ(r.state, actgrid::v1::TRIAL_STATE_SUCCEEDED) << r.trial_id;
+    auto stored = store.LoadEpochs(r.trial_id);
+    ASSERT_TRUE(stored.ok());
+    ASSERT_EQ(stored->size(), size_t(epochs) + 1) << r.trial_id;
+    for (size_t e = 0; e < stored->size(); ++e) ASSERT_EQ((*stored)[e].epoch(), int(e));
+  }
+}
+
+// Polls `actgrid workers` until `worker` holds a lease.
+bool WaitUntilHolding(const std::string& address, const std::string& worker) {
+  std::string out, err;
+  for (int i = 0; i < 300; ++i) {
+    Actgrid({"workers", "--server", address}, "fault_workers", &out, &err);
+    std::istringstream lines(out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string id, host;
+      int slots = 0, leased = 0;
+      if (fields >> id >> host >> slots >> leased && id == worker && leased > 0) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+int SubmitWithRetry(const std::string& grid, const std::string& address, std::string* out, std::string* err) {
+  int code = -1;
+  for (int i = 0; i < 50 && code != 0; ++i) {
+    code = Actgrid({"submit", grid, "--server", address}, "fault_submit", out, err);
+    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return code;
+}
+
+TEST(Faults, PausedWorkerPastItsLeaseHasItsLateReportsRefused) {
+  const std::string db = ::testing::TempDir() + "/fault_pause.db";
+  RemoveDatabase(db);
+  const std::string grid = ::testing::TempDir() + "/fault_pause.yaml";
+  std::ofstream(grid) << "name: pause\n"
+                         "dataset: {name: circle, samples: 1000}\n"
+                         "train: {epochs: 1500}\n"
+                         "seeds: 1\n"
+                         "grid:\n  activation: [relu, tanh]\n";
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  Process server = Process::Start(
+      {kBin + "/server/actgrid-server", "--listen", address, "--db", db, "--lease-seconds", "1"}, "pause_server");
+  Process sleepy = Process::Start(
+      {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1", "--id", "sleepy"},
+      "pause_sleepy");
+  std::string out, err;
+  ASSERT_EQ(SubmitWithRetry(grid, address, &out, &err), 0) << err;
+  ASSERT_TRUE(WaitUntilHolding(address, "sleepy"));
+  sleepy.Kill(SIGSTOP);  // it keeps its trial but stops reporting: the lease expires
+  Process other = Process::Start(
+      {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "2", "--id", "other"},
+      "pause_other");
+  ASSERT_EQ(Actgrid({"watch", "pause", "--server", address, "--no-progress"}, "pause_watch", &out, &err), 0) << err;
+  EXPECT_NE(out.find("DONE, 2/2 trials"), std::string::npos) << out;
+  sleepy.Kill(SIGCONT);  // it wakes up holding a stale attempt and reports
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  sleepy.Kill(SIGTERM);
+  EXPECT_EQ(sleepy.Wait(std::chrono::seconds(30)), 0);
+  other.Kill(SIGTERM);
+  EXPECT_EQ(other.Wait(std::chrono::seconds(30)), 0);
+  server.Kill(SIGTERM);
+  EXPECT_EQ(server.Wait(std::chrono::seconds(30)), 0);
+  // The paused worker's attempt was dropped, never completed.
+  const std::string sleepy_log = Slurp(sleepy.err);
+  EXPECT_NE(sleepy_log.find("0 completed"), std::string::npos) << sleepy_log;
+  EXPECT_EQ(sleepy_log.find(" 0 dropped"), std::string::npos) << sleepy_log;
+
+  auto store = OpenReadOnly(db);
+  ASSERT_NE(store, nullptr);
+  ExpectEveryTrialOnce(*store, "pause", 2, 1500);
+  auto workers = store->ListWorkers();
+  ASSERT_TRUE(workers.ok());
+  for (const auto& w : *workers) {
+    if (w.worker_id() == "sleepy") {
+      EXPECT_EQ(w.completed(), 0);
+      EXPECT_GE(w.failed(), 1);  // its expired lease
+    }
+  }
+  store.reset();
+  EXPECT_EQ(IntegrityCheck(db), "ok");
+}
+
+TEST(Faults, WorkerStartedBeforeItsCoordinatorWaitsForIt) {
+  const std::string db = ::testing::TempDir() + "/fault_late_server.db";
+  RemoveDatabase(db);
+  const std::string grid = ::testing::TempDir() + "/fault_late_server.yaml";
+  std::ofstream(grid) << "name: late\n"
+                         "dataset: {name: xor, samples: 200}\n"
+                         "train: {epochs: 20}\n"
+                         "seeds: 2\n"
+                         "grid:\n  activation: [relu, tanh]\n";
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  Process worker = Process::Start(
+      {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1", "--id", "early"},
+      "late_worker");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  Process server = Process::Start({kBin + "/server/actgrid-server", "--listen", address, "--db", db}, "late_server");
+  std::string out, err;
+  ASSERT_EQ(SubmitWithRetry(grid, address, &out, &err), 0) << err;
+  ASSERT_EQ(Actgrid({"watch", "late", "--server", address, "--no-progress"}, "late_watch", &out, &err), 0) << err;
+  EXPECT_NE(out.find("DONE, 4/4 trials"), std::string::npos) << out;
+  worker.Kill(SIGTERM);
+  EXPECT_EQ(worker.Wait(std::chrono::seconds(30)), 0);
+  // The worker that waited for the coordinator trained the grid (it is the only one).
+  const std::string log = Slurp(worker.err);
+  EXPECT_NE(log.find("4 completed"), std::string::npos) << log;
+  server.Kill(SIGTERM);
+  EXPECT_EQ(server.Wait(std::chrono::seconds(30)), 0);
+  auto store = OpenReadOnly(db);
+  ASSERT_NE(store, nullptr);
+  ExpectEveryTrialOnce(*store, "late", 4, 20);
+  store.reset();
+  EXPECT_EQ(IntegrityCheck(db), "ok");
+}
+
+// A database that cannot grow: the write that does not fit fails with a clear
+// error, everything committed before it stays, and the file stays sound.
+TEST(Faults, FullDatabaseRefusesWritesClearlyAndStaysSound) {
+  const std::string db = ::testing::TempDir() + "/fault_full.db";
+  RemoveDatabase(db);
+  actgrid::server::CoordinatorOptions options;
+  options.db_path = db;
+  options.max_db_bytes = 512 * 1024;
+  std::string first_error;
+  {
+    auto coordinator = actgrid::server::Coordinator::Start(options);
+    ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+    actgrid::cli::Client client((*coordinator)->InProcessChannel());
+    auto small = actgrid::grid::ParseGridText("name: small\ndataset: {name: xor, samples: 100}\ntrain: {epochs: 2}\n");
+    ASSERT_TRUE(small.ok());
+    ASSERT_TRUE(client.Submit(actgrid::grid::ToSubmitRequest(*small, false)).ok());
+    // Grids until one does not fit: each submission is one transaction, all or nothing.
+    for (int i = 0; i < 200 && first_error.empty(); ++i) {
+      auto big = actgrid::grid::ParseGridText("name: big" + std::to_string(i) +
+                                              "\ndataset: {name: xor, samples: 100}\ntrain: {epochs: 2}\nseeds: 400\n"
+                                              "grid:\n  depth: [1, 2, 3]\n");
+      ASSERT_TRUE(big.ok());
+      auto submitted = client.Submit(actgrid::grid::ToSubmitRequest(*big, false));
+      if (!submitted.ok()) first_error = std::string(submitted.status().message());
+    }
+    ASSERT_FALSE(first_error.empty()) << "the database never filled";
+    EXPECT_NE(first_error.find("full"), std::string::npos) << first_error;
+    // Reads still answer.
+    EXPECT_TRUE(client.GetGrid("small").ok());
+  }
+  EXPECT_EQ(IntegrityCheck(db), "ok");
+  // Without the limit, the database opens and holds every grid committed before.
+  options.max_db_bytes = 0;
+  auto reopened = actgrid::server::Coordinator::Start(options);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  actgrid::cli::Client client((*reopened)->InProcessChannel());
+  auto grids = client.ListGrids(0);
+  ASSERT_TRUE(grids.ok());
+  EXPECT_GE(grids->size(), 2u);
+  for (const auto& g : *grids) EXPECT_EQ(g.trials(), g.name() == "small" ? 1 : 1200) << g.name();
+}
+
+}  // namespace
