@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-trials", options.scheduler.max_trials_per_grid, "Most trials a grid may have")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
+  std::vector<std::string> data_dirs = {"/usr/share/datasets"};
+  app.add_option("--data-dir", data_dirs,
+                 "With --local-workers: directory dataset files may be read from (repeat for several)")
+      ->capture_default_str();
   double max_db_mb = 0;
   app.add_option("--max-db-mb", max_db_mb,
                  "Largest the database may grow, in MiB (0 = no limit): past it, writes fail as on a full disk")
@@ -112,6 +116,7 @@ int main(int argc, char** argv) {
       w.worker_id = actgrid::core::kInProcessWorkerId;
       w.grace = std::chrono::milliseconds(0);  // the server is going away: release at once
       w.log = [](const std::string& m) { Log("local worker: " + m); };
+      w.data_dirs = data_dirs;
       actgrid::runner::RemoteWorker worker((*coordinator)->InProcessChannel(), w);
       worker.Run(stop, &stop_now);
     });

@@ -2,6 +2,8 @@
 // every trial ends SUCCEEDED or DIVERGED, epochs 0..E are stored exactly once per
 // trial, and compare agrees with summaries recomputed from the stored curves.
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -312,6 +314,59 @@ TEST(InProcess, WorkerLeasedTheSameTrialAgainDropsTheOldAttempt) {
   EXPECT_EQ(stats.completed, 1);
   EXPECT_EQ(store.GetTrial(trial)->state, v1::TRIAL_STATE_SUCCEEDED);
   EXPECT_EQ(store.LoadEpochs(trial)->size(), 40001u);
+}
+
+}  // namespace
+}  // namespace actgrid
+
+namespace actgrid {
+namespace {
+
+// A worker confined to a data directory trains a grid whose CSV lies inside it and
+// fails, at once and for good, a trial whose CSV lies outside.
+TEST(InProcess, WorkersReadDatasetsOnlyFromTheirDataDirectories) {
+  const std::string root = ::testing::TempDir() + "/confined-" + std::to_string(getpid());
+  std::filesystem::create_directories(root + "/data");
+  std::filesystem::create_directories(root + "/elsewhere");
+  std::string csv = "x,y,label\n";
+  for (int i = 0; i < 40; ++i) csv += std::to_string(i % 7) + "," + std::to_string(i % 5) + "," + std::to_string(i % 2) + "\n";
+  std::ofstream(root + "/data/ok.csv") << csv;
+  std::ofstream(root + "/elsewhere/secret.csv") << csv;
+  auto coordinator = server::Coordinator::Start(FreshDatabase("e2e_confined"));
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  std::atomic<bool> stop{false};
+  std::thread worker([&] {
+    runner::WorkerOptions w;
+    w.threads = 1;
+    w.data_dirs = {root + "/data"};
+    runner::RemoteWorker((*coordinator)->InProcessChannel(), w).Run(stop);
+  });
+  cli::Client client((*coordinator)->InProcessChannel());
+  for (const auto& [name, path] : {std::make_pair("inside", root + "/data/ok.csv"),
+                                   std::make_pair("outside", root + "/data/../elsewhere/secret.csv")}) {
+    auto grid = grid::ParseGridText(std::string("name: ") + name + "\ndataset: {name: csv, path: \"" + path +
+                                    "\", label_column: label}\ntrain: {epochs: 2}\n");
+    ASSERT_TRUE(grid.ok()) << grid.status();
+    ASSERT_TRUE(client.Submit(grid::ToSubmitRequest(*grid, false)).ok());
+    std::vector<std::string> errors;
+    ASSERT_TRUE(client.Watch(name, [&](const v1::GridEvent& e) {
+                  for (const auto& m : e.errors()) errors.push_back(m);
+                }, nullptr).ok());
+    auto done = client.GetGrid(name);
+    ASSERT_TRUE(done.ok());
+    if (std::string(name) == "inside") {
+      EXPECT_EQ(done->counts().succeeded(), 1);
+    } else {
+      EXPECT_EQ(done->counts().failed(), 1);
+      ASSERT_FALSE(errors.empty());
+      EXPECT_NE(errors[0].find("outside the data directories"), std::string::npos) << errors[0];
+      auto rows = (*coordinator)->store().ListGridTrials(done->id());
+      ASSERT_TRUE(rows.ok());
+      EXPECT_EQ((*coordinator)->store().GetTrial((*rows)[0].trial_id)->attempt, 1);  // not retried
+    }
+  }
+  stop = true;
+  worker.join();
 }
 
 }  // namespace

@@ -729,5 +729,30 @@ TEST(Csv, BadFilesAndColumns) {
       << "a single class";
 }
 
+// ---------------------------------------------------------------- confinement
+
+TEST(DataPath, OnlyFilesInsideTheDataDirectoriesMayBeRead) {
+  TempDir dir;
+  fs::create_directories(dir.File("data/sets"));
+  fs::create_directories(dir.File("secret"));
+  std::ofstream(dir.File("data/sets/a.csv")) << "1,0\n";
+  std::ofstream(dir.File("secret/b.csv")) << "1,0\n";
+  fs::create_symlink(dir.File("secret/b.csv"), dir.File("data/link.csv"));
+  const std::vector<std::string> roots = {dir.File("data")};
+  EXPECT_TRUE(CheckDataPath(dir.File("data/sets/a.csv"), roots).ok());
+  EXPECT_TRUE(CheckDataPath(dir.File("data/sets"), roots).ok());
+  EXPECT_TRUE(CheckDataPath(dir.File("data/sets/a.csv"), {}).ok());  // unconfined
+  // "..", a symlink out, and a sibling whose name starts like the root are all outside.
+  const absl::Status up = CheckDataPath(dir.File("data/sets/../../secret/b.csv"), roots);
+  ASSERT_TRUE(absl::IsInvalidArgument(up)) << up;
+  EXPECT_NE(up.message().find("outside the data directories"), std::string::npos) << up;
+  EXPECT_TRUE(absl::IsInvalidArgument(CheckDataPath(dir.File("data/link.csv"), roots)));
+  fs::create_directories(dir.File("data-evil"));
+  std::ofstream(dir.File("data-evil/c.csv")) << "1,0\n";
+  EXPECT_TRUE(absl::IsInvalidArgument(CheckDataPath(dir.File("data-evil/c.csv"), roots)));
+  EXPECT_TRUE(absl::IsInvalidArgument(CheckDataPath("/etc/passwd", roots)));
+  EXPECT_TRUE(absl::IsNotFound(CheckDataPath(dir.File("data/absent.csv"), roots)));
+}
+
 }  // namespace
 }  // namespace actgrid::engine

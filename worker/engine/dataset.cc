@@ -6,12 +6,17 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "worker/engine/random.h"
 #include "worker/engine/spec_names.h"
 
@@ -246,6 +251,26 @@ absl::StatusOr<std::shared_ptr<const Dataset>> DatasetCache::Get(const v1::Datas
   absl::StatusOr<std::shared_ptr<const Dataset>> data = LoadDataset(spec);
   if (data.ok()) loaded_.emplace(key, *data);
   return data;
+}
+
+absl::Status CheckDataPath(const std::string& path, const std::vector<std::string>& roots) {
+  if (roots.empty()) return absl::OkStatus();
+  char resolved[PATH_MAX];
+  if (realpath(path.c_str(), resolved) == nullptr)
+    return absl::NotFoundError(absl::StrCat("dataset path ", path, ": ", std::strerror(errno)));
+  const std::string real(resolved);
+  std::vector<std::string> shown;
+  for (const std::string& root : roots) {
+    char root_resolved[PATH_MAX];
+    if (realpath(root.c_str(), root_resolved) == nullptr) continue;
+    std::string r(root_resolved);
+    shown.push_back(r);
+    if (real == r || (real.compare(0, r.size(), r) == 0 && (r == "/" || real[r.size()] == '/')))
+      return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "dataset path ", path, " (", real, ") is outside the data directories this worker may read (",
+      shown.empty() ? "none exists" : absl::StrJoin(shown, ", "), "); give the worker --data-dir"));
 }
 
 }  // namespace actgrid::engine

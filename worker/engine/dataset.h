@@ -52,6 +52,12 @@ absl::StatusOr<IdxArray> ReadIdx(const std::string& path);
 // spec, NotFound for a missing file, DataLoss for a malformed or truncated file.
 absl::StatusOr<std::shared_ptr<const Dataset>> LoadDataset(const v1::DatasetSpec& spec);
 
+// Whether a dataset `path` may be read by a process confined to `roots` (directories):
+// OK when its real path (symlinks and ".." resolved) lies inside the real path of one
+// of them, or when `roots` is empty (unconfined). InvalidArgument naming the path and
+// the roots otherwise; NotFound when the path does not exist.
+absl::Status CheckDataPath(const std::string& path, const std::vector<std::string>& roots);
+
 // Loads each distinct DatasetSpec once and hands the same copy to every trial.
 // Thread-safe; errors are not cached.
 class DatasetCache {

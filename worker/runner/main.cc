@@ -41,6 +41,11 @@ int main(int argc, char** argv) {
   app.add_option("--grace", grace, "Seconds running trials get to finish on SIGTERM before they are released")
       ->check(CLI::Range(0.0, 86400.0));
   app.add_option("--id", worker_id, "Worker id shown by `actgrid workers` (default host:pid:0)");
+  std::vector<std::string> data_dirs = {"/usr/share/datasets"};
+  app.add_option("--data-dir", data_dirs,
+                 "Directory dataset files may be read from (repeat for several); a trial naming a file "
+                 "elsewhere fails")
+      ->capture_default_str();
   std::string token_file, tls_ca;
   bool tls = false;
   app.add_option("--token-file", token_file,
@@ -63,6 +68,7 @@ int main(int argc, char** argv) {
   options.worker_id = worker_id;
   options.grace = std::chrono::milliseconds(long(grace * 1000));
   options.log = Log;
+  options.data_dirs = data_dirs;
   Log("coordinator " + address + (auth->tls ? " (TLS)" : "") + (auth->token.empty() ? "" : " with a token") + ", " + std::to_string(actgrid::runner::EffectiveThreads(threads)) +
       " trial slots");
   actgrid::runner::RemoteWorker worker(actgrid::rpc::Connect(address, *auth), options);

@@ -237,8 +237,12 @@ void RemoteWorker::Impl::Train(std::shared_ptr<Slot> slot) {
     slot->started = !slot->cancel;
   }
   absl::StatusOr<v1::TrialResult> result;
+  const std::string& path = lease.spec().dataset().path();
+  absl::Status confined = path.empty() ? absl::OkStatus() : engine::CheckDataPath(path, options_.data_dirs);
   if (slot->cancel) {
     result = absl::CancelledError("stopped before start");
+  } else if (!confined.ok()) {
+    result = confined;
   } else if (auto data = cache_.Get(lease.spec().dataset()); !data.ok()) {
     result = data.status();
   } else {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -24,6 +25,9 @@ struct WorkerOptions {
   // On stop: running trials get this long to finish; then they are released
   // (given back unfinished, not counted as a failed attempt).
   std::chrono::milliseconds grace{30'000};
+  // Directories dataset files may be read from (a trial whose dataset path lies
+  // elsewhere fails permanently, see engine::CheckDataPath); empty = anywhere.
+  std::vector<std::string> data_dirs;
   // Messages for the operator (coordinator unreachable, reconnected, ...).
   std::function<void(const std::string&)> log;
 };
