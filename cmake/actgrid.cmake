@@ -1,7 +1,8 @@
 # Build helpers: one library per folder, warnings and instruction-set flags in one place.
 
 function(actgrid_flags target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-sign-compare -Wno-maybe-uninitialized -ffp-contract=fast -fno-math-errno -Wno-psabi)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-sign-compare -ffp-contract=fast -fno-math-errno
+                         $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized -Wno-psabi>)
   if(ACTGRID_NATIVE)
     target_compile_options(${target} PRIVATE -march=native)
   endif()

@@ -1,8 +1,11 @@
 // Robustness of the file loaders: hundreds of randomly corrupted or truncated IDX
 // (plain and gzip) and CSV files must each load or fail with an error, never crash.
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 
@@ -112,6 +115,45 @@ TEST_F(CorruptInput, CsvFilesLoadOrFailCleanly) {
     } else {
       EXPECT_NE(loaded.status().message().find("data.csv"), std::string::npos) << loaded.status();
     }
+  }
+}
+
+}  // namespace
+}  // namespace actgrid::engine
+
+namespace actgrid::engine {
+namespace {
+
+// Runs `fn` in a child process whose address space may grow by at most `headroom`
+// bytes; returns the child's exit code (or 128 + signal).
+int InBoundedChild(size_t headroom, const std::function<int()>& fn) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    size_t pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    rlimit limit;
+    limit.rlim_cur = limit.rlim_max = pages * size_t(sysconf(_SC_PAGESIZE)) + headroom;
+    setrlimit(RLIMIT_AS, &limit);
+    _exit(fn());
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Found by tests/fuzz/idx_fuzz: a 40-byte file whose header claims a 2 GB payload
+// made the reader allocate all of it before finding the file truncated.
+TEST_F(CorruptInput, AHeaderClaimingMoreThanTheFileHoldsAllocatesNoMoreThanItReads) {
+  const std::string fuzzed =
+      std::string(ACTGRID_SOURCE_DIR) + "/tests/fuzz/regressions/idx/oom-42c557f8e7f6cf58872b5ab885489f50cf943895";
+  const std::string claims = dir_ + "/claims-2g.idx";
+  Write(claims, Idx({2000, 1000, 1000}, "only a few bytes"), false);
+  for (const std::string& path : {fuzzed, claims}) {
+    const int code = InBoundedChild(size_t{512} << 20, [&] {
+      auto array = ReadIdx(path);
+      return absl::IsDataLoss(array.status()) ? 0 : 1;
+    });
+    EXPECT_EQ(code, 0) << path;
   }
 }
 

@@ -238,9 +238,16 @@ absl::StatusOr<IdxArray> ReadIdx(const std::string& path) {
   absl::StatusOr<std::vector<int32_t>> dims = ReadDims(f.get(), path, magic[3], &bytes);
   if (!dims.ok()) return dims.status();
   out.dims = std::move(*dims);
-  out.data.resize(bytes);
-  if (absl::Status s = ReadExact(f.get(), path, out.data.data(), bytes, "IDX payload"); !s.ok())
-    return s;
+  // The payload is read in chunks, the array growing as they arrive: a header that
+  // claims more than the file holds fails as truncated without first allocating all
+  // it claims.
+  constexpr uint64_t kChunk = uint64_t{64} << 20;
+  for (uint64_t have = 0; have < bytes;) {
+    const uint64_t n = std::min(bytes - have, kChunk);
+    out.data.resize(have + n);
+    if (absl::Status s = ReadExact(f.get(), path, out.data.data() + have, n, "IDX payload"); !s.ok()) return s;
+    have += n;
+  }
   if (absl::Status s = CheckEnd(f.get(), path); !s.ok()) return s;
   return out;
 }
