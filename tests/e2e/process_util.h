@@ -55,6 +55,7 @@ struct Process {
     Process p;
     p.out = ::testing::TempDir() + "/" + name + ".out";
     p.err = ::testing::TempDir() + "/" + name + ".err";
+    std::fflush(nullptr);  // or the child's freopen writes our buffered output again
     p.pid = fork();
     if (p.pid == 0) {
       freopen(p.out.c_str(), "w", stdout);
