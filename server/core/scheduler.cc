@@ -16,6 +16,11 @@ namespace {
 
 constexpr size_t kMaxFailuresKept = 1000;
 constexpr int kMaxErrorsListed = 20;
+// Limits on what workers send: names, per-layer rows of an epoch (a model has at most
+// a few hundred hidden layers), and the error text kept for a failed trial.
+constexpr size_t kMaxNameBytes = 256;
+constexpr int kMaxLayers = 4096;
+constexpr size_t kMaxErrorBytes = 16384;
 
 v1::TrialState StateOfOutcome(v1::TrialOutcome outcome) {
   return outcome == v1::TRIAL_OUTCOME_DIVERGED ? v1::TRIAL_STATE_DIVERGED : v1::TRIAL_STATE_SUCCEEDED;
@@ -355,6 +360,12 @@ absl::StatusOr<v1::Grid> Scheduler::CancelGrid(const std::string& ref) {
 
 absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRequest& request) {
   if (request.worker_id().empty()) return absl::InvalidArgumentError("worker_id: empty");
+  if (request.worker_id().size() > kMaxNameBytes)
+    return absl::InvalidArgumentError(absl::StrCat("worker_id: at most ", kMaxNameBytes, " bytes"));
+  if (request.hostname().size() > kMaxNameBytes)
+    return absl::InvalidArgumentError(absl::StrCat("hostname: at most ", kMaxNameBytes, " bytes"));
+  if (request.threads() < 0 || request.threads() > 65536)
+    return absl::InvalidArgumentError(absl::StrCat("threads: must be in 0..65536, got ", request.threads()));
   if (request.max_trials() < 1 || request.max_trials() > 1024)
     return absl::InvalidArgumentError(absl::StrCat("max_trials: must be in 1..1024, got ", request.max_trials()));
   ExpireLeases();
@@ -430,6 +441,8 @@ absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRe
 
 absl::StatusOr<v1::ReportAck> Scheduler::Report(v1::ReportBatch batch) {
   if (batch.worker_id().empty()) return absl::InvalidArgumentError("worker_id: empty");
+  if (batch.worker_id().size() > kMaxNameBytes)
+    return absl::InvalidArgumentError(absl::StrCat("worker_id: at most ", kMaxNameBytes, " bytes"));
   std::vector<store::EpochRow> rows;
   rows.reserve(batch.epochs_size());
   for (int i = 0; i < batch.epochs_size(); ++i) {
@@ -437,6 +450,9 @@ absl::StatusOr<v1::ReportAck> Scheduler::Report(v1::ReportBatch batch) {
     if (e.trial_id() <= 0 || e.attempt() <= 0 || e.metrics().epoch() < 0 || e.metrics().epoch() > 1'000'000)
       return absl::InvalidArgumentError(absl::StrCat("epochs[", i, "]: needs trial_id > 0, attempt > 0 and ",
                                                      "an epoch in 0..1000000"));
+    if (e.metrics().layers_size() > kMaxLayers)
+      return absl::InvalidArgumentError(
+          absl::StrCat("epochs[", i, "].metrics.layers: at most ", kMaxLayers, " layers, got ", e.metrics().layers_size()));
     rows.push_back({e.trial_id(), e.attempt(), std::move(*e.mutable_metrics())});
   }
   std::vector<store::Renewal> renewals;
@@ -516,12 +532,15 @@ absl::Status Scheduler::Complete(const v1::CompleteTrialRequest& request) {
 absl::Status Scheduler::Fail(const v1::FailTrialRequest& request) {
   const int failures = HolderFailures(request.trial_id(), request.attempt());
   if (failures < 0) return StaleError(request.trial_id(), request.attempt());
+  // A worker's error text is kept as the trial's last error: bounded, not refused.
+  std::string error = request.error().substr(0, kMaxErrorBytes);
+  if (request.error().size() > kMaxErrorBytes) error += " ... (cut)";
   store::AttemptEnd end{request.trial_id(), request.attempt(), v1::TRIAL_STATE_PENDING, std::nullopt,
-                        request.error(), !request.release(), clock_->NowMs()};
+                        error, !request.release(), clock_->NowMs()};
   if (!request.release() && (request.permanent() || failures + 1 >= options_.max_attempts)) {
     end.to = v1::TRIAL_STATE_FAILED;
     if (!request.permanent())
-      end.error = absl::StrCat(request.error(), " (after ", failures + 1, " attempts)");
+      end.error = absl::StrCat(error, " (after ", failures + 1, " attempts)");
   }
   absl::Status s = EndAttempt(request.trial_id(), request.attempt(), v1::TRIAL_STATE_LEASED, end);
   if (s.ok() && end.to == v1::TRIAL_STATE_FAILED) Notify({request.trial_id()});

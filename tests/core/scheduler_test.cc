@@ -327,5 +327,46 @@ TEST_F(SchedulerTest, RecoveryReleasesTheLeasesOfInProcessWorkers) {
   EXPECT_EQ(again[0].attempt(), 2);
 }
 
+TEST_F(SchedulerTest, WorkerRequestsAreBoundedAndNamedPrecisely) {
+  v1::LeaseTrialsRequest lease;
+  lease.set_worker_id(std::string(300, 'w'));
+  lease.set_max_trials(1);
+  auto refused = scheduler_->Lease(lease);
+  ASSERT_TRUE(absl::IsInvalidArgument(refused.status()));
+  EXPECT_NE(refused.status().message().find("worker_id: at most 256 bytes"), std::string::npos);
+  lease.set_worker_id("w");
+  lease.set_hostname(std::string(300, 'h'));
+  EXPECT_TRUE(absl::IsInvalidArgument(scheduler_->Lease(lease).status()));
+  lease.set_hostname("h");
+  lease.set_threads(-1);
+  EXPECT_TRUE(absl::IsInvalidArgument(scheduler_->Lease(lease).status()));
+  lease.set_threads(1);
+  lease.set_max_trials(0);
+  EXPECT_TRUE(absl::IsInvalidArgument(scheduler_->Lease(lease).status()));
+
+  v1::ReportBatch batch;
+  batch.set_worker_id("w");
+  auto* e = batch.add_epochs();
+  e->set_trial_id(1);
+  e->set_attempt(1);
+  for (int l = 0; l < 5000; ++l) e->mutable_metrics()->add_layers()->set_layer(l);
+  auto report = scheduler_->Report(batch);
+  ASSERT_TRUE(absl::IsInvalidArgument(report.status()));
+  EXPECT_NE(report.status().message().find("epochs[0].metrics.layers"), std::string::npos);
+
+  // A failed trial's error text is kept, cut to a bounded length.
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "", 1)).ok());
+  const v1::Lease l = Lease("w", 1).at(0);
+  v1::FailTrialRequest fail;
+  fail.set_trial_id(l.trial_id());
+  fail.set_attempt(l.attempt());
+  fail.set_error(std::string(100000, 'x'));
+  fail.set_permanent(true);
+  ASSERT_TRUE(scheduler_->Fail(fail).ok());
+  const std::string kept = store_->GetTrial(l.trial_id())->last_error;
+  EXPECT_LT(kept.size(), 17000u);
+  EXPECT_NE(kept.find("(cut)"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace actgrid::core
