@@ -3,6 +3,12 @@
 // database that fills up. After each, every trial ended exactly once with each of its
 // epochs stored once, and the database passes PRAGMA integrity_check.
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <memory>
 #include <string>
@@ -199,6 +205,55 @@ TEST(Faults, FullDatabaseRefusesWritesClearlyAndStaysSound) {
   ASSERT_TRUE(grids.ok());
   EXPECT_GE(grids->size(), 2u);
   for (const auto& g : *grids) EXPECT_EQ(g.trials(), g.name() == "small" ? 1 : 1200) << g.name();
+}
+
+// A database its coordinator may not write (a read-only file in a read-only
+// directory): the coordinator refuses to start, saying which file and why, and the
+// file is untouched. As root, the check runs in a child that gives up root first.
+TEST(Faults, ReadOnlyDatabaseIsRefusedClearly) {
+  const std::string dir = ::testing::TempDir() + "/fault_read_only_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string db = dir + "/ro.db";
+  {
+    actgrid::store::StoreOptions options;
+    options.path = db;
+    auto store = actgrid::store::Store::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->CreateGrid({"kept", {}, 1, {}, 1}).ok());
+  }
+  std::filesystem::remove(db + "-wal");
+  std::filesystem::remove(db + "-shm");
+  chmod(db.c_str(), 0444);
+  chmod(dir.c_str(), 0555);
+  const std::string message_file = ::testing::TempDir() + "/fault_read_only.msg";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
+    actgrid::server::CoordinatorOptions options;
+    options.db_path = db;
+    auto coordinator = actgrid::server::Coordinator::Start(options);
+    std::ofstream(message_file) << (coordinator.ok() ? "started" : std::string(coordinator.status().message()));
+    _exit(coordinator.ok() ? 1 : 0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  chmod(dir.c_str(), 0755);
+  chmod(db.c_str(), 0644);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_NE(WEXITSTATUS(status), 3) << "could not give up root";
+  const std::string message = Slurp(message_file);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << message;
+  EXPECT_NE(message.find(db), std::string::npos) << message;  // names the file...
+  EXPECT_TRUE(message.find("readonly") != std::string::npos || message.find("cannot") != std::string::npos ||
+              message.find("unable to open") != std::string::npos)
+      << message;  // ...and why
+  EXPECT_EQ(IntegrityCheck(db), "ok");
+  auto store = OpenReadOnly(db);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->FindGrid("kept").ok());
+  store.reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
