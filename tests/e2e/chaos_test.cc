@@ -59,11 +59,7 @@ TEST(Chaos, RandomKillsAndPausesLoseAndDuplicateNothing) {
   std::vector<std::unique_ptr<Process>> workers;
   for (int i = 0; i < 3; ++i) workers.push_back(start_worker(i));
   std::string out, err;
-  int code = -1;
-  for (int i = 0; i < 50 && code != 0; ++i) {
-    code = Actgrid({"submit", grid, "--server", address}, "chaos_submit", &out, &err);
-    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  int code = ActgridWithRetry({"submit", grid, "--server", address}, "chaos_submit", &out, &err);
   ASSERT_EQ(code, 0) << err;
 
   int kills = 0, pauses = 0, restarts = 0;
@@ -87,11 +83,7 @@ TEST(Chaos, RandomKillsAndPausesLoseAndDuplicateNothing) {
       ++restarts;
     }
   }
-  code = -1;
-  for (int i = 0; i < 50 && code != 0; ++i) {
-    code = Actgrid({"watch", "chaos", "--server", address, "--no-progress"}, "chaos_watch", &out, &err);
-    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  code = ActgridWithRetry({"watch", "chaos", "--server", address, "--no-progress"}, "chaos_watch", &out, &err);
   ASSERT_EQ(code, 0) << out << err;
   EXPECT_NE(out.find("DONE, 18/18 trials"), std::string::npos) << out;
   for (auto& w : workers) {

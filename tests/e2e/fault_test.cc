@@ -53,33 +53,6 @@ void ExpectEveryTrialOnce(actgrid::store::Store& store, const std::string& grid,
   }
 }
 
-// Polls `actgrid workers` until `worker` holds a lease.
-bool WaitUntilHolding(const std::string& address, const std::string& worker) {
-  std::string out, err;
-  for (int i = 0; i < 300; ++i) {
-    Actgrid({"workers", "--server", address}, "fault_workers", &out, &err);
-    std::istringstream lines(out);
-    std::string line;
-    while (std::getline(lines, line)) {
-      std::istringstream fields(line);
-      std::string id, host;
-      int slots = 0, leased = 0;
-      if (fields >> id >> host >> slots >> leased && id == worker && leased > 0) return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
-int SubmitWithRetry(const std::string& grid, const std::string& address, std::string* out, std::string* err) {
-  int code = -1;
-  for (int i = 0; i < 50 && code != 0; ++i) {
-    code = Actgrid({"submit", grid, "--server", address}, "fault_submit", out, err);
-    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return code;
-}
-
 TEST(Faults, PausedWorkerPastItsLeaseHasItsLateReportsRefused) {
   const std::string db = ::testing::TempDir() + "/fault_pause.db";
   RemoveDatabase(db);
@@ -96,7 +69,7 @@ TEST(Faults, PausedWorkerPastItsLeaseHasItsLateReportsRefused) {
       {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1", "--id", "sleepy"},
       "pause_sleepy");
   std::string out, err;
-  ASSERT_EQ(SubmitWithRetry(grid, address, &out, &err), 0) << err;
+  ASSERT_EQ(ActgridWithRetry({"submit", grid, "--server", address}, "fault_submit", &out, &err), 0) << err;
   ASSERT_TRUE(WaitUntilHolding(address, "sleepy"));
   sleepy.Kill(SIGSTOP);  // it keeps its trial but stops reporting: the lease expires
   Process other = Process::Start(
@@ -148,7 +121,7 @@ TEST(Faults, WorkerStartedBeforeItsCoordinatorWaitsForIt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   Process server = Process::Start({kBin + "/server/actgrid-server", "--listen", address, "--db", db}, "late_server");
   std::string out, err;
-  ASSERT_EQ(SubmitWithRetry(grid, address, &out, &err), 0) << err;
+  ASSERT_EQ(ActgridWithRetry({"submit", grid, "--server", address}, "fault_submit", &out, &err), 0) << err;
   ASSERT_EQ(Actgrid({"watch", "late", "--server", address, "--no-progress"}, "late_watch", &out, &err), 0) << err;
   EXPECT_NE(out.find("DONE, 4/4 trials"), std::string::npos) << out;
   worker.Kill(SIGTERM);

@@ -49,11 +49,7 @@ TEST(Processes, ServerAndTwoWorkersOverLoopback) {
 
   std::string out, err;
   // The server may still be starting: submit retries through the channel's backoff.
-  int code = -1;
-  for (int i = 0; i < 50 && code != 0; ++i) {
-    code = Actgrid({"submit", grid, "--server", address, "--watch", "--no-progress"}, "submit", &out, &err);
-    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  int code = ActgridWithRetry({"submit", grid, "--server", address, "--watch", "--no-progress"}, "submit", &out, &err);
   ASSERT_EQ(code, 0) << out << err << Slurp(server.err);
   EXPECT_NE(err.find("8 trials"), std::string::npos) << err;
   EXPECT_NE(out.find("DONE, 8/8 trials"), std::string::npos) << out;
@@ -117,36 +113,15 @@ TEST(Processes, KilledWorkerAndRestartedCoordinatorLoseNothing) {
       {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1", "--id", "survivor"},
       "faults_survivor");
   std::string out, err;
-  int code = -1;
-  for (int i = 0; i < 50 && code != 0; ++i) {
-    code = Actgrid({"submit", grid, "--server", address}, "faults_submit", &out, &err);
-    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  int code = ActgridWithRetry({"submit", grid, "--server", address}, "faults_submit", &out, &err);
   ASSERT_EQ(code, 0) << err;
   // Kill the doomed worker once it holds a trial (`actgrid workers`: its leased column).
-  bool holding = false;
-  for (int i = 0; i < 200 && !holding; ++i) {
-    Actgrid({"workers", "--server", address}, "faults_workers", &out, &err);
-    std::istringstream lines(out);
-    std::string line;
-    while (std::getline(lines, line)) {
-      std::istringstream fields(line);
-      std::string id, host;
-      int slots = 0, leased = 0;
-      if (fields >> id >> host >> slots >> leased && id == "doomed" && leased > 0) holding = true;
-    }
-    if (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(holding) << out;
+  ASSERT_TRUE(WaitUntilHolding(address, "doomed"));
   doomed.Kill(SIGKILL);  // its trial is leased again when the lease expires
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   server->Kill(SIGKILL);  // and the coordinator dies too; a new one takes the database
   server = std::make_unique<Process>(Process::Start(server_argv, "faults_server2"));
-  code = -1;
-  for (int i = 0; i < 50 && code != 0; ++i) {
-    code = Actgrid({"watch", "faults", "--server", address, "--no-progress"}, "faults_watch", &out, &err);
-    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  code = ActgridWithRetry({"watch", "faults", "--server", address, "--no-progress"}, "faults_watch", &out, &err);
   ASSERT_EQ(code, 0) << out << err << "server:\n" << Slurp(server->err) << "survivor:\n" << Slurp(survivor.err);
   EXPECT_NE(out.find("DONE, 12/12 trials"), std::string::npos) << out;
   survivor.Kill(SIGTERM);

@@ -112,6 +112,36 @@ inline int Actgrid(const std::vector<std::string>& args, const std::string& name
   return code;
 }
 
+// Polls `actgrid workers` until `worker` holds a lease (about 15 s at most).
+inline bool WaitUntilHolding(const std::string& address, const std::string& worker) {
+  std::string out, err;
+  for (int i = 0; i < 300; ++i) {
+    Actgrid({"workers", "--server", address}, "workers", &out, &err);
+    std::istringstream lines(out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string id, host;
+      int slots = 0, leased = 0;
+      if (fields >> id >> host >> slots >> leased && id == worker && leased > 0) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// Runs the actgrid command until it succeeds, up to 50 times 200 ms apart (a
+// coordinator that is starting or restarting); returns the last exit code.
+inline int ActgridWithRetry(const std::vector<std::string>& args, const std::string& name, std::string* out,
+                            std::string* err) {
+  int code = -1;
+  for (int i = 0; i < 50 && code != 0; ++i) {
+    code = Actgrid(args, name, out, err);
+    if (code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return code;
+}
+
 // PRAGMA integrity_check of a database file: "ok" when it is sound.
 inline std::string IntegrityCheck(const std::string& path) {
   sqlite3* db = nullptr;
