@@ -155,3 +155,57 @@ TEST(Processes, KilledWorkerAndRestartedCoordinatorLoseNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace actgrid::e2e;  // NOLINT: the process helpers
+
+// The binaries' flags for tokens: the server's --tokens, a worker's --token-file, the
+// CLI's --token-file and $ACTGRID_TOKEN_FILE; no token, no answer; no tokens, no
+// address beyond loopback.
+TEST(Processes, TokensGuardTheServerAndItsBinariesCarryThem) {
+  const std::string dir = ::testing::TempDir();
+  const std::string db = dir + "/e2e_tokens.db";
+  RemoveDatabase(db);
+  std::ofstream(dir + "/tokens") << "submitter submitter-0123456789abcdef\nworker worker-0123456789abcdef\n";
+  std::ofstream(dir + "/submitter.token") << "submitter-0123456789abcdef\n";
+  std::ofstream(dir + "/worker.token") << "worker-0123456789abcdef\n";
+  const std::string grid = dir + "/e2e_tokens.yaml";
+  std::ofstream(grid) << "name: tokens\ndataset: {name: xor, samples: 100}\ntrain: {epochs: 3}\nseeds: 2\n";
+
+  const std::string open_address = "0.0.0.0:" + std::to_string(FreePort());
+  Process refused = Process::Start({kBin + "/server/actgrid-server", "--listen", open_address, "--db", db},
+                                   "tokens_refused");
+  EXPECT_EQ(refused.Wait(std::chrono::seconds(30)), 2);
+  EXPECT_NE(Slurp(refused.err).find("without tokens"), std::string::npos) << Slurp(refused.err);
+
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  Process server = Process::Start(
+      {kBin + "/server/actgrid-server", "--listen", address, "--db", db, "--tokens", dir + "/tokens"},
+      "tokens_server");
+  Process worker = Process::Start({kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads",
+                                   "1", "--token-file", dir + "/worker.token"},
+                                  "tokens_worker");
+  std::string out, err;
+  ASSERT_EQ(ActgridWithRetry({"submit", grid, "--server", address, "--watch", "--no-progress", "--token-file",
+                              dir + "/submitter.token"},
+                             "tokens_submit", &out, &err),
+            0)
+      << err << Slurp(server.err);
+  EXPECT_NE(out.find("DONE, 2/2 trials"), std::string::npos) << out;
+  EXPECT_EQ(Actgrid({"grids", "--server", address}, "tokens_none", &out, &err), 1);
+  EXPECT_NE(err.find("bearer token"), std::string::npos) << err;
+  setenv("ACTGRID_TOKEN_FILE", (dir + "/submitter.token").c_str(), 1);
+  EXPECT_EQ(Actgrid({"compare", "tokens", "--server", address}, "tokens_env", &out, &err), 0) << err;
+  setenv("ACTGRID_TOKEN_FILE", (dir + "/worker.token").c_str(), 1);  // a worker's token may not read
+  EXPECT_EQ(Actgrid({"grids", "--server", address}, "tokens_wrong_role", &out, &err), 1);
+  EXPECT_NE(err.find("worker token may not"), std::string::npos) << err;
+  unsetenv("ACTGRID_TOKEN_FILE");
+  EXPECT_NE(Slurp(server.err).find("tokens from"), std::string::npos);
+  worker.Kill(SIGTERM);
+  EXPECT_EQ(worker.Wait(std::chrono::seconds(30)), 0);
+  server.Kill(SIGTERM);
+  EXPECT_EQ(server.Wait(std::chrono::seconds(30)), 0);
+}
+
+}  // namespace
