@@ -27,6 +27,19 @@ std::optional<double> Number(const std::string& text) {
   return value;
 }
 
+// A label's meaning where several spellings name the same thing: an activation or
+// init with its parameters filled in ("leaky_relu" = "leaky_relu(alpha=0.01)").
+std::optional<std::string> Canonical(const std::string& factor, const std::string& text) {
+  if (factor == "activation") {
+    auto spec = grid::ParseActivation(text);
+    if (spec.ok()) return spec->SerializeAsString();
+  } else if (factor == "init") {
+    auto spec = grid::ParseInit(text);
+    if (spec.ok()) return spec->SerializeAsString();
+  }
+  return std::nullopt;
+}
+
 bool Contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -236,9 +249,11 @@ absl::StatusOr<std::vector<const store::GridValueRow*>> Selection::Match(
       return absl::InvalidArgumentError(absl::StrCat(what, ": ", f.factor(), " needs a value (", f.factor(), "=VALUE)"));
     const std::vector<std::string> levels = Levels(*column);
     std::set<std::string> labels;
+    const std::string factor = FactorName(*column);
     for (const std::string& value : f.values()) {
       bool found = false;
       const auto number = Number(value);
+      const auto canonical = Canonical(factor, value);
       for (const std::string& level : levels) {
         if (level == value) {
           labels.insert(level);
@@ -246,7 +261,9 @@ absl::StatusOr<std::vector<const store::GridValueRow*>> Selection::Match(
           continue;
         }
         const auto level_number = Number(level);
-        if (number && level_number && *number == *level_number) {
+        const bool same_number = number && level_number && *number == *level_number;
+        const bool same_meaning = canonical && Canonical(factor, level) == canonical;
+        if (same_number || same_meaning) {
           labels.insert(level);
           found = true;
         }

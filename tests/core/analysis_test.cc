@@ -176,6 +176,15 @@ TEST_F(AnalysisTest, CompareFiltersAndSorts) {
   c = Compare(*store_, request);
   EXPECT_EQ(c->rows(0).group(0).value(), "relu");
 
+  // An activation spelled with its parameters matches its label.
+  request.set_sort("");
+  *request.mutable_where(0) = Where("activation", {"relu()"});
+  c = Compare(*store_, request);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->trials(), 4);
+  EXPECT_EQ(c->where(0).values(0), "relu");
+  *request.mutable_where(0) = Where("depth", {"1.0"});
+
   request.set_sort("average");
   EXPECT_TRUE(absl::IsInvalidArgument(Compare(*store_, request).status()));
   request.set_sort("");
