@@ -276,12 +276,17 @@ absl::Status SetFilters(const std::vector<std::string>& items, const std::string
   return absl::OkStatus();
 }
 
-// The output of a query command: the note of a partial answer goes to stderr for
-// machine formats (the table says it in its heading).
-int Print(std::FILE* out, std::FILE* err, Format format, const std::string& text, int finished, int trials) {
-  if (format != Format::kTable && finished < trials)
-    std::fprintf(err, "note: partial answer, %d of %d trials finished\n", finished, trials);
-  std::fputs(text.c_str(), out);
+// Asks the backend with `ask` and prints `render`'s text of the answer; the note of a
+// partial answer goes to stderr for machine formats (the table says it in its heading).
+template <typename AskFn, typename RenderFn>
+int Ask(const CommandOptions& o, std::FILE* out, std::FILE* err, Format format, AskFn ask, RenderFn render) {
+  auto backend = Open(o.target);
+  if (!backend.ok()) return Fail(err, o.target, backend.status());
+  auto r = ask(**backend);
+  if (!r.ok()) return Fail(err, o.target, r.status());
+  if (format != Format::kTable && r->finished() < r->trials())
+    std::fprintf(err, "note: partial answer, %d of %d trials finished\n", r->finished(), r->trials());
+  std::fputs(render(*r, format).c_str(), out);
   return 0;
 }
 
@@ -297,11 +302,7 @@ int CompareCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
   request.set_sort(o.sort);
   for (const auto& f : o.by) request.add_by(f);
   if (auto st = SetFilters(o.where, "--where", request.mutable_where()); !st.ok()) return Fail(err, o.target, st);
-  auto backend = Open(o.target);
-  if (!backend.ok()) return Fail(err, o.target, backend.status());
-  auto r = (*backend)->Compare(request);
-  if (!r.ok()) return Fail(err, o.target, r.status());
-  return Print(out, err, *format, RenderCompare(*r, *format), r->finished(), r->trials());
+  return Ask(o, out, err, *format, [&](Backend& b) { return b.Compare(request); }, RenderCompare);
 }
 
 int CurvesCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
@@ -313,11 +314,7 @@ int CurvesCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
   if (o.layer >= 0) request.set_layer(o.layer);
   for (const auto& f : o.by) request.add_by(f);
   if (auto st = SetFilters(o.where, "--where", request.mutable_where()); !st.ok()) return Fail(err, o.target, st);
-  auto backend = Open(o.target);
-  if (!backend.ok()) return Fail(err, o.target, backend.status());
-  auto r = (*backend)->Curves(request);
-  if (!r.ok()) return Fail(err, o.target, r.status());
-  return Print(out, err, *format, RenderCurves(*r, *format), r->finished(), r->trials());
+  return Ask(o, out, err, *format, [&](Backend& b) { return b.Curves(request); }, RenderCurves);
 }
 
 int EffectsCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
@@ -328,11 +325,7 @@ int EffectsCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
   request.set_metric(o.metric);
   request.set_summary(o.summary);
   if (auto st = SetFilters(o.where, "--where", request.mutable_where()); !st.ok()) return Fail(err, o.target, st);
-  auto backend = Open(o.target);
-  if (!backend.ok()) return Fail(err, o.target, backend.status());
-  auto r = (*backend)->Effects(request);
-  if (!r.ok()) return Fail(err, o.target, r.status());
-  return Print(out, err, *format, RenderEffects(*r, *format), r->finished(), r->trials());
+  return Ask(o, out, err, *format, [&](Backend& b) { return b.Effects(request); }, RenderEffects);
 }
 
 int TestCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
@@ -348,11 +341,7 @@ int TestCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
        {std::make_tuple(&o.where, "--where", request.mutable_where()), std::make_tuple(&o.a, "--a", request.mutable_a()),
         std::make_tuple(&o.b, "--b", request.mutable_b())})
     if (auto st = SetFilters(*items, flag, field); !st.ok()) return Fail(err, o.target, st);
-  auto backend = Open(o.target);
-  if (!backend.ok()) return Fail(err, o.target, backend.status());
-  auto r = (*backend)->Test(request);
-  if (!r.ok()) return Fail(err, o.target, r.status());
-  return Print(out, err, *format, RenderTest(*r, *format), r->finished(), r->trials());
+  return Ask(o, out, err, *format, [&](Backend& b) { return b.Test(request); }, RenderTest);
 }
 
 int LayersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
@@ -363,11 +352,7 @@ int LayersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
   if (o.epoch >= 0) request.set_epoch(o.epoch);
   for (const auto& f : o.by) request.add_by(f);
   if (auto st = SetFilters(o.where, "--where", request.mutable_where()); !st.ok()) return Fail(err, o.target, st);
-  auto backend = Open(o.target);
-  if (!backend.ok()) return Fail(err, o.target, backend.status());
-  auto r = (*backend)->Layers(request);
-  if (!r.ok()) return Fail(err, o.target, r.status());
-  return Print(out, err, *format, RenderLayers(*r, *format), r->finished(), r->trials());
+  return Ask(o, out, err, *format, [&](Backend& b) { return b.Layers(request); }, RenderLayers);
 }
 
 int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop) {
