@@ -218,6 +218,19 @@ int WorkersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
   return 0;
 }
 
+int HealthCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  auto auth = rpc::ClientAuth(o.target.token_file, o.target.tls, o.target.tls_ca);
+  if (!auth.ok()) return Fail(err, o.target, auth.status());
+  const std::string address = rpc::ServerAddress(o.target.server);
+  const absl::Status health = rpc::CheckHealth(rpc::Connect(address, *auth), o.grid, Timeout(o.target));
+  if (!health.ok()) {
+    std::fprintf(err, "error: %s (coordinator %s)\n", std::string(health.message()).c_str(), address.c_str());
+    return 1;
+  }
+  std::fprintf(out, "SERVING %s\n", address.c_str());
+  return 0;
+}
+
 absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> ParseFilters(
     const std::vector<std::string>& items, const std::string& flag) {
   std::vector<std::pair<std::string, std::vector<std::string>>> filters;

@@ -64,6 +64,9 @@ int CurvesCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
 int EffectsCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
 int TestCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
 int LayersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
+// Asks the coordinator's gRPC health service; 0 when it is serving, 1 otherwise. For
+// container healthchecks and probes: needs no token.
+int HealthCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
 int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop);
 
 }  // namespace actgrid::cli

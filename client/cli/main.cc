@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   submit_cmd->add_flag("--no-progress", no_progress, "No progress bar");
   AddTarget(submit_cmd, submit.target, false);
 
-  CommandOptions watch, status, cancel, grids, workers;
+  CommandOptions watch, status, cancel, grids, workers, health;
   CLI::App* watch_cmd = app.add_subcommand("watch", "Follow a grid's progress until it is done");
   watch_cmd->add_option("grid", watch.grid, "Grid id or name")->required();
   watch_cmd->add_flag("--no-progress", no_progress, "No progress bar");
@@ -78,6 +78,12 @@ int main(int argc, char** argv) {
   AddTarget(grids_cmd, grids.target, true);
   CLI::App* workers_cmd = app.add_subcommand("workers", "List the workers the coordinator has seen");
   AddTarget(workers_cmd, workers.target, true);
+  health.target.timeout_s = 5;
+  CLI::App* health_cmd = app.add_subcommand(
+      "health", "Is the coordinator serving? Exit 0 if so, 1 if not (for healthchecks; needs no token)");
+  health_cmd->add_option("--service", health.grid,
+                         "A service to ask about (actgrid.v1.Grids, actgrid.v1.Workers, ...; default: the server)");
+  AddTarget(health_cmd, health.target, false);
   // The analysis commands share their selection and output options.
   auto add_query = [&](CLI::App* cmd, CommandOptions& o, bool by, bool metric) {
     cmd->add_option("grid", o.grid, "Grid id or name (the newest grid of that name)")->required();
@@ -169,6 +175,7 @@ int main(int argc, char** argv) {
   if (*cancel_cmd) return CancelCommand(cancel, stdout, stderr);
   if (*grids_cmd) return GridsCommand(grids, stdout, stderr);
   if (*workers_cmd) return WorkersCommand(workers, stdout, stderr);
+  if (*health_cmd) return HealthCommand(health, stdout, stderr);
   if (*compare_cmd) return CompareCommand(compare, stdout, stderr);
   if (*curves_cmd) return CurvesCommand(curves, stdout, stderr);
   if (*effects_cmd) return EffectsCommand(effects, stdout, stderr);

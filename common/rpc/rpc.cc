@@ -5,7 +5,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <sstream>
+
+#include <grpcpp/generic/generic_stub.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -125,6 +128,51 @@ std::shared_ptr<grpc::Channel> Connect(const std::string& address, const Channel
   }
   return grpc::experimental::CreateCustomChannelWithInterceptors(address, credentials, args,
                                                                  BearerInterceptors(auth.token));
+}
+
+absl::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+                         std::chrono::milliseconds timeout) {
+  // grpc.health.v1.HealthCheckRequest{string service = 1} and
+  // HealthCheckResponse{ServingStatus status = 1}, encoded by hand: Debian's gRPC
+  // ships the health service but not its .proto.
+  if (service.size() > 127) return absl::InvalidArgumentError("health: service name too long");
+  std::string request;
+  if (!service.empty()) {
+    request.push_back(0x0A);
+    request.push_back(static_cast<char>(service.size()));
+    request += service;
+  }
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_buffer(&slice, 1);
+  grpc::ByteBuffer response_buffer;
+  grpc::ClientContext context;
+  SetDeadline(context, timeout);
+  grpc::GenericStub stub(channel);
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request_buffer,
+                 &response_buffer, [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  const grpc::Status status = done.get_future().get();
+  if (!status.ok()) return FromGrpc(status);
+  std::vector<grpc::Slice> slices;
+  if (!response_buffer.Dump(&slices).ok()) return absl::InternalError("health: unreadable response");
+  std::string response;
+  for (const grpc::Slice& s : slices) response.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  int serving = 0;  // UNKNOWN
+  for (size_t i = 0; i < response.size();) {
+    const uint8_t tag = static_cast<uint8_t>(response[i++]);
+    if (tag != 0x08) return absl::InternalError("health: unexpected response field");
+    uint64_t value = 0;
+    for (int shift = 0; i < response.size() && shift < 64; shift += 7) {
+      const uint8_t byte = static_cast<uint8_t>(response[i++]);
+      value |= uint64_t(byte & 0x7F) << shift;
+      if (!(byte & 0x80)) break;
+    }
+    serving = static_cast<int>(value);
+  }
+  static const char* const kNames[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
+  if (serving == 1) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("health: ", serving >= 0 && serving < 4 ? kNames[serving] : "status " + std::to_string(serving)));
 }
 
 }  // namespace actgrid::rpc

@@ -54,6 +54,13 @@ std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterfac
 // unless `auth` asks for TLS, carrying `auth`'s token.
 std::shared_ptr<grpc::Channel> Connect(const std::string& address, const ChannelAuth& auth = {});
 
+// Asks the standard gRPC health service (grpc.health.v1.Health/Check) at the other end
+// of `channel` whether `service` ("" = the whole server) is serving. OK when SERVING;
+// Unavailable naming the status it reported otherwise; the call's error when it fails.
+// Needs no token: the health service is open to every caller.
+absl::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+                         std::chrono::milliseconds timeout);
+
 // Largest message either side accepts (a grid of 200,000 trials fits).
 inline constexpr int kMaxMessageBytes = 256 << 20;
 

@@ -75,6 +75,11 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   if (!c->server_ || (!options.listen.empty() && c->port_ == 0))
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
                                                " (address in use or not valid?)"));
+  // The health service answers for the whole server ("") and for each service by name.
+  if (grpc::HealthCheckServiceInterface* health = c->server_->GetHealthCheckService()) {
+    for (const char* name : {"actgrid.v1.Grids", "actgrid.v1.Workers", "actgrid.v1.Analysis"})
+      health->SetServingStatus(name, true);
+  }
   c->ticker_ = std::thread([raw = c.get()] { raw->Tick(); });
   return c;
 }

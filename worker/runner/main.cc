@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   app.add_option("--coordinator,-c", coordinator,
                  "Coordinator address host:port (default: $ACTGRID_SERVER or 127.0.0.1:7070)");
   app.add_option("--threads,-t", threads, "Trials trained in parallel (default: all cores)")
+      ->envname("ACTGRID_WORKER_THREADS")
       ->check(CLI::Range(1, 1024));
   app.add_option("--grace", grace, "Seconds running trials get to finish on SIGTERM before they are released")
       ->check(CLI::Range(0.0, 86400.0));
@@ -46,6 +47,9 @@ int main(int argc, char** argv) {
                  "Directory dataset files may be read from (repeat for several); a trial naming a file "
                  "elsewhere fails")
       ->capture_default_str();
+  std::string health_file;
+  app.add_option("--health-file", health_file,
+                 "Rewrite this file at least every 5 s while the worker runs (a liveness probe checks its age)");
   std::string token_file, tls_ca;
   bool tls = false;
   app.add_option("--token-file", token_file,
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
   options.grace = std::chrono::milliseconds(long(grace * 1000));
   options.log = Log;
   options.data_dirs = data_dirs;
+  options.health_file = health_file;
   Log("coordinator " + address + (auth->tls ? " (TLS)" : "") + (auth->token.empty() ? "" : " with a token") + ", " + std::to_string(actgrid::runner::EffectiveThreads(threads)) +
       " trial slots");
   actgrid::runner::RemoteWorker worker(actgrid::rpc::Connect(address, *auth), options);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -144,7 +145,12 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
   std::thread reporter([this] { ReporterLoop(); });
   auto backoff = kMinBackoff;
   bool outage = false;
+  std::chrono::steady_clock::time_point touched{};
   while (!stop) {
+    if (!options_.health_file.empty() && std::chrono::steady_clock::now() - touched >= std::chrono::seconds(5)) {
+      touched = std::chrono::steady_clock::now();
+      std::ofstream(options_.health_file, std::ios::trunc) << "alive\n";
+    }
     int free;
     {
       std::unique_lock<std::mutex> lock(mu_);

@@ -28,6 +28,9 @@ struct WorkerOptions {
   // Directories dataset files may be read from (a trial whose dataset path lies
   // elsewhere fails permanently, see engine::CheckDataPath); empty = anywhere.
   std::vector<std::string> data_dirs;
+  // When set, rewritten at least every 5 s while the lease loop runs (whether or not
+  // the coordinator answers): a liveness probe checks its age.
+  std::string health_file;
   // Messages for the operator (coordinator unreachable, reconnected, ...).
   std::function<void(const std::string&)> log;
 };
