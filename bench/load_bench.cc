@@ -15,9 +15,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -56,13 +59,27 @@ void NoteError(Shared& shared, const std::string& what) {
   }
 }
 
-// A synthetic curve: plausible values, different per trial, cheap to make.
-std::vector<v1::EpochMetrics> SyntheticCurve(const v1::TrialSpec& spec, int64_t trial_id) {
+// A synthetic curve: plausible values, one of 17 shapes per depth and length. Curves and
+// their summaries are made once per shape, so that the simulated workers spend their CPU
+// on the protocol, not on making data (they share the machine with the coordinator).
+struct Curve {
+  std::vector<v1::EpochMetrics> epochs;
+  v1::TrialSummary summary;
+};
+
+const Curve& SyntheticCurve(const v1::TrialSpec& spec, int64_t trial_id) {
+  static std::mutex mu;
+  static std::map<std::tuple<int, int, int>, std::unique_ptr<Curve>> cache;
+  const int shape = int(trial_id % 17);
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = cache[{spec.depth(), spec.train().epochs(), shape}];
+  if (slot) return *slot;
+  slot = std::make_unique<Curve>();
   const int epochs = spec.train().epochs();
-  const double rate = 0.05 + 0.01 * double(trial_id % 17);
-  std::vector<v1::EpochMetrics> curve(epochs + 1);
+  const double rate = 0.05 + 0.01 * shape;
+  slot->epochs.resize(epochs + 1);
   for (int e = 0; e <= epochs; ++e) {
-    v1::EpochMetrics& m = curve[e];
+    v1::EpochMetrics& m = slot->epochs[e];
     const double progress = 1.0 - std::exp(-rate * e);
     m.set_epoch(e);
     m.set_train_loss(0.7 * (1.0 - progress) + 0.05);
@@ -84,7 +101,8 @@ std::vector<v1::EpochMetrics> SyntheticCurve(const v1::TrialSpec& spec, int64_t 
       layer->set_act_std(0.2 + 0.01 * l);
     }
   }
-  return curve;
+  slot->summary = actgrid::engine::Summarize(spec, slot->epochs);
+  return *slot;
 }
 
 class SimWorker {
@@ -134,10 +152,12 @@ class SimWorker {
         shared_->first_lease = std::min(shared_->first_lease, asked);
       }
       // Every epoch of every leased trial, in batches, each acked after its commit.
-      std::vector<std::vector<v1::EpochMetrics>> curves;
+      std::vector<const Curve*> curves;
       for (const v1::Lease& lease : response.leases())
-        curves.push_back(SyntheticCurve(lease.spec(), lease.trial_id()));
-      v1::ReportBatch batch;
+        curves.push_back(&SyntheticCurve(lease.spec(), lease.trial_id()));
+      // One batch message reused: Clear() keeps its sub-messages for the next fill.
+      batch_.Clear();
+      v1::ReportBatch& batch = batch_;
       auto flush = [&]() -> bool {
         if (batch.epochs_size() == 0) return true;
         batch.set_sequence(++sequence);
@@ -159,11 +179,11 @@ class SimWorker {
       };
       for (int i = 0; i < response.leases_size(); ++i) {
         const v1::Lease& lease = response.leases(i);
-        for (const v1::EpochMetrics& m : curves[i]) {
+        for (const v1::EpochMetrics& m : curves[i]->epochs) {
           v1::EpochReport* report = batch.add_epochs();
           report->set_trial_id(lease.trial_id());
           report->set_attempt(lease.attempt());
-          *report->mutable_metrics() = m;
+          report->mutable_metrics()->CopyFrom(m);
           if (batch.epochs_size() >= kBatchEpochs && !flush()) return;
         }
       }
@@ -174,7 +194,7 @@ class SimWorker {
         complete.set_trial_id(lease.trial_id());
         complete.set_attempt(lease.attempt());
         complete.set_worker_id(worker_id);
-        *complete.mutable_summary() = actgrid::engine::Summarize(lease.spec(), curves[i]);
+        *complete.mutable_summary() = curves[i]->summary;
         v1::CompleteTrialResponse done;
         grpc::ClientContext complete_context;
         actgrid::rpc::SetDeadline(complete_context, std::chrono::seconds(30));
@@ -200,6 +220,7 @@ class SimWorker {
   const int slots_;
   Shared* shared_;
   std::unique_ptr<v1::Workers::Stub> stub_;
+  v1::ReportBatch batch_;
 };
 
 double Percentile(std::vector<double> v, double q) {
@@ -214,6 +235,7 @@ double Percentile(std::vector<double> v, double q) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  actgrid::rpc::InitProcess();
   CLI::App app{"actgrid_load_bench: simulated workers against a running coordinator"};
   std::string server, grid_path = "bench/load_grid.yaml", token_file;
   int workers = 10, slots = 4;

@@ -27,6 +27,7 @@ void Log(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  actgrid::rpc::InitProcess();
   CLI::App app{"actgrid-server: the actgrid coordinator (gRPC, SQLite, optional in-process workers)"};
   actgrid::server::CoordinatorOptions options;
   options.listen = actgrid::rpc::kDefaultServer;

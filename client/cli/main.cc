@@ -6,6 +6,7 @@
 
 #include "client/cli/commands.h"
 #include "client/cli/run_command.h"
+#include "common/rpc/rpc.h"
 
 namespace {
 
@@ -32,6 +33,7 @@ void AddTarget(CLI::App* cmd, actgrid::cli::Target& t, bool db) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  actgrid::rpc::InitProcess();
   using namespace actgrid::cli;
   CLI::App app{"actgrid: measured answers about activations, initializations, biases and depth"};
   app.require_subcommand(1);

@@ -11,6 +11,7 @@
 #include <grpcpp/generic/generic_stub.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 
 namespace actgrid::rpc {
@@ -129,6 +130,8 @@ std::shared_ptr<grpc::Channel> Connect(const std::string& address, const Channel
   return grpc::experimental::CreateCustomChannelWithInterceptors(address, credentials, args,
                                                                  BearerInterceptors(auth.token));
 }
+
+void InitProcess() { absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore); }
 
 absl::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
                          std::chrono::milliseconds timeout) {

@@ -20,6 +20,9 @@ namespace {
 // Idle reader connections kept for reuse; more may be open while reads run.
 constexpr size_t kMaxIdleReaders = 8;
 
+// Most writes one transaction takes (RunBatch).
+constexpr size_t kMaxBatchWrites = 256;
+
 constexpr const char* kBegin = "BEGIN IMMEDIATE";
 constexpr const char* kCommit = "COMMIT";
 constexpr const char* kRollback = "ROLLBACK";
@@ -32,15 +35,23 @@ constexpr const char* kRollbackTo = "ROLLBACK TO op";
 //    process crash (a power loss may lose the last commits, never corrupt the file).
 //  - Every write runs in a savepoint, whose undo copies of pages go to a temporary
 //    file by default in Debian's build; temp_store=MEMORY keeps them in memory.
-//  - A checkpoint every ~40 MB of WAL (not 4 MB) copies a page rewritten by many
-//    commits once instead of many times; the WAL is trimmed back to 64 MB after.
+//  - Checkpoints run on a thread of their own (CheckpointLoop), not inside the
+//    writer's commits: a checkpoint syncs the disk, and the writer would wait for it.
+//    One starts every ~40 MB of WAL (not 4 MB), so a page rewritten by many commits
+//    is copied once instead of many times; the WAL is trimmed back to 64 MB after.
+//  - The writer's page cache is kept to 8 MB: SQLite walks the whole cache's hash
+//    table when a transaction ends, and most of what the writer touches is appended
+//    once (readers keep their own, larger caches).
 //  - Debian builds SQLite with SECURE_DELETE, which zeroes every deleted epoch row;
 //    the store holds no secrets.
 constexpr const char* kFilePragmas =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-    "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 10000; "
+    "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; "
     "PRAGMA journal_size_limit = 67108864; PRAGMA secure_delete = OFF; "
-    "PRAGMA cache_size = -65536;";
+    "PRAGMA cache_size = -8192;";
+// Past StoreOptions::checkpoint_pages times this, the writer checkpoints itself (the
+// checkpoint thread cannot keep up, or a long read pins the WAL).
+constexpr int kWriterCheckpointFactor = 16;
 // Pragmas of the readers of a file (see OpenReader).
 constexpr const char* kReaderPragmas = "PRAGMA mmap_size = 17179869184; PRAGMA cache_size = -65536;";
 // memdb has no WAL (no shared memory); its locks are plain reader/writer locks.
@@ -152,8 +163,19 @@ absl::StatusOr<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& opt
                                       : absl::StatusCode::kUnavailable;
     return absl::Status(code, absl::StrCat("store ", options.path, ": ", status.message()));
   }
+  if (!store->read_only_ && !memory) {
+    absl::StatusOr<std::unique_ptr<sql::Conn>> checkpointer =
+        sql::Conn::Open(store->filename_, SQLITE_OPEN_READWRITE, options.path);
+    if (!checkpointer.ok())
+      return absl::UnavailableError(absl::StrCat("store ", options.path, ": ", checkpointer.status().message()));
+    store->checkpointer_ = *std::move(checkpointer);
+    store->checkpoint_pages_ = std::max(1, options.checkpoint_pages);
+    sqlite3_wal_hook(store->writer_->db(), &SqliteStore::OnWalCommit, store.get());
+  }
   if (!store->read_only_) {
     try {
+      if (store->checkpointer_)
+        store->checkpoint_thread_ = std::thread([s = store.get()] { s->CheckpointLoop(); });
       store->writer_thread_ = std::thread([s = store.get()] { s->WriterLoop(); });
     } catch (const std::system_error& e) {
       return absl::UnavailableError(
@@ -176,6 +198,13 @@ SqliteStore::~SqliteStore() {
   }
   queue_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    checkpoint_stop_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  checkpointer_.reset();
   // Readers close first, so the writer's connection is the last one: for a file it
   // checkpoints the WAL; for ":memory:" it frees the database.
   idle_readers_.clear();
@@ -210,12 +239,43 @@ void SqliteStore::WriterLoop() {
   }
 }
 
+int SqliteStore::OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages) {
+  auto* store = static_cast<SqliteStore*>(self);
+  if (wal_pages >= kWriterCheckpointFactor * store->checkpoint_pages_) {
+    // The checkpoint thread has fallen far behind (or a reader pins old pages): keep
+    // the WAL bounded at the writer's expense, as SQLite's own autocheckpoint would.
+    sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (wal_pages >= store->checkpoint_pages_) {
+    {
+      std::lock_guard<std::mutex> lock(store->checkpoint_mu_);
+      store->checkpoint_wanted_ = true;
+    }
+    store->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  std::unique_lock<std::mutex> lock(checkpoint_mu_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [this] { return checkpoint_stop_ || checkpoint_wanted_; });
+    if (checkpoint_stop_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    // PASSIVE: copies what no reader still needs, never waits for the writer. A busy
+    // or failed checkpoint is retried after the next commits; the final close of the
+    // writer's connection checkpoints whatever is left.
+    sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    lock.lock();
+  }
+}
+
 // Group commit: the whole batch in one BEGIN IMMEDIATE..COMMIT, each write in its own
 // savepoint. A failed write is rolled back alone. A failed COMMIT fails every write of
 // the batch with Unavailable. When SQLite itself aborts the transaction (I/O error,
 // disk full), the writes of it so far fail with Unavailable and the rest of the batch
 // goes on in a new transaction.
-void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
+void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
   sql::Conn& conn = *writer_;
   std::vector<absl::Status> results(batch.size());
   size_t next = 0;
@@ -232,6 +292,16 @@ void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
       results[next] = RunInSavepoint(conn, batch[next]->fn);
       aborted = !conn.InTransaction();
       ++next;
+      // Writes queued while this transaction ran join it (up to a bound): one commit
+      // for more writes writes each page they share to the WAL once.
+      if (next == batch.size() && !aborted && batch.size() < kMaxBatchWrites) {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        while (!queue_.empty() && batch.size() < kMaxBatchWrites) {
+          batch.push_back(queue_.front());
+          queue_.pop_front();
+        }
+        results.resize(batch.size());
+      }
     }
     if (aborted) {
       const absl::Status& cause = results[next - 1];

@@ -68,7 +68,8 @@ class SqliteStore final : public Store {
   // Queues `fn` for the writer and blocks until its batch has committed (or failed).
   absl::Status Write(WriteFn fn);
   void WriterLoop();
-  void RunBatch(const std::vector<PendingWrite*>& batch);
+  // Runs `batch` and the writes queued meanwhile (appended to it) in transactions.
+  void RunBatch(std::vector<PendingWrite*>& batch);
 
   // Runs `fn` on a pooled reader connection (never the writer's). A transaction `fn`
   // leaves open is rolled back before the connection goes back to the pool.
@@ -89,6 +90,18 @@ class SqliteStore final : public Store {
   std::deque<PendingWrite*> queue_;  // guarded by queue_mu_
   bool stopping_ = false;            // guarded by queue_mu_
   std::thread writer_thread_;
+
+  // Checkpoints (file databases): OnWalCommit, SQLite's WAL hook on the writer's
+  // connection, asks the checkpoint thread for one once the WAL is large enough.
+  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
+  void CheckpointLoop();
+  std::unique_ptr<sql::Conn> checkpointer_;
+  int checkpoint_pages_ = 10'000;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
+  bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
+  std::thread checkpoint_thread_;
 
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<sql::Conn>> idle_readers_;  // guarded by readers_mu_

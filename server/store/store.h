@@ -36,6 +36,10 @@ struct StoreOptions {
   // would fails as a full disk does (Unavailable, "database or disk is full"), and
   // nothing of it is stored.
   int64_t max_bytes = 0;
+  // A file database's WAL is copied into the database by a thread of the store's own
+  // once it holds this many pages (4 KiB each); the writer does it itself, waiting,
+  // only past 16 times as many.
+  int checkpoint_pages = 10'000;
 };
 
 struct NewGridTrial {

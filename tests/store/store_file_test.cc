@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/store/store.h"
@@ -178,6 +180,32 @@ TEST(StoreFile, UsesWriteAheadLogging) {
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))), "wal");
   sqlite3_finalize(stmt);
   sqlite3_close(db);
+}
+
+// Checkpoints run beside the writer: with a small threshold, the database file itself
+// grows while the store is open (without them every new page would stay in the WAL
+// until the store closes), and everything written reads back.
+TEST(StoreFile, CheckpointsTheWalWhileOpen) {
+  TempDir dir;
+  const std::string path = dir.File("checkpoint.db");
+  StoreOptions options{path};
+  options.checkpoint_pages = 8;
+  absl::StatusOr<std::unique_ptr<Store>> opened = Store::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Store& store = **opened;
+  const auto initial = std::filesystem::file_size(path);
+  const std::vector<int64_t> ids = Must(store.CreateGrid(Grid("wal", {1, 2, 3, 4}))).trial_ids;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    ASSERT_EQ(Must(store.Lease({Grant(ids[t], 1, "w1", 9000)}, 1)), std::vector<bool>{true});
+    for (int e = 0; e < 200; ++e) STORE_ASSERT_OK(store.AppendEpochs({Row(ids[t], 1, e)}, {}, 9000));
+  }
+  bool grew = false;
+  for (int i = 0; i < 100 && !grew; ++i) {
+    grew = std::filesystem::file_size(path) > initial;
+    if (!grew) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(grew) << "the database file stayed at " << initial << " bytes";
+  for (const int64_t id : ids) EXPECT_EQ(Must(store.LoadEpochs(id)).size(), 200u);
 }
 
 TEST(StoreFile, RefusesAFileThatIsNotADatabase) {

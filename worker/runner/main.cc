@@ -29,6 +29,7 @@ void Log(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  actgrid::rpc::InitProcess();
   CLI::App app{"actgrid-worker: trains trials leased from an actgrid coordinator"};
   std::string coordinator;
   int threads = 0;
