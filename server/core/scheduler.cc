@@ -439,21 +439,24 @@ absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRe
   return response;
 }
 
-absl::StatusOr<v1::ReportAck> Scheduler::Report(v1::ReportBatch batch) {
+absl::StatusOr<v1::ReportAck> Scheduler::Report(const v1::ReportBatch& batch) {
   if (batch.worker_id().empty()) return absl::InvalidArgumentError("worker_id: empty");
   if (batch.worker_id().size() > kMaxNameBytes)
     return absl::InvalidArgumentError(absl::StrCat("worker_id: at most ", kMaxNameBytes, " bytes"));
   std::vector<store::EpochRow> rows;
   rows.reserve(batch.epochs_size());
   for (int i = 0; i < batch.epochs_size(); ++i) {
-    auto& e = *batch.mutable_epochs(i);
+    const auto& e = batch.epochs(i);
     if (e.trial_id() <= 0 || e.attempt() <= 0 || e.metrics().epoch() < 0 || e.metrics().epoch() > 1'000'000)
       return absl::InvalidArgumentError(absl::StrCat("epochs[", i, "]: needs trial_id > 0, attempt > 0 and ",
                                                      "an epoch in 0..1000000"));
     if (e.metrics().layers_size() > kMaxLayers)
       return absl::InvalidArgumentError(
           absl::StrCat("epochs[", i, "].metrics.layers: at most ", kMaxLayers, " layers, got ", e.metrics().layers_size()));
-    rows.push_back({e.trial_id(), e.attempt(), std::move(*e.mutable_metrics())});
+    store::EpochRow& row = rows.emplace_back();
+    row.trial_id = e.trial_id();
+    row.attempt = e.attempt();
+    row.metrics_of_report = &e.metrics();
   }
   std::vector<store::Renewal> renewals;
   for (const auto& h : batch.heartbeats()) renewals.push_back({h.trial_id(), h.attempt()});

@@ -64,9 +64,9 @@ class Scheduler {
 
   // Leases up to request.max_trials pending trials; none is OK with retry_after_ms.
   absl::StatusOr<v1::LeaseTrialsResponse> Lease(const v1::LeaseTrialsRequest& request);
-  // Commits a batch of epoch reports and renewals; a verdict per trial named.
-  // Takes the batch by value: its metrics are moved into the store's rows, not copied.
-  absl::StatusOr<v1::ReportAck> Report(v1::ReportBatch batch);
+  // Commits a batch of epoch reports and renewals; a verdict per trial named. The
+  // store reads the batch's metrics in place (no copy).
+  absl::StatusOr<v1::ReportAck> Report(const v1::ReportBatch& batch);
   // FailedPrecondition for a stale attempt (nothing changes); NotFound; InvalidArgument.
   absl::Status Complete(const v1::CompleteTrialRequest& request);
   absl::Status Fail(const v1::FailTrialRequest& request);

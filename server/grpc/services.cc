@@ -4,6 +4,8 @@
 #include <chrono>
 #include <thread>
 
+#include <google/protobuf/arena.h>
+
 #include "common/rpc/rpc.h"
 #include "server/core/analysis.h"
 
@@ -95,9 +97,16 @@ grpc::Status WorkersService::LeaseTrials(grpc::ServerContext* context, const v1:
 grpc::Status WorkersService::ReportEpochs(grpc::ServerContext* context,
                                           grpc::ServerReaderWriter<v1::ReportAck, v1::ReportBatch>* stream) {
   if (grpc::Status denied = auth_->Check(context, Permission::kWork); !denied.ok()) return denied;
-  v1::ReportBatch batch;
-  while (stream->Read(&batch)) {
-    auto ack = scheduler_->Report(std::move(batch));  // returns after the batch has committed
+  // Each batch is parsed into an arena of its own: its thousands of small messages are
+  // one allocation, freed at once after the batch has committed.
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = 64 << 10;
+  arena_options.max_block_size = 1 << 20;
+  for (;;) {
+    google::protobuf::Arena arena(arena_options);
+    auto* batch = google::protobuf::Arena::CreateMessage<v1::ReportBatch>(&arena);
+    if (!stream->Read(batch)) break;
+    auto ack = scheduler_->Report(*batch);  // returns after the batch has committed
     if (!ack.ok()) return ToGrpc(ack.status());
     if (!stream->Write(*ack)) break;
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 
 #include <cstdint>
 
@@ -209,6 +210,178 @@ absl::StatusOr<GridRow> ReadGridRow(const sql::Stmt& stmt) {
   row.created_ms = stmt.Int64(5);
   row.cancelled = stmt.Int64(6) != 0;
   return row;
+}
+
+namespace {
+
+constexpr const char* kCurveColumnNames[] = {"train_loss",    "test_loss", "train_acc",
+                                             "test_acc",      "dead_fraction", "sparsity",
+                                             "grad_norm_first", "grad_norm_last", "seconds"};
+static_assert(sizeof(kCurveColumnNames) / sizeof(kCurveColumnNames[0]) == kCurveColumnCount);
+constexpr size_t kRecordHeadBytes = 2 * sizeof(int32_t) + kCurveColumnCount * sizeof(double);
+
+constexpr const char* kLegacyEpochs =
+    "SELECT epoch, " ACTGRID_CURVE_COLUMNS ", layers FROM epochs WHERE trial_id = ?1 ORDER BY epoch";
+constexpr const char* kChunks = "SELECT data FROM epoch_chunks WHERE trial_id = ?1 ORDER BY seq";
+constexpr const char* kChunksHolding =
+    "SELECT data FROM epoch_chunks WHERE trial_id = ?1 AND first_epoch <= ?2 AND last_epoch >= ?2 "
+    "ORDER BY seq DESC";
+constexpr const char* kLegacyEpoch =
+    "SELECT epoch, " ACTGRID_CURVE_COLUMNS ", layers FROM epochs WHERE trial_id = ?1 AND epoch = ?2";
+
+void ReadLegacyRow(const sql::Stmt& stmt, StoredEpoch* e) {
+  e->epoch = stmt.Int(0);
+  for (int c = 0; c < kCurveColumnCount; ++c) e->values[c] = stmt.Double(1 + c);
+  e->layers = stmt.Blob(1 + kCurveColumnCount);
+}
+
+// Walks the records of one chunk.
+absl::Status ForEachRecord(absl::string_view chunk, int64_t trial_id,
+                           const std::function<absl::Status(const StoredEpoch&)>& fn) {
+  StoredEpoch e;
+  size_t at = 0;
+  while (at < chunk.size()) {
+    int32_t epoch = 0, layers = 0;
+    if (chunk.size() - at < kRecordHeadBytes) break;
+    std::memcpy(&epoch, chunk.data() + at, sizeof(epoch));
+    std::memcpy(&layers, chunk.data() + at + sizeof(epoch), sizeof(layers));
+    const size_t layer_bytes = size_t(std::max(layers, 0)) * kLayerBytes;
+    if (layers < 0 || chunk.size() - at - kRecordHeadBytes < layer_bytes) break;
+    e.epoch = epoch;
+    std::memcpy(e.values, chunk.data() + at + 2 * sizeof(int32_t), sizeof(e.values));
+    e.layers = chunk.substr(at + kRecordHeadBytes, layer_bytes);
+    at += kRecordHeadBytes + layer_bytes;
+    if (absl::Status status = fn(e); !status.ok()) return status;
+  }
+  if (at != chunk.size())
+    return absl::DataLossError(absl::StrCat("corrupt epoch chunk of trial ", trial_id, " in the store"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int CurveColumnIndex(absl::string_view name) {
+  for (int c = 0; c < kCurveColumnCount; ++c)
+    if (name == kCurveColumnNames[c]) return c;
+  return -1;
+}
+
+void AppendEpochRecord(const v1::EpochMetrics& m, std::string* chunk) {
+  const int32_t epoch = m.epoch();
+  const int32_t layers = m.layers_size();
+  // Every NaN is stored as the one quiet NaN, as a NULL REAL reads back: a value
+  // reads the same whichever table it went through.
+  auto canonical = [](double v) { return std::isnan(v) ? double(NAN) : v; };
+  const double values[kCurveColumnCount] = {
+      canonical(m.train_loss()),      canonical(m.test_loss()),      canonical(m.train_acc()),
+      canonical(m.test_acc()),        canonical(m.dead_fraction()),  canonical(m.sparsity()),
+      canonical(m.grad_norm_first()), canonical(m.grad_norm_last()), canonical(m.seconds())};
+  const size_t start = chunk->size();
+  chunk->resize(start + kRecordHeadBytes + size_t(layers) * kLayerBytes);
+  char* p = chunk->data() + start;
+  std::memcpy(p, &epoch, sizeof(epoch));
+  std::memcpy(p + sizeof(epoch), &layers, sizeof(layers));
+  std::memcpy(p + 2 * sizeof(int32_t), values, sizeof(values));
+  p += kRecordHeadBytes;
+  for (const v1::LayerMetrics& l : m.layers()) {
+    const int32_t index = l.layer();
+    const double v[5] = {canonical(l.dead_fraction()), canonical(l.sparsity()), canonical(l.grad_norm()),
+                         canonical(l.act_mean()), canonical(l.act_std())};
+    std::memcpy(p, &index, sizeof(index));
+    std::memcpy(p + sizeof(index), v, sizeof(v));
+    p += kLayerBytes;
+  }
+}
+
+absl::Status ToMetrics(const StoredEpoch& e, v1::EpochMetrics* m) {
+  m->set_epoch(e.epoch);
+  m->set_train_loss(e.values[0]);
+  m->set_test_loss(e.values[1]);
+  m->set_train_acc(e.values[2]);
+  m->set_test_acc(e.values[3]);
+  m->set_dead_fraction(e.values[4]);
+  m->set_sparsity(e.values[5]);
+  m->set_grad_norm_first(e.values[6]);
+  m->set_grad_norm_last(e.values[7]);
+  m->set_seconds(e.values[8]);
+  return DecodeLayers(e.layers, m);
+}
+
+absl::Status ForEachStoredEpoch(sql::Conn& conn, int64_t trial_id,
+                                const std::function<absl::Status(const StoredEpoch&)>& fn) {
+  // Everything stored, oldest first: the epochs table's rows, then the chunks in the
+  // order they were written. Usually that is epoch order already; when an epoch was
+  // sent again, or late, a stable sort puts it in place and its latest copy wins.
+  std::deque<std::string> blobs;  // owns what `all` points into (a deque never moves them)
+  std::vector<StoredEpoch> all;
+  {
+    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt legacy, conn.Prepare(kLegacyEpochs));
+    legacy.Bind(1, trial_id);
+    for (;;) {
+      ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, legacy.Step());
+      if (!row) break;
+      StoredEpoch& e = all.emplace_back();
+      ReadLegacyRow(legacy, &e);
+      e.layers = blobs.emplace_back(e.layers);  // the row's memory is gone after the next step
+    }
+  }
+  {
+    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt chunks, conn.Prepare(kChunks));
+    chunks.Bind(1, trial_id);
+    for (;;) {
+      ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, chunks.Step());
+      if (!row) break;
+      blobs.emplace_back(chunks.Blob(0));
+    }
+  }
+  const size_t legacy_rows = all.size();
+  for (size_t i = legacy_rows; i < blobs.size(); ++i) {
+    ACTGRID_STORE_RETURN_IF_ERROR(ForEachRecord(blobs[i], trial_id, [&](const StoredEpoch& e) {
+      all.push_back(e);
+      return absl::OkStatus();
+    }));
+  }
+  bool ordered = true;
+  for (size_t i = 1; i < all.size() && ordered; ++i) ordered = all[i - 1].epoch < all[i].epoch;
+  if (!ordered) {
+    std::stable_sort(all.begin(), all.end(), [](const StoredEpoch& a, const StoredEpoch& b) { return a.epoch < b.epoch; });
+    size_t kept = 0;
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (i + 1 < all.size() && all[i + 1].epoch == all[i].epoch) continue;  // a later copy follows
+      all[kept++] = all[i];
+    }
+    all.resize(kept);
+  }
+  for (const StoredEpoch& e : all) ACTGRID_STORE_RETURN_IF_ERROR(fn(e));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> FindStoredEpoch(sql::Conn& conn, int64_t trial_id, int epoch, v1::EpochMetrics* metrics) {
+  // The latest chunk that holds the epoch; else the epochs table's row of it.
+  {
+    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt chunks, conn.Prepare(kChunksHolding));
+    chunks.Bind(1, trial_id).Bind(2, int64_t{epoch});
+    for (;;) {
+      ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, chunks.Step());
+      if (!row) break;
+      bool found = false;
+      ACTGRID_STORE_RETURN_IF_ERROR(ForEachRecord(chunks.Blob(0), trial_id, [&](const StoredEpoch& e) {
+        if (e.epoch != epoch) return absl::OkStatus();
+        found = true;
+        metrics->Clear();
+        return ToMetrics(e, metrics);  // a later copy in the same chunk overwrites
+      }));
+      if (found) return true;
+    }
+  }
+  ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt legacy, conn.Prepare(kLegacyEpoch));
+  legacy.Bind(1, trial_id).Bind(2, int64_t{epoch});
+  ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, legacy.Step());
+  if (!row) return false;
+  StoredEpoch e;
+  ReadLegacyRow(legacy, &e);
+  ACTGRID_STORE_RETURN_IF_ERROR(ToMetrics(e, metrics));
+  return true;
 }
 
 }  // namespace actgrid::store

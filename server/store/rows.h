@@ -4,6 +4,7 @@
 #ifndef ACTGRID_SERVER_STORE_ROWS_H_
 #define ACTGRID_SERVER_STORE_ROWS_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,37 @@ inline constexpr int kCurveColumnCount = 9;
 std::string PackCurve(const std::vector<double>& values);
 // NaN for every value when the BLOB's size is not a multiple of 8 (it never is).
 std::vector<double> UnpackCurve(absl::string_view blob);
+
+// The index of a per-epoch metric among ACTGRID_CURVE_COLUMNS; -1 when it is none.
+int CurveColumnIndex(absl::string_view name);
+
+// Epochs are stored in chunks (schema version 3): one epoch_chunks row per trial and
+// report call, holding that call's epochs of the trial in order, each as a record of
+// the epoch (int32), its layer count n (int32), the kCurveColumnCount values
+// (ACTGRID_CURVE_COLUMNS order, IEEE doubles) and n layers as in EncodeLayers, all
+// little-endian. One row per report instead of one per epoch is what lets a single
+// SQLite writer take a hundred thousand epochs a second.
+void AppendEpochRecord(const v1::EpochMetrics& metrics, std::string* chunk);
+
+// One stored epoch as read back; `layers` points into the row being read.
+struct StoredEpoch {
+  int epoch = 0;
+  double values[kCurveColumnCount] = {};  // ACTGRID_CURVE_COLUMNS order
+  absl::string_view layers;               // EncodeLayers format
+};
+// The metrics of a stored epoch; DataLoss when its layers are corrupt.
+absl::Status ToMetrics(const StoredEpoch& stored, v1::EpochMetrics* metrics);
+
+// Calls `fn` for every stored epoch of `trial_id`: rows of the epochs table (written
+// before schema version 3) first, then the chunks, in epoch order within each. The
+// epochs a trial has in one never repeat in the other. DataLoss on a corrupt chunk;
+// `fn`'s error stops the walk and is returned.
+absl::Status ForEachStoredEpoch(sql::Conn& conn, int64_t trial_id,
+                                const std::function<absl::Status(const StoredEpoch&)>& fn);
+
+// The chunk holding epoch `epoch` of `trial_id`, or the epochs row of it: false when
+// the trial has no such epoch stored.
+absl::StatusOr<bool> FindStoredEpoch(sql::Conn& conn, int64_t trial_id, int epoch, v1::EpochMetrics* metrics);
 
 // Reads of several statements run between BeginRead and EndRead, one read transaction.
 absl::Status BeginRead(sql::Conn& conn);

@@ -153,7 +153,22 @@ CREATE TABLE curves(
 )sql";
 
 // kMigrations[i] takes the schema from version i to version i + 1.
-constexpr const char* kMigrations[] = {kMigration1, kMigration2};
+// Epochs in chunks, one row per trial and report call (see AppendEpochRecord in rows.h),
+// numbered per trial in the order they were written (trials.epoch_chunks counts them).
+// The epochs table stays: rows written before this version are read from it.
+constexpr const char* kMigration3 = R"sql(
+CREATE TABLE epoch_chunks(
+  trial_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  first_epoch INTEGER NOT NULL,
+  last_epoch INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(trial_id, seq)
+) WITHOUT ROWID;
+ALTER TABLE trials ADD COLUMN epoch_chunks INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
 

@@ -70,6 +70,13 @@ Stmt& Stmt::Bind(int index, absl::string_view text) {
   return *this;
 }
 
+Stmt& Stmt::BindBlobNoCopy(int index, absl::string_view bytes) {
+  const int rc = sqlite3_bind_blob64(stmt_, index, bytes.empty() ? "" : bytes.data(), bytes.size(),
+                                     SQLITE_STATIC);
+  if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  return *this;
+}
+
 Stmt& Stmt::BindBlob(int index, absl::string_view bytes) {
   // A zero-length blob must still be a blob, not NULL: give SQLite a valid pointer.
   const int rc = sqlite3_bind_blob64(stmt_, index, bytes.empty() ? "" : bytes.data(), bytes.size(),

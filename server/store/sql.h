@@ -64,6 +64,8 @@ class Stmt {
   Stmt& Bind(int index, const char* text) { return Bind(index, absl::string_view(text)); }
   Stmt& Bind(int index, const std::string& text) { return Bind(index, absl::string_view(text)); }
   Stmt& BindBlob(int index, absl::string_view bytes);
+  // Without a copy: `bytes` must stay valid and unchanged until the statement is reset.
+  Stmt& BindBlobNoCopy(int index, absl::string_view bytes);
   Stmt& BindNull(int index);
 
   // Makes the statement ready to be bound and run again (as the destructor does).

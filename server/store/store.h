@@ -24,7 +24,7 @@
 namespace actgrid::store {
 
 // The schema version this build writes; older files are migrated on Open.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct StoreOptions {
   std::string path;        // a file, or ":memory:" (private to this Store, shared by its connections)
@@ -163,6 +163,9 @@ struct EpochRow {
   int64_t trial_id = 0;
   int attempt = 0;
   v1::EpochMetrics metrics;
+  // When set, the metrics are these instead (not copied; valid during the call).
+  const v1::EpochMetrics* metrics_of_report = nullptr;
+  const v1::EpochMetrics& stored() const { return metrics_of_report ? *metrics_of_report : metrics; }
 };
 
 struct Renewal {

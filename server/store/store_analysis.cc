@@ -3,8 +3,8 @@
 //
 // How they stay fast: grid_trials is clustered by (grid_id, position), so a grid's
 // positions are one range scan; trials and summaries are found by their integer keys;
-// epochs is clustered by (trial_id, epoch), so one trial's curve is one contiguous
-// range. Each query reads one column where it can (a summary column is chosen by
+// a finished trial's curves are one packed row, and its epochs a few chunk rows
+// clustered by (trial_id, first_epoch). Each query reads one column where it can (a summary column is chosen by
 // name from a fixed list, never pasted from input).
 #include <algorithm>
 #include <cmath>
@@ -58,7 +58,6 @@ std::string GridValuesSql(const std::string& column) {
 
 // Per-layer curves: the finished trials, then each one's epoch rows.
 constexpr const char* kFinishedTrials = "SELECT f.trial_id FROM " ACTGRID_FINISHED_TRIALS;
-constexpr const char* kTrialLayers = "SELECT epoch, layers FROM epochs WHERE trial_id = ?1 ORDER BY epoch";
 
 // Per-epoch curves: one packed row per finished trial (NULL for a trial that finished
 // before the curves table existed), and that trial's epochs as the fallback.
@@ -66,17 +65,11 @@ std::string PackedCurveSql(const std::string& column) {
   return absl::StrCat("SELECT f.trial_id, c.", column, " FROM " ACTGRID_FINISHED_TRIALS
                       " LEFT JOIN curves c ON c.trial_id = f.trial_id");
 }
-std::string EpochCurveSql(const std::string& column) {
-  return absl::StrCat("SELECT epoch, ", column, " FROM epochs WHERE trial_id = ?1 ORDER BY epoch");
-}
 
-// The columns of ACTGRID_EPOCH_COLUMNS, qualified (summaries has a seconds column too).
-static_assert(kEpochColumnCount == 10, "kGridEpoch lists the epoch columns");
-constexpr const char* kGridEpoch =
-    "SELECT e.trial_id, e.epoch, e.train_loss, e.test_loss, e.train_acc, e.test_acc, e.dead_fraction, "
-    "e.sparsity, e.grad_norm_first, e.grad_norm_last, e.seconds, e.layers FROM " ACTGRID_FINISHED_TRIALS
-    " JOIN summaries s ON s.trial_id = f.trial_id JOIN epochs e ON e.trial_id = f.trial_id "
-    "AND e.epoch = CASE WHEN ?2 < 0 THEN s.epochs_run ELSE ?2 END";
+// The finished trials of a grid with the epoch to read of each: ?2, or its last when ?2 < 0.
+constexpr const char* kGridEpochTargets =
+    "SELECT f.trial_id, CASE WHEN ?2 < 0 THEN s.epochs_run ELSE ?2 END FROM " ACTGRID_FINISHED_TRIALS
+    " JOIN summaries s ON s.trial_id = f.trial_id";
 
 constexpr const char* kGridSpecs =
     "SELECT t.spec FROM grid_trials m JOIN trials t ON t.id = m.trial_id "
@@ -189,15 +182,12 @@ absl::StatusOr<std::vector<TrialCurve>> SqliteStore::LoadGridCurves(int64_t grid
       const size_t first = ids.size() * part / parts, last = ids.size() * (part + 1) / parts;
       status[part] = Read([&](sql::Conn& conn) -> absl::Status {
         for (size_t i = first; i < last; ++i) {
-          ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kTrialLayers));
-          stmt.Bind(1, ids[i]);
           curves[i].trial_id = ids[i];
           std::vector<double>& values = curves[i].values;
-          for (;;) {
-            ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
-            if (!found) break;
-            SetEpoch(stmt.Int(0), LayerValue(stmt.Blob(1), field.layer, index), &values);
-          }
+          ACTGRID_STORE_RETURN_IF_ERROR(ForEachStoredEpoch(conn, ids[i], [&](const StoredEpoch& e) {
+            SetEpoch(e.epoch, LayerValue(e.layers, field.layer, index), &values);
+            return absl::OkStatus();
+          }));
         }
         return absl::OkStatus();
       });
@@ -210,7 +200,8 @@ absl::StatusOr<std::vector<TrialCurve>> SqliteStore::LoadGridCurves(int64_t grid
     return curves;
   }
   const char* packed_sql = Statement(PackedCurveSql(field.metric));
-  const char* epochs_sql = Statement(EpochCurveSql(field.metric));
+  const int column = CurveColumnIndex(field.metric);
+  if (column < 0) return absl::InvalidArgumentError(absl::StrCat("unknown per-epoch metric \"", field.metric, "\""));
   ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
     ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
     ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
@@ -230,14 +221,11 @@ absl::StatusOr<std::vector<TrialCurve>> SqliteStore::LoadGridCurves(int64_t grid
       }
     }
     for (size_t i : unpacked) {
-      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(epochs_sql));
-      stmt.Bind(1, curves[i].trial_id);
       std::vector<double>& values = curves[i].values;
-      for (;;) {
-        ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
-        if (!found) break;
-        SetEpoch(stmt.Int(0), stmt.Double(1), &values);
-      }
+      ACTGRID_STORE_RETURN_IF_ERROR(ForEachStoredEpoch(conn, curves[i].trial_id, [&](const StoredEpoch& e) {
+        SetEpoch(e.epoch, e.values[column], &values);
+        return absl::OkStatus();
+      }));
     }
     return EndRead(conn);
   }));
@@ -250,18 +238,22 @@ absl::StatusOr<std::vector<std::pair<int64_t, v1::EpochMetrics>>> SqliteStore::L
   ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
     ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
     ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
+    std::vector<std::pair<int64_t, int>> targets;
     {
-      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kGridEpoch));
+      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kGridEpochTargets));
       stmt.Bind(1, grid_id);
       stmt.Bind(2, int64_t{epoch < 0 ? -1 : epoch});
       for (;;) {
         ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, stmt.Step());
         if (!found) break;
-        auto& [trial, metrics] = out.emplace_back();
-        trial = stmt.Int64(0);
-        metrics.set_epoch(stmt.Int(1));
-        ACTGRID_STORE_RETURN_IF_ERROR(ReadEpoch(stmt, 2, &metrics));
+        targets.emplace_back(stmt.Int64(0), stmt.Int(1));
       }
+    }
+    out.clear();
+    for (const auto& [trial, target] : targets) {
+      v1::EpochMetrics metrics;
+      ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, FindStoredEpoch(conn, trial, target, &metrics));
+      if (found) out.emplace_back(trial, std::move(metrics));  // a trial without that epoch is left out
     }
     return EndRead(conn);
   }));

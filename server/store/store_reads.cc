@@ -43,8 +43,6 @@ constexpr const char* kGridTrials =
     "LEFT JOIN summaries s ON s.trial_id = m.trial_id WHERE m.grid_id = ?1 ORDER BY m.position";
 constexpr int kGridTrialsSummaryColumn = 10;
 constexpr const char* kTrialExists = "SELECT 1 FROM trials WHERE id = ?1";
-constexpr const char* kEpochs =
-    "SELECT epoch, " ACTGRID_EPOCH_COLUMNS " FROM epochs WHERE trial_id = ?1 ORDER BY epoch";
 // completed: attempts that ended SUCCEEDED or DIVERGED; failed: ended FAILED, or
 // counted as a failure (an expired lease or a retried error). Releases count neither.
 constexpr const char* kWorkers =
@@ -247,17 +245,11 @@ absl::StatusOr<std::vector<v1::EpochMetrics>> SqliteStore::LoadEpochs(int64_t tr
       ACTGRID_STORE_ASSIGN_OR_RETURN(const bool found, exists.Step());
       if (!found) return absl::NotFoundError(absl::StrCat("no trial ", trial_id));
     }
-    {
-      ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kEpochs));
-      stmt.Bind(1, trial_id);
-      for (;;) {
-        ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, stmt.Step());
-        if (!row) break;
-        v1::EpochMetrics& metrics = epochs.emplace_back();
-        metrics.set_epoch(stmt.Int(0));
-        ACTGRID_STORE_RETURN_IF_ERROR(ReadEpoch(stmt, 1, &metrics));
-      }
-    }
+    // Every epoch once, in order (see ForEachStoredEpoch).
+    epochs.clear();
+    ACTGRID_STORE_RETURN_IF_ERROR(ForEachStoredEpoch(conn, trial_id, [&](const StoredEpoch& e) {
+      return ToMetrics(e, &epochs.emplace_back());
+    }));
     return EndRead(conn);
   }));
   return epochs;

@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/store/row_batch.h"
 #include "server/store/rows.h"
 #include "server/store/sqlite_store.h"
 
@@ -45,15 +44,15 @@ constexpr const char* kLeaseTrial =
     "UPDATE trials SET state = 2, attempt = ?2, worker_id = ?3, deadline_ms = ?4, "
     "epochs_done = 0 WHERE id = ?1 AND state = 1 AND attempt = ?2 - 1";
 constexpr const char* kDeleteEpochs = "DELETE FROM epochs WHERE trial_id = ?1";
+constexpr const char* kDeleteChunks = "DELETE FROM epoch_chunks WHERE trial_id = ?1";
+constexpr const char* kInsertChunk =
+    "INSERT OR REPLACE INTO epoch_chunks(trial_id, seq, first_epoch, last_epoch, data) VALUES(?1, ?2, ?3, ?4, ?5)";
 constexpr const char* kInsertAttempt =
     "INSERT OR REPLACE INTO attempts(trial_id, attempt, worker_id, leased_ms) "
     "VALUES(?1, ?2, ?3, ?4)";
-constexpr const char* kTrialLease = "SELECT state, attempt, epochs_done FROM trials WHERE id = ?1";
+constexpr const char* kTrialLease = "SELECT state, attempt, epochs_done, epoch_chunks FROM trials WHERE id = ?1";
 constexpr const char* kRenewTrial =
-    "UPDATE trials SET deadline_ms = ?2, epochs_done = ?3 WHERE id = ?1";
-constexpr const char* kStoredEpochs =
-    "SELECT epoch, " ACTGRID_CURVE_COLUMNS " FROM epochs WHERE trial_id = ?1 AND epoch BETWEEN 0 AND ?2 "
-    "ORDER BY epoch";
+    "UPDATE trials SET deadline_ms = ?2, epochs_done = ?3, epoch_chunks = ?4 WHERE id = ?1";
 constexpr const char* kUpsertCurves =
     "INSERT OR REPLACE INTO curves(trial_id, " ACTGRID_CURVE_COLUMNS
     ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
@@ -151,20 +150,9 @@ struct CallTrial {
   int state = 0;  // 0: no such trial
   int attempt = 0;
   int next_epoch = 0;  // 1 + highest epoch stored for the current attempt
+  int64_t chunks = 0;  // chunks written for the trial: the next one's seq
   bool accepted = false;
 };
-
-// AppendEpochs stores rows through multi-row statements (row_batch.h).
-const MultiRowSql& EpochInserts() {
-  static const MultiRowSql sql("epochs(trial_id, epoch, " ACTGRID_EPOCH_COLUMNS ")",
-                               2 + kEpochColumnCount);
-  return sql;
-}
-
-void BindEpochRow(sql::Stmt& stmt, int first, const EpochRow* const& row) {
-  stmt.Bind(first, row->trial_id).Bind(first + 1, row->metrics.epoch());
-  BindEpoch(stmt, first + 2, row->metrics);
-}
 
 absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
                         const std::vector<Renewal>& renewals, int64_t deadline_ms,
@@ -185,6 +173,7 @@ absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
       trial.state = lookup.Int(0);
       trial.attempt = lookup.Int(1);
       trial.next_epoch = lookup.Int(2);
+      trial.chunks = lookup.Int64(3);
     }
     lookup.Reset();
     v1::ReportVerdict verdict = v1::REPORT_VERDICT_STALE;
@@ -198,17 +187,40 @@ absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
     return &trial;
   };
 
-  if (!epochs.empty()) {
-    RowBatch<const EpochRow*> epoch_rows(conn, EpochInserts(), BindEpochRow);
-    for (const EpochRow& row : epochs) {
-      ACTGRID_STORE_ASSIGN_OR_RETURN(CallTrial* const trial, mention(row.trial_id, row.attempt));
-      // Only rows of the current attempt of an accepted trial are stored; a repeated
-      // epoch replaces the earlier row, layers included.
-      if (!trial->accepted || row.attempt != trial->attempt) continue;
-      ACTGRID_STORE_RETURN_IF_ERROR(epoch_rows.Add(&row));
-      trial->next_epoch = std::max(trial->next_epoch, row.metrics.epoch() + 1);
+  // Each trial's epochs of this call become one chunk row, numbered after the trial's
+  // earlier chunks. An epoch sent again is stored again; readers take its latest copy.
+  struct Chunk {
+    int64_t trial_id;
+    int64_t seq;
+    int first = -1, last = -1;
+    std::string data;
+  };
+  std::vector<Chunk> chunks;
+  std::unordered_map<int64_t, size_t> chunk_of;
+  for (const EpochRow& row : epochs) {
+    ACTGRID_STORE_ASSIGN_OR_RETURN(CallTrial* const trial, mention(row.trial_id, row.attempt));
+    // Only epochs of the current attempt of an accepted trial are stored.
+    if (!trial->accepted || row.attempt != trial->attempt) continue;
+    const int epoch = row.stored().epoch();
+    auto [it, added] = chunk_of.try_emplace(row.trial_id, chunks.size());
+    if (added) chunks.push_back(Chunk{row.trial_id, trial->chunks++, -1, -1, {}});
+    Chunk& chunk = chunks[it->second];
+    chunk.first = chunk.first < 0 ? epoch : std::min(chunk.first, epoch);
+    chunk.last = std::max(chunk.last, epoch);
+    AppendEpochRecord(row.stored(), &chunk.data);
+    trial->next_epoch = std::max(trial->next_epoch, epoch + 1);
+  }
+  if (!chunks.empty()) {
+    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt insert, conn.Prepare(kInsertChunk));
+    for (const Chunk& chunk : chunks) {
+      insert.Bind(1, chunk.trial_id)
+          .Bind(2, chunk.seq)
+          .Bind(3, int64_t{chunk.first})
+          .Bind(4, int64_t{chunk.last})
+          .BindBlobNoCopy(5, chunk.data);
+      ACTGRID_STORE_RETURN_IF_ERROR(insert.Run());
+      insert.Reset();
     }
-    ACTGRID_STORE_RETURN_IF_ERROR(epoch_rows.Flush());
   }
   for (const Renewal& renewal : renewals) {
     ACTGRID_STORE_RETURN_IF_ERROR(mention(renewal.trial_id, renewal.attempt).status());
@@ -217,7 +229,7 @@ absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
   ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt renew, conn.Prepare(kRenewTrial));
   for (const auto& [trial_id, trial] : order) {
     if (!trial->accepted) continue;
-    renew.Bind(1, trial_id).Bind(2, deadline_ms).Bind(3, trial->next_epoch);
+    renew.Bind(1, trial_id).Bind(2, deadline_ms).Bind(3, trial->next_epoch).Bind(4, trial->chunks);
     ACTGRID_STORE_RETURN_IF_ERROR(renew.Run());
     renew.Reset();
   }
@@ -251,17 +263,16 @@ absl::Status EndTrialAttempt(sql::Conn& conn, const AttemptEnd& end) {
   const bool finished = end.to == v1::TRIAL_STATE_SUCCEEDED || end.to == v1::TRIAL_STATE_DIVERGED;
   if (finished) {
     const int last = end.summary->epochs_run();
-    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stored, conn.Prepare(kStoredEpochs));
-    stored.Bind(1, end.trial_id).Bind(2, last);
-    int expected = 0;
+    // Epochs come in order (the epochs table's rows, then the chunks, which only hold
+    // epochs above those): epoch `expected` must be next, up to `last`.
     std::vector<double> curves[kCurveColumnCount];  // packed into the curves row below
-    for (;;) {
-      ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, stored.Step());
-      if (!row || stored.Int(0) != expected) break;
-      for (int c = 0; c < kCurveColumnCount; ++c) curves[c].push_back(stored.Double(1 + c));
+    int expected = 0;
+    ACTGRID_STORE_RETURN_IF_ERROR(ForEachStoredEpoch(conn, end.trial_id, [&](const StoredEpoch& e) {
+      if (e.epoch != expected || expected > last) return absl::OkStatus();
+      for (int c = 0; c < kCurveColumnCount; ++c) curves[c].push_back(e.values[c]);
       ++expected;
-    }
-    stored.Reset();
+      return absl::OkStatus();
+    }));
     if (expected <= last) {
       return absl::InvalidArgumentError(absl::StrCat("trial ", end.trial_id, " attempt ",
                                                      end.attempt, ": epoch ", expected, " of 0..",
@@ -352,6 +363,7 @@ absl::StatusOr<std::vector<bool>> SqliteStore::Lease(const std::vector<LeaseGran
     applied.assign(grants.size(), false);
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt lease, conn.Prepare(kLeaseTrial));
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt delete_epochs, conn.Prepare(kDeleteEpochs));
+    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt delete_chunks, conn.Prepare(kDeleteChunks));
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt record, conn.Prepare(kInsertAttempt));
     for (size_t i = 0; i < grants.size(); ++i) {
       const LeaseGrant& grant = grants[i];
@@ -367,6 +379,9 @@ absl::StatusOr<std::vector<bool>> SqliteStore::Lease(const std::vector<LeaseGran
       delete_epochs.Bind(1, grant.trial_id);
       ACTGRID_STORE_RETURN_IF_ERROR(delete_epochs.Run());
       delete_epochs.Reset();
+      delete_chunks.Bind(1, grant.trial_id);
+      ACTGRID_STORE_RETURN_IF_ERROR(delete_chunks.Run());
+      delete_chunks.Reset();
       record.Bind(1, grant.trial_id)
           .Bind(2, grant.attempt)
           .Bind(3, grant.worker_id)
@@ -383,9 +398,9 @@ absl::StatusOr<std::vector<Verdict>> SqliteStore::AppendEpochs(const std::vector
                                                                const std::vector<Renewal>& renewals,
                                                                int64_t deadline_ms) {
   for (const EpochRow& row : epochs) {
-    if (row.metrics.epoch() < 0) {
+    if (row.stored().epoch() < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("trial ", row.trial_id, ": negative epoch ", row.metrics.epoch()));
+          absl::StrCat("trial ", row.trial_id, ": negative epoch ", row.stored().epoch()));
     }
   }
   std::vector<Verdict> verdicts;

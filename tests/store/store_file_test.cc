@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/store/rows.h"
 #include "server/store/store.h"
 #include "tests/store/store_test_util.h"
 
@@ -42,6 +43,35 @@ int64_t RawSql(const std::string& path, const std::string& sql) {
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return value;
+}
+
+// Turns a file of the current schema back into schema 1, as an older actgrid wrote it:
+// no curves, no chunks, and the given epochs as rows of the epochs table.
+void BackToSchema1(const std::string& path, const std::vector<std::pair<int64_t, v1::EpochMetrics>>& epochs) {
+  RawSql(path, "DROP TABLE curves");
+  RawSql(path, "DROP TABLE epoch_chunks");
+  RawSql(path, "ALTER TABLE trials DROP COLUMN epoch_chunks");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO epochs VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &stmt, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  for (const auto& [trial, m] : epochs) {
+    sqlite3_bind_int64(stmt, 1, trial);
+    sqlite3_bind_int(stmt, 2, m.epoch());
+    const double values[] = {m.train_loss(),    m.test_loss(),      m.train_acc(),
+                             m.test_acc(),      m.dead_fraction(),  m.sparsity(),
+                             m.grad_norm_first(), m.grad_norm_last(), m.seconds()};
+    for (int i = 0; i < 9; ++i) sqlite3_bind_double(stmt, 3 + i, values[i]);
+    const std::string layers = EncodeLayers(m);
+    sqlite3_bind_blob(stmt, 12, layers.data(), int(layers.size()), SQLITE_TRANSIENT);
+    EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE) << sqlite3_errmsg(db);
+    sqlite3_reset(stmt);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  RawSql(path, "PRAGMA user_version = 1");
 }
 
 TEST(StoreFile, ReopenKeepsEverything) {
@@ -105,37 +135,48 @@ TEST(StoreFile, RecordsTheSchemaVersionAndRefusesANewerOne) {
 }
 
 // A trial's curve is packed into one row when it finishes; a database from before
-// the curves table (schema 1) is migrated, and its finished trials' curves are read
-// from their epochs instead.
+// the curves table or chunks (schema 1) is migrated: its finished trials' curves are
+// read from their epochs rows, and a trial that was running goes on, its first epochs
+// in epochs rows and the rest in chunks.
 TEST(StoreFile, CurvesArePackedAtTheEndAndOlderTrialsFallBackToEpochs) {
   TempDir dir;
   const std::string path = dir.File("curves.db");
   int64_t grid_id = 0;
   std::vector<int64_t> ids;
-  auto finish = [](Store& store, int64_t id) {
-    STORE_ASSERT_OK(store.Lease({Grant(id, 1)}, 1));
-    STORE_ASSERT_OK(store.AppendEpochs({Row(id, 1, 0), Row(id, 1, 1), Row(id, 1, 2)}, {}, 9000));
+  auto finish = [](Store& store, int64_t id, std::vector<int> epochs) {
+    std::vector<EpochRow> rows;
+    for (int e : epochs) rows.push_back(Row(id, 1, e));
+    STORE_ASSERT_OK(store.AppendEpochs(rows, {}, 9000));
     AttemptEnd end = End(id, 1, v1::TRIAL_STATE_SUCCEEDED);
     end.summary = Summary(2);
     STORE_ASSERT_OK(store.EndAttempt(end));
   };
+  std::vector<std::pair<int64_t, v1::EpochMetrics>> stored;
   {
     std::unique_ptr<Store> store = OpenOrDie(path);
     ASSERT_NE(store, nullptr);
     const CreatedGrid created = Must(store->CreateGrid(Grid("curves", {1, 2})));
     grid_id = created.grid_id;
     ids = created.trial_ids;
-    finish(*store, ids[0]);
+    STORE_ASSERT_OK(store->Lease({Grant(ids[0], 1), Grant(ids[1], 1)}, 1));
+    finish(*store, ids[0], {0, 1, 2});
+    STORE_ASSERT_OK(store->AppendEpochs({Row(ids[1], 1, 0), Row(ids[1], 1, 1)}, {}, 9000));
+    EXPECT_EQ(RawSql(path, "SELECT count(*) FROM curves"), 1);
+    EXPECT_EQ(RawSql(path, "SELECT count(*) FROM epoch_chunks"), 2);  // one per trial and call
+    for (const int64_t id : ids)
+      for (const v1::EpochMetrics& m : Must(store->LoadEpochs(id))) stored.emplace_back(id, m);
   }
-  EXPECT_EQ(RawSql(path, "SELECT count(*) FROM curves"), 1);
-  // Back to schema 1: no curves table.
-  RawSql(path, "DROP TABLE curves");
-  RawSql(path, "PRAGMA user_version = 1");
+  ASSERT_EQ(stored.size(), 5u);
+  BackToSchema1(path, stored);
   std::unique_ptr<Store> store = OpenOrDie(path);  // migrates to the current schema
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(RawSql(path, "PRAGMA user_version"), kSchemaVersion);
-  finish(*store, ids[1]);
+  EXPECT_EQ(Must(store->LoadEpochs(ids[0])).size(), 3u);
+  finish(*store, ids[1], {2});  // epochs 0 and 1 from the epochs table, 2 from a chunk
   EXPECT_EQ(RawSql(path, "SELECT count(*) FROM curves"), 1);  // only the trial finished since
+  const std::vector<v1::EpochMetrics> mixed = Must(store->LoadEpochs(ids[1]));
+  ASSERT_EQ(mixed.size(), 3u);
+  for (int e = 0; e < 3; ++e) EXPECT_EQ(mixed[e].SerializeAsString(), Epoch(e).SerializeAsString()) << e;
 
   std::vector<TrialCurve> curves = Must(store->LoadGridCurves(grid_id, {"test_loss", -1}));
   ASSERT_EQ(curves.size(), 2u);
@@ -144,10 +185,20 @@ TEST(StoreFile, CurvesArePackedAtTheEndAndOlderTrialsFallBackToEpochs) {
     ASSERT_EQ(c.values.size(), 3u) << c.trial_id;
     for (int e = 0; e < 3; ++e) EXPECT_EQ(c.values[size_t(e)], Epoch(e).test_loss()) << c.trial_id;
   }
-  // Per-layer curves come from the epochs' layer BLOBs.
+  // Per-layer curves come from the epochs' layer BLOBs, in either table.
   curves = Must(store->LoadGridCurves(grid_id, {"sparsity", 1}));
   ASSERT_EQ(curves.size(), 2u);
-  EXPECT_EQ(curves[0].values[2], Epoch(2).layers(1).sparsity());
+  for (const TrialCurve& c : curves) {
+    ASSERT_EQ(c.values.size(), 3u) << c.trial_id;
+    for (int e = 0; e < 3; ++e) EXPECT_EQ(c.values[size_t(e)], Epoch(e).layers(1).sparsity()) << c.trial_id;
+  }
+  // One epoch of every trial, from either table.
+  const auto last = Must(store->LoadGridEpoch(grid_id, -1));
+  ASSERT_EQ(last.size(), 2u);
+  for (const auto& [trial, m] : last) EXPECT_EQ(m.SerializeAsString(), Epoch(2).SerializeAsString()) << trial;
+  const auto first = Must(store->LoadGridEpoch(grid_id, 0));
+  ASSERT_EQ(first.size(), 2u);
+  for (const auto& [trial, m] : first) EXPECT_EQ(m.SerializeAsString(), Epoch(0).SerializeAsString()) << trial;
   EXPECT_TRUE(absl::IsInvalidArgument(store->LoadGridCurves(grid_id, {"sparsity_x", -1}).status()));
   EXPECT_TRUE(absl::IsNotFound(store->LoadGridCurves(grid_id + 7, {"sparsity", -1}).status()));
 }
@@ -156,8 +207,7 @@ TEST(StoreFile, ReadOnlyMigratesAnOlderFileOnlyWhenAsked) {
   TempDir dir;
   const std::string path = dir.File("older.db");
   OpenOrDie(path).reset();
-  RawSql(path, "DROP TABLE curves");
-  RawSql(path, "PRAGMA user_version = 1");
+  BackToSchema1(path, {});
   const absl::StatusOr<std::unique_ptr<Store>> plain = Store::Open({path, true});
   EXPECT_TRUE(absl::IsFailedPrecondition(plain.status())) << plain.status();
   StoreOptions options{path, true};
