@@ -17,6 +17,7 @@ import math
 import os
 import sqlite3
 import statistics
+import struct
 import sys
 import time
 
@@ -71,6 +72,16 @@ def t975(df):
     return (lo + hi) / 2
 
 
+def chunk_test_acc(data):
+    """(epoch, test_acc) of every record of an epoch chunk: int32 epoch, int32 layers,
+    9 doubles (test_acc is the fourth), then 44 bytes a layer, little-endian."""
+    at = 0
+    while at < len(data):
+        epoch, layers = struct.unpack_from("<ii", data, at)
+        yield epoch, struct.unpack_from("<d", data, at + 8 + 3 * 8)[0]
+        at += 8 + 9 * 8 + 44 * layers
+
+
 def flat_tables(compare_db, curves_db, scratch):
     if os.path.exists(scratch):
         return
@@ -85,6 +96,11 @@ def flat_tables(compare_db, curves_db, scratch):
     src = sqlite3.connect(curves_db)
     rows = src.execute("SELECT m.vals, e.epoch, e.test_acc FROM grid_trials m JOIN epochs e "
                        "ON e.trial_id = m.trial_id ORDER BY m.grid_id, m.position, e.epoch").fetchall()
+    has_chunks = src.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'epoch_chunks'").fetchone()[0]
+    if has_chunks:  # schema 3: epochs packed in chunks (see AppendEpochRecord in server/store/rows.h)
+        for vals, data in src.execute("SELECT m.vals, c.data FROM grid_trials m JOIN epoch_chunks c "
+                                      "ON c.trial_id = m.trial_id ORDER BY m.grid_id, m.position, c.seq"):
+            rows.extend((vals, epoch, acc) for epoch, acc in chunk_test_acc(data))
     out.execute("CREATE TABLE epochs(%s, epoch INTEGER, test_acc REAL)" % ", ".join(f + " TEXT" for f in factors))
     out.executemany("INSERT INTO epochs VALUES(%s)" % ", ".join("?" * (len(factors) + 2)),
                     [decode_list(v) + [e, acc] for v, e, acc in rows])

@@ -266,6 +266,7 @@ absl::Status EndTrialAttempt(sql::Conn& conn, const AttemptEnd& end) {
     // Epochs come in order (the epochs table's rows, then the chunks, which only hold
     // epochs above those): epoch `expected` must be next, up to `last`.
     std::vector<double> curves[kCurveColumnCount];  // packed into the curves row below
+    for (auto& curve : curves) curve.reserve(size_t(std::min(last, 100'000)) + 1);
     int expected = 0;
     ACTGRID_STORE_RETURN_IF_ERROR(ForEachStoredEpoch(conn, end.trial_id, [&](const StoredEpoch& e) {
       if (e.epoch != expected || expected > last) return absl::OkStatus();
@@ -375,13 +376,16 @@ absl::StatusOr<std::vector<bool>> SqliteStore::Lease(const std::vector<LeaseGran
       lease.Reset();
       if (conn.Changes() == 0) continue;  // not PENDING, or another attempt
       applied[i] = true;
-      // Earlier attempts' epochs (the current attempt has none yet).
-      delete_epochs.Bind(1, grant.trial_id);
-      ACTGRID_STORE_RETURN_IF_ERROR(delete_epochs.Run());
-      delete_epochs.Reset();
-      delete_chunks.Bind(1, grant.trial_id);
-      ACTGRID_STORE_RETURN_IF_ERROR(delete_chunks.Run());
-      delete_chunks.Reset();
+      // Earlier attempts' epochs (the current attempt has none yet; a first attempt
+      // has no earlier ones).
+      if (grant.attempt > 1) {
+        delete_epochs.Bind(1, grant.trial_id);
+        ACTGRID_STORE_RETURN_IF_ERROR(delete_epochs.Run());
+        delete_epochs.Reset();
+        delete_chunks.Bind(1, grant.trial_id);
+        ACTGRID_STORE_RETURN_IF_ERROR(delete_chunks.Run());
+        delete_chunks.Reset();
+      }
       record.Bind(1, grant.trial_id)
           .Bind(2, grant.attempt)
           .Bind(3, grant.worker_id)
