@@ -61,6 +61,11 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     }
     builder.AddListeningPort(options.listen, credentials, &c->port_);
   }
+  // Threads waiting for calls: gRPC's defaults (1 to 2) start and end a thread for
+  // almost every call under load; 4 to 16 keep them (10-25% less CPU per trial in the
+  // load benchmark).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
   builder.SetMaxReceiveMessageSize(rpc::kMaxMessageBytes);
   builder.SetMaxSendMessageSize(rpc::kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
