@@ -312,7 +312,8 @@ absl::Status ForEachStoredEpoch(sql::Conn& conn, int64_t trial_id,
   // Everything stored, oldest first: the epochs table's rows, then the chunks in the
   // order they were written. Usually that is epoch order already; when an epoch was
   // sent again, or late, a stable sort puts it in place and its latest copy wins.
-  std::deque<std::string> blobs;  // owns what `all` points into (a deque never moves them)
+  std::deque<std::string> legacy_layers;  // owns the legacy rows' layers (a deque never moves them)
+  std::vector<std::string> chunks;        // the chunks, parsed once all are read
   std::vector<StoredEpoch> all;
   {
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt legacy, conn.Prepare(kLegacyEpochs));
@@ -322,21 +323,20 @@ absl::Status ForEachStoredEpoch(sql::Conn& conn, int64_t trial_id,
       if (!row) break;
       StoredEpoch& e = all.emplace_back();
       ReadLegacyRow(legacy, &e);
-      e.layers = blobs.emplace_back(e.layers);  // the row's memory is gone after the next step
+      e.layers = legacy_layers.emplace_back(e.layers);  // the row's memory is gone after the next step
     }
   }
   {
-    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt chunks, conn.Prepare(kChunks));
-    chunks.Bind(1, trial_id);
+    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kChunks));
+    stmt.Bind(1, trial_id);
     for (;;) {
-      ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, chunks.Step());
+      ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, stmt.Step());
       if (!row) break;
-      blobs.emplace_back(chunks.Blob(0));
+      chunks.emplace_back(stmt.Blob(0));
     }
   }
-  const size_t legacy_rows = all.size();
-  for (size_t i = legacy_rows; i < blobs.size(); ++i) {
-    ACTGRID_STORE_RETURN_IF_ERROR(ForEachRecord(blobs[i], trial_id, [&](const StoredEpoch& e) {
+  for (const std::string& chunk : chunks) {
+    ACTGRID_STORE_RETURN_IF_ERROR(ForEachRecord(chunk, trial_id, [&](const StoredEpoch& e) {
       all.push_back(e);
       return absl::OkStatus();
     }));
