@@ -13,6 +13,7 @@
 
 #include "common/rpc/rpc.h"
 #include "server/grpc/coordinator.h"
+#include "server/http/http_server.h"
 #include "worker/runner/remote_worker.h"
 
 namespace {
@@ -28,7 +29,7 @@ void Log(const std::string& message) {
 
 int main(int argc, char** argv) {
   actgrid::rpc::InitProcess();
-  CLI::App app{"actgrid-server: the actgrid coordinator (gRPC, SQLite, optional in-process workers)"};
+  CLI::App app{"actgrid-server: the actgrid coordinator (gRPC, SQLite, optional in-process workers, dashboard)"};
   actgrid::server::CoordinatorOptions options;
   options.listen = actgrid::rpc::kDefaultServer;
   int local_workers = 0;
@@ -61,6 +62,13 @@ int main(int argc, char** argv) {
                  "(else $ACTGRID_TOKENS). Without tokens the server listens on loopback only");
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve TLS (with --tls-key)");
   app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+  actgrid::server::HttpOptions http;
+  app.add_option("--http", http.listen,
+                 "Also serve the dashboard and the JSON API on host:port (port 0 picks one; loopback only "
+                 "without tokens; HTTPS with --tls-cert)");
+  app.add_option("--dashboard-dir", http.dashboard_dir,
+                 "With --http: serve index.html, app.js and app.css from this directory instead of the built-in "
+                 "dashboard (for front-end work)");
   CLI11_PARSE(app, argc, argv);
   options.scheduler.lease_ms = int64_t(lease_seconds * 1000);
   options.max_db_bytes = int64_t(max_db_mb * 1024 * 1024);
@@ -97,8 +105,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "actgrid-server: %s\n", std::string(coordinator.status().message()).c_str());
     return absl::IsInvalidArgument(coordinator.status()) ? 2 : 1;
   }
-  Log("serving on " + options.listen + (options.tls_cert_pem.empty() ? "" : " with TLS") + " (database " +
+  std::string bound = options.listen;
+  if (const size_t colon = bound.rfind(':'); colon != std::string::npos && bound.substr(colon + 1) == "0")
+    bound = bound.substr(0, colon + 1) + std::to_string((*coordinator)->port());
+  Log("serving on " + bound + (options.tls_cert_pem.empty() ? "" : " with TLS") + " (database " +
       options.db_path + ")");
+  std::unique_ptr<actgrid::server::HttpServer> dashboard;
+  if (!http.listen.empty()) {
+    http.auth = options.auth;
+    http.tls_cert_file = tls_cert;
+    http.tls_key_file = tls_key;
+    auto started = actgrid::server::HttpServer::Start(&(*coordinator)->scheduler(), http);
+    if (!started.ok()) {
+      (*coordinator)->Shutdown();
+      return fail(started.status());
+    }
+    dashboard = *std::move(started);
+    Log("dashboard on " + dashboard->url());
+  }
   if (options.auth) {
     std::string counts;
     for (const auto& [role, n] : options.auth->Counts())
@@ -127,6 +151,7 @@ int main(int argc, char** argv) {
   Log(std::string("stopping (") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") + ")");
   stop = true;
   if (local.joinable()) local.join();
+  if (dashboard) dashboard->Shutdown();
   (*coordinator)->Shutdown();
   Log("stopped");
   return 0;

@@ -2,12 +2,17 @@
 #include "client/cli/commands.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "client/cli/client.h"
+#include "client/cli/report.h"
+#include "client/dashboard/assets.h"
 #include "client/cli/progress.h"
 #include "client/cli/render.h"
 #include "client/cli/render_analysis.h"
@@ -413,6 +418,48 @@ int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const
     return 130;
   }
   std::fprintf(err, "exported %d trials (%d finished)\n", written, finished);
+  return 0;
+}
+
+int ReportCommand(const CommandOptions& o, const std::string& out_path, std::FILE* out, std::FILE* err) {
+  auto backend = Open(o.target);
+  if (!backend.ok()) return Fail(err, o.target, backend.status());
+  Backend& b = **backend;
+  ReportSource source;
+  source.grid = [&](const std::string& ref) { return b.GetGrid(ref); };
+  source.compare = [&](const v1::CompareRequest& r) { return b.Compare(r); };
+  source.curves = [&](const v1::CurvesRequest& r) { return b.Curves(r); };
+  source.effects = [&](const v1::EffectsRequest& r) { return b.Effects(r); };
+  source.layers = [&](const v1::LayersRequest& r) { return b.Layers(r); };
+  char generated[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(generated, sizeof(generated), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  auto report = BuildReport(source, o.grid, generated);
+  if (!report.ok()) return Fail(err, o.target, report.status());
+  const std::string page =
+      dashboard::ReportPage(absl::StrCat("actgrid report: ", report->grid.name()), report->json, dashboard::AppJs(),
+                            dashboard::AppCss());
+  // Written beside the target and renamed over it: an interrupted report leaves the old one.
+  const std::string partial = out_path + ".partial";
+  std::FILE* file = std::fopen(partial.c_str(), "wb");
+  if (!file) {
+    std::fprintf(err, "error: --out %s: %s\n", partial.c_str(), std::strerror(errno));
+    return 2;
+  }
+  const bool written = std::fwrite(page.data(), 1, page.size(), file) == page.size();
+  if (std::fclose(file) != 0 || !written || std::rename(partial.c_str(), out_path.c_str()) != 0) {
+    std::fprintf(err, "error: writing %s: %s\n", out_path.c_str(), std::strerror(errno));
+    std::remove(partial.c_str());
+    return 1;
+  }
+  const auto& c = report->grid.counts();
+  const int finished = c.succeeded() + c.diverged();
+  std::fprintf(out, "%s\n", out_path.c_str());
+  std::fprintf(err, "report of grid %s (%ld) written to %s (%.0f KB): %d of %d trials finished\n",
+               report->grid.name().c_str(), long(report->grid.id()), out_path.c_str(), page.size() / 1024.0, finished,
+               report->grid.trials());
+  if (report->grid.state() == v1::GRID_STATE_RUNNING)
+    std::fprintf(err, "the grid is still running: the report covers the trials finished so far\n");
   return 0;
 }
 

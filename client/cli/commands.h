@@ -67,6 +67,9 @@ int LayersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
 // Asks the coordinator's gRPC health service; 0 when it is serving, 1 otherwise. For
 // container healthchecks and probes: needs no token.
 int HealthCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
+// Writes a self-contained HTML report of the grid (the dashboard's charts and tables
+// with their data inline) to `out_path`, replacing it only once it is complete.
+int ReportCommand(const CommandOptions& o, const std::string& out_path, std::FILE* out, std::FILE* err);
 int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop);
 
 }  // namespace actgrid::cli

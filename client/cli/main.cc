@@ -53,6 +53,13 @@ int main(int argc, char** argv) {
                       "Also serve the coordinator on host:port while running (loopback only without --tokens)");
   run_cmd->add_option("--tokens", run.tokens_file,
                       "File of bearer tokens with roles (\"ROLE TOKEN\" a line) for callers on --listen");
+  run_cmd->add_option("--http", run.http,
+                      "Serve the dashboard here while the grid runs (default 127.0.0.1:7080, or a free port "
+                      "when that one is taken; loopback only without --tokens)");
+  bool no_dashboard = false;
+  run_cmd->add_flag("--no-dashboard", no_dashboard, "Serve no dashboard");
+  run_cmd->add_flag("--keep-serving", run.keep_serving,
+                    "After the grid, keep serving the dashboard (and --listen) until Ctrl-C");
   run_cmd->add_flag("--dry-run", run.dry_run, "Validate the grid and count its trials; train nothing");
   bool no_progress = false;
   run_cmd->add_flag("--no-progress", no_progress, "No progress bar");
@@ -165,11 +172,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   export_cmd->add_option("--format", exporting.format, "csv | jsonl")->capture_default_str();
 
+  CommandOptions report;
+  std::string report_out;
+  CLI::App* report_cmd = app.add_subcommand(
+      "report", "Write a self-contained HTML report of a grid: heatmaps, learning curves, layer health, the ranked "
+                "table and factor effects, with their data inline (opens in any browser, offline)");
+  report_cmd->add_option("grid", report.grid, "Grid id or name (the newest grid of that name)")->required();
+  report_cmd->add_option("--out,-o", report_out, "The HTML file to write")->required();
+  AddTarget(report_cmd, report.target, true);
+
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   run.progress = submit.progress = watch.progress = !no_progress;
+  if (no_dashboard) run.http.clear();
   if (*run_cmd) return RunGrid(run, stdout, stderr, &g_cancel);
   if (*submit_cmd) return SubmitCommand(submit, stdout, stderr, &g_cancel);
   if (*watch_cmd) return WatchCommand(watch, stdout, stderr, &g_cancel);
@@ -183,6 +200,7 @@ int main(int argc, char** argv) {
   if (*effects_cmd) return EffectsCommand(effects, stdout, stderr);
   if (*test_cmd) return TestCommand(test, stdout, stderr);
   if (*layers_cmd) return LayersCommand(layers, stdout, stderr);
+  if (*report_cmd) return ReportCommand(report, report_out, stdout, stderr);
   if (*export_cmd) return ExportCommand(exporting, stdout, stderr, &g_cancel);
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "server/core/scheduler.h"
 #include "server/core/summary_metric.h"
 #include "server/grpc/coordinator.h"
+#include "server/http/http_server.h"
 #include "worker/runner/local_pool.h"
 #include "worker/runner/remote_worker.h"
 
@@ -119,6 +120,23 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   }
   if (!options.listen.empty())
     std::fprintf(err, "coordinator listening on %s (port %d)\n", options.listen.c_str(), (*coordinator)->port());
+  std::unique_ptr<server::HttpServer> dashboard;
+  if (!options.http.empty()) {
+    server::HttpOptions http;
+    http.listen = options.http;
+    http.auth = coordinator_options.auth;
+    auto started = server::HttpServer::Start(&(*coordinator)->scheduler(), http);
+    if (!started.ok() && absl::IsUnavailable(started.status()) && options.http == RunOptions::kDefaultHttp) {
+      http.listen = "127.0.0.1:0";  // the default port is taken (another run?): any free one will do
+      started = server::HttpServer::Start(&(*coordinator)->scheduler(), http);
+    }
+    if (!started.ok()) {
+      std::fprintf(err, "error: %s\n", std::string(started.status().message()).c_str());
+      if (jsonl) std::fclose(jsonl);
+      return absl::IsInvalidArgument(started.status()) ? 2 : 1;
+    }
+    dashboard = *std::move(started);
+  }
   Client client((*coordinator)->InProcessChannel());
   auto submitted = client.Submit(grid::ToSubmitRequest(*grid, false));
   if (!submitted.ok()) {
@@ -131,6 +149,9 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   if (submitted->reused() > 0)
     std::fprintf(err, "; %d of its trials were already finished there and are reused", submitted->reused());
   std::fprintf(err, "\n");
+  if (dashboard)
+    std::fprintf(err, "dashboard: %s#/grid/%s (live while the grid runs%s)\n", dashboard->url().c_str(),
+                 grid_ref.c_str(), options.keep_serving ? " and after it, until Ctrl-C" : "");
 
   // Trials finishing now are appended to the JSON-lines file as they come.
   JsonlWriter writer(jsonl, &(*coordinator)->store(), submitted->grid_id());
@@ -214,6 +235,11 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
     std::fprintf(err, "error: %s\n", std::string((table.ok() ? dead : table).status().message()).c_str());
   }
   std::fflush(out);
+  if (dashboard && options.keep_serving && !cancelled) {
+    std::fprintf(err, "dashboard: %s#/grid/%s stays up until Ctrl-C\n", dashboard->url().c_str(), grid_ref.c_str());
+    while (!(cancel && cancel->load())) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (dashboard) dashboard->Shutdown();
   if (cancelled) return 130;
   return errors.empty() && watched.ok() ? 0 : 1;
 }

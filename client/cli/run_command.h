@@ -1,6 +1,6 @@
 // `actgrid run GRID.yaml`: the embedded default. Starts a coordinator on a database
 // file and in-process workers that lease from it over the Workers protocol, submits
-// the grid, shows progress, then prints the comparison table.
+// the grid, serves the dashboard, shows progress, then prints the comparison table.
 #ifndef ACTGRID_CLIENT_CLI_RUN_COMMAND_H_
 #define ACTGRID_CLIENT_CLI_RUN_COMMAND_H_
 
@@ -20,6 +20,11 @@ struct RunOptions {
   std::string jsonl_path;                 // when set, each finished trial is appended as JSON
   bool dry_run = false;                   // validate and count, train nothing
   bool progress = true;
+  // The dashboard's address while the grid runs; empty = no dashboard. When the default
+  // port is taken, a free one is used instead (an address given by the user must bind).
+  std::string http = std::string(kDefaultHttp);
+  bool keep_serving = false;              // after the table, serve the dashboard until Ctrl-C
+  static constexpr const char* kDefaultHttp = "127.0.0.1:7080";
 };
 
 // Returns the process exit code: 0 when every trial finished (succeeded or diverged),

@@ -94,25 +94,30 @@ absl::StatusOr<Authorizer> Authorizer::FromFile(const std::string& path) {
   return FromText(*text, path);
 }
 
+absl::Status Authorizer::CheckHeader(const std::string* header, Permission permission) const {
+  if (!enabled()) return absl::OkStatus();
+  if (header == nullptr)
+    return absl::UnauthenticatedError(
+        "this coordinator needs a bearer token (ACTGRID_TOKEN, ACTGRID_TOKEN_FILE or --token-file)");
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (!absl::StartsWith(*header, kBearer))
+    return absl::UnauthenticatedError("authorization is not \"Bearer TOKEN\"");
+  // Tokens are looked up by their SHA-256, so the lookup's timing says nothing about them.
+  const auto role = roles_.find(Sha256Hex(header->substr(kBearer.size())));
+  if (role == roles_.end()) return absl::UnauthenticatedError("unknown token");
+  if (!Allows(role->second, permission))
+    return absl::PermissionDeniedError(absl::StrCat("a ", role->second, " token may not do this; it needs a ",
+                                                    Needed(permission), " token"));
+  return absl::OkStatus();
+}
+
 grpc::Status Authorizer::Check(const grpc::ServerContext* context, Permission permission) const {
   if (!enabled()) return grpc::Status::OK;
   const auto& metadata = context->client_metadata();
   const auto it = metadata.find("authorization");
-  if (it == metadata.end())
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "this coordinator needs a bearer token (ACTGRID_TOKEN, ACTGRID_TOKEN_FILE or --token-file)");
-  const std::string header(it->second.data(), it->second.size());
-  constexpr absl::string_view kBearer = "Bearer ";
-  if (!absl::StartsWith(header, kBearer))
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "authorization metadata is not \"Bearer TOKEN\"");
-  // Tokens are looked up by their SHA-256, so the lookup's timing says nothing about them.
-  const auto role = roles_.find(Sha256Hex(header.substr(kBearer.size())));
-  if (role == roles_.end()) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown token");
-  if (!Allows(role->second, permission))
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat("a ", role->second, " token may not do this; it needs a ", Needed(permission),
-                                     " token"));
-  return grpc::Status::OK;
+  std::string header;
+  if (it != metadata.end()) header.assign(it->second.data(), it->second.size());
+  return rpc::ToGrpc(CheckHeader(it == metadata.end() ? nullptr : &header, permission));
 }
 
 std::map<std::string, int> Authorizer::Counts() const {

@@ -35,6 +35,9 @@ class Authorizer {
   // OK when the call's bearer token has a role with `permission`; UNAUTHENTICATED
   // without a known token, PERMISSION_DENIED when its role lacks the permission.
   grpc::Status Check(const grpc::ServerContext* context, Permission permission) const;
+  // The same check on an "authorization" header's value (null when there is none), for
+  // transports other than gRPC: OK, Unauthenticated or PermissionDenied.
+  absl::Status CheckHeader(const std::string* header, Permission permission) const;
   // A token with every permission, for the coordinator's own in-process channel.
   const std::string& internal_token() const { return internal_token_; }
   // Number of tokens by role, for the startup log.
