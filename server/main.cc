@@ -105,11 +105,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "actgrid-server: %s\n", std::string(coordinator.status().message()).c_str());
     return absl::IsInvalidArgument(coordinator.status()) ? 2 : 1;
   }
-  std::string bound = options.listen;
-  if (const size_t colon = bound.rfind(':'); colon != std::string::npos && bound.substr(colon + 1) == "0")
-    bound = bound.substr(0, colon + 1) + std::to_string((*coordinator)->port());
-  Log("serving on " + bound + (options.tls_cert_pem.empty() ? "" : " with TLS") + " (database " +
-      options.db_path + ")");
   std::unique_ptr<actgrid::server::HttpServer> dashboard;
   if (!http.listen.empty()) {
     http.auth = options.auth;
@@ -121,8 +116,13 @@ int main(int argc, char** argv) {
       return fail(started.status());
     }
     dashboard = *std::move(started);
-    Log("dashboard on " + dashboard->url());
   }
+  std::string bound = options.listen;
+  if (const size_t colon = bound.rfind(':'); colon != std::string::npos && bound.substr(colon + 1) == "0")
+    bound = bound.substr(0, colon + 1) + std::to_string((*coordinator)->port());
+  Log("serving on " + bound + (options.tls_cert_pem.empty() ? "" : " with TLS") + " (database " +
+      options.db_path + ")");
+  if (dashboard) Log("dashboard on " + dashboard->url());
   if (options.auth) {
     std::string counts;
     for (const auto& [role, n] : options.auth->Counts())

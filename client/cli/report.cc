@@ -20,6 +20,14 @@ std::string Json(const google::protobuf::Message& message) {
   return json;
 }
 
+// The summary metrics whose lower values are better (client/dashboard/src/metrics.js).
+bool LowerIsBetter(const std::string& metric) {
+  for (const char* m : {"final_test_loss", "final_train_loss", "epochs_to_target", "init_dead_fraction",
+                        "final_dead_fraction", "max_dead_fraction", "seconds"})
+    if (metric == m) return true;
+  return false;
+}
+
 }  // namespace
 
 const std::vector<std::string>& ReportSummaryMetrics() {
@@ -75,7 +83,7 @@ absl::StatusOr<Report> BuildReport(const ReportSource& source, const std::string
 
     request.clear_by();
     for (const auto& f : factors) request.add_by(f);
-    request.set_sort("-mean");
+    request.set_sort(LowerIsBetter(metric) ? "mean" : "-mean");  // best first, as the dashboard ranks
     auto table = source.compare(request);
     if (!table.ok()) return table.status();
     tables.emplace_back(metric, Json(*table));

@@ -18,7 +18,7 @@ const common = {
   minify: true,
   target: 'es2020',
   logLevel: 'warning',
-  legalComments: 'none',
+  legalComments: 'eof',
   sourcemap: false,
   absWorkingDir: here,
 };

@@ -132,12 +132,59 @@ function watchPage(page, label) {
   });
 }
 
+/**
+ * Follows the live grid in its own tab from the start, while the other checks run, so the
+ * live grid may be short: samples the header every 100 ms, screenshots it midway, and
+ * after DONE waits for the final refresh. Resolves to {detail} or {error}; closes the tab.
+ */
+async function followLive(context) {
+  const live = await context.newPage();
+  watchPage(live, 'live');
+  try {
+    await live.goto(`${URL_LIVE}#/grid/${LIVE_GRID}`);
+    await within(live.waitForFunction(() => window.actgrid && window.actgrid.gridHeader() && window.actgrid.gridHeader().trials > 0, null, { timeout: WAIT_MS }), WAIT_MS, 'live grid header');
+    await live.evaluate(() => {
+      window.__noReload = true;
+    });
+    const seen = [];
+    let header = null;
+    let midShot = false;
+    const deadline = Date.now() + LIVE_MS;
+    for (;;) {
+      header = await hook(live, 'gridHeader');
+      if (!seen.length || header.finished !== seen[seen.length - 1]) seen.push(header.finished);
+      if (!midShot && seen.length >= 2 && header.state !== 'DONE') {
+        midShot = true;
+        await live.screenshot({ path: join(ARTIFACTS, 'live.png'), fullPage: true });
+      }
+      if (header.state === 'DONE') break;
+      assert(Date.now() < deadline, `the live grid did not end within ${LIVE_MS / 1000} s (shows ${JSON.stringify(header)})`);
+      await live.waitForTimeout(100);
+    }
+    if (!midShot) await live.screenshot({ path: join(ARTIFACTS, 'live.png'), fullPage: true });
+    const rises = seen.filter((v, i) => i > 0 && v > seen[i - 1]).length;
+    assert(rises >= 2, `the finished count rose ${rises} time(s) (${seen.join(' → ')}); want two or more: is the live grid long enough?`);
+    assert(header.finished === header.trials, `DONE shows ${header.finished} of ${header.trials} trials finished`);
+    await ready(live, 'live grid final refresh');
+    assert(await live.evaluate(() => window.__noReload === true), 'the page reloaded');
+    const cells = await hook(live, 'heatmapCells');
+    assert(cells.length > 0 && cells.every((c) => c.n > 0 && Number.isFinite(c.mean)), `after DONE, heatmap cells without a value: ${JSON.stringify(cells.filter((c) => !(c.n > 0)))}`);
+    return { detail: `finished ${seen.join(' → ')}, ${cells.length} cells filled` };
+  } catch (error) {
+    return { error };
+  } finally {
+    await live.close().catch(() => {});
+  }
+}
+
 let failures = 0;
+let passed = 0;
 async function check(n, title, fn) {
   const t0 = Date.now();
   try {
     const detail = await fn();
     console.log(`ok ${n} - ${title}${detail ? `: ${detail}` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    passed++;
     return true;
   } catch (e) {
     failures++;
@@ -148,6 +195,19 @@ async function check(n, title, fn) {
 
 // ---------- the checks ----------
 
+// The finished grid as the CLI reads it, by every factor: one row per cell.
+let all;
+try {
+  all = cli('compare', GRID);
+} catch (e) {
+  console.log(`FAIL: the CLI cannot read grid "${GRID}" from ${DB}: ${String(e.stderr || e.message || e).trim()}`);
+  process.exit(1);
+}
+process.on('unhandledRejection', (e) => {
+  console.log(`FAIL: unexpected error: ${(e && e.stack) || e}`);
+  process.exit(1);
+});
+
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   headless: true,
@@ -156,11 +216,12 @@ const browser = await chromium.launch({
 
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  // The live grid runs now: follow it in a second tab while checks 1 to 5 run.
+  const liveRun = followLive(context);
   const page = await context.newPage();
   watchPage(page, 'dashboard');
   const shot = (name, target = page) => target.screenshot({ path: join(ARTIFACTS, name), ...(target === page ? { fullPage: true } : {}) });
 
-  const all = cli('compare', GRID); // by every factor: one row per cell
   const factors = all.by;
   let gridId = null;
   let heatmapCells = null;
@@ -260,41 +321,9 @@ try {
   });
 
   await check(6, `live grid ${LIVE_GRID}: progress rises without reload and ends DONE`, async () => {
-    const live = await context.newPage();
-    watchPage(live, 'live');
-    try {
-      await live.goto(`${URL_LIVE}#/grid/${LIVE_GRID}`);
-      await within(live.waitForFunction(() => window.actgrid && window.actgrid.gridHeader() && window.actgrid.gridHeader().trials > 0, null, { timeout: WAIT_MS }), WAIT_MS, 'live grid header');
-      await live.evaluate(() => {
-        window.__noReload = true;
-      });
-      const seen = [];
-      let header = null;
-      let midShot = false;
-      const deadline = Date.now() + LIVE_MS;
-      for (;;) {
-        header = await hook(live, 'gridHeader');
-        if (!seen.length || header.finished !== seen[seen.length - 1]) seen.push(header.finished);
-        if (!midShot && seen.length >= 3 && header.state !== 'DONE') {
-          midShot = true;
-          await live.screenshot({ path: join(ARTIFACTS, 'live.png'), fullPage: true });
-        }
-        if (header.state === 'DONE') break;
-        assert(Date.now() < deadline, `the live grid did not end within ${LIVE_MS / 1000} s (shows ${JSON.stringify(header)})`);
-        await live.waitForTimeout(100);
-      }
-      if (!midShot) await live.screenshot({ path: join(ARTIFACTS, 'live.png'), fullPage: true });
-      const rises = seen.filter((v, i) => i > 0 && v > seen[i - 1]).length;
-      assert(rises >= 2, `the finished count rose ${rises} time(s) (${seen.join(' → ')}); want two or more: is the live grid long enough?`);
-      assert(header.finished === header.trials, `DONE shows ${header.finished} of ${header.trials} trials finished`);
-      await ready(live, 'live grid final refresh');
-      assert(await live.evaluate(() => window.__noReload === true), 'the page reloaded');
-      const cells = await hook(live, 'heatmapCells');
-      assert(cells.length > 0 && cells.every((c) => c.n > 0 && Number.isFinite(c.mean)), `after DONE, heatmap cells without a value: ${JSON.stringify(cells.filter((c) => !(c.n > 0)))}`);
-      return `finished ${seen.join(' → ')}, ${cells.length} cells filled`;
-    } finally {
-      await live.close();
-    }
+    const r = await liveRun;
+    if (r.error) throw r.error;
+    return r.detail;
   });
 
   await check(7, 'static report renders the same heatmap offline', async () => {
@@ -326,9 +355,12 @@ try {
   await check(8, 'no console errors and no page errors', async () => {
     assert(!problems.length, `\n  ${problems.join('\n  ')}`);
   });
+} catch (e) {
+  failures++;
+  console.log(`FAIL: ${e instanceof CheckError ? e.message : e.stack || e}`);
 } finally {
   await browser.close();
 }
 
-console.log(`${failures ? 'FAIL' : 'PASS'}: ${8 - failures}/8 checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${ARTIFACTS}`);
-process.exit(failures ? 1 : 0);
+console.log(`${failures || passed !== 8 ? 'FAIL' : 'PASS'}: ${passed}/8 checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${ARTIFACTS}`);
+process.exit(failures || passed !== 8 ? 1 : 0);

@@ -139,7 +139,7 @@ TEST(Report, HoldsTheAnswersOfTheDashboardsDefaultViews) {
   compare.add_by("bias");
   compare.clear_by();
   for (const char* f : {"depth", "activation", "bias"}) compare.add_by(f);
-  compare.set_sort("-mean");
+  compare.set_sort("mean");  // lower is better: the best first
   expected = core::Compare(**store, compare);
   ASSERT_TRUE(expected.ok());
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(

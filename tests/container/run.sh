@@ -107,9 +107,16 @@ secrets:
   actgrid_worker_token:
     file: $TMP/secrets/worker.token
 YAML
-export ACTGRID_PORT=$PORT
+HTTP_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export ACTGRID_PORT=$PORT ACTGRID_HTTP_PORT=$HTTP_PORT
 compose+=(-p "$PROJECT" -f docker/compose.yaml -f "$TMP/override.yaml")
 
+# The dashboard's bundle from this build goes into the images (npm may not reach its
+# registry from inside an image build).
+if [[ -f build/client/dashboard/dist/app.js && -f build/client/dashboard/dist/app.css ]]; then
+  mkdir -p client/dashboard/dist
+  cp build/client/dashboard/dist/app.js build/client/dashboard/dist/app.css client/dashboard/dist/
+fi
 say "building the images (docker/Dockerfile)"
 start=$SECONDS
 "${compose[@]}" build >"$TMP/build.log" 2>&1 || { tail -30 "$TMP/build.log"; fail "the images do not build"; }
@@ -196,4 +203,25 @@ for id in $("${compose[@]}" ps -q worker); do
   [[ $state == healthy ]] || fail "worker container ${id:0:12} is $state"
 done
 say "surviving workers healthy"
+
+# The coordinator's dashboard: the page, and the JSON API with the reader's token only.
+python3 - "$HTTP_PORT" "$grid" "$TMP/secrets/reader.token" <<'PY' || fail "the dashboard is not served as it should be"
+import json, sys, urllib.error, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+page = urllib.request.urlopen(base + "/", timeout=10).read().decode()
+assert '<script src="app.js">' in page, page[:200]
+def get_grid(token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(base + "/api/actgrid.v1.Grids/GetGrid", method="POST", headers=headers,
+                                     data=json.dumps({"grid": sys.argv[2]}).encode())
+    return urllib.request.urlopen(request, timeout=10)
+try:
+    get_grid()
+    sys.exit("  the JSON API answered without a token")
+except urllib.error.HTTPError as e:
+    assert e.code == 401, f"without a token: HTTP {e.code}"
+grid = json.load(get_grid(open(sys.argv[3]).read().strip()))
+assert grid["state"] == "GRID_STATE_DONE", grid
+print(f"  dashboard page served; JSON API: 401 without a token, grid {grid['id']} {grid['state']} with the reader's")
+PY
 say "PASSED"

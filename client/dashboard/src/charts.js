@@ -5,14 +5,14 @@ import { HeatmapChart, LineChart } from 'echarts/charts';
 import {
   GridComponent,
   TooltipComponent,
-  LegendComponent,
+  LegendScrollComponent,
   VisualMapContinuousComponent,
 } from 'echarts/components';
 import { SVGRenderer } from 'echarts/renderers';
 import { DASH, ci, finite, int, sig } from './format.js';
 import { groupLabel, groupValue } from './view.js';
 
-echarts.use([HeatmapChart, LineChart, GridComponent, TooltipComponent, LegendComponent, VisualMapContinuousComponent, SVGRenderer]);
+echarts.use([HeatmapChart, LineChart, GridComponent, TooltipComponent, LegendScrollComponent, VisualMapContinuousComponent, SVGRenderer]);
 
 // Group colors (Tableau 10): lines, bands and layer markers of a group share one.
 export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
@@ -56,6 +56,13 @@ function tick(v) {
   const a = Math.abs(v);
   if (a < 1e-3 || a >= 1e5) return v.toExponential(0).replace('e-', 'e\u2212').replace('e+', 'e');
   return String(parseFloat(v.toPrecision(4)));
+}
+
+/** The visualMap's end labels, with as many digits as it takes to tell them apart. */
+function endLabels(lo, hi) {
+  let d = 3;
+  while (d < 6 && sig(lo, d) === sig(hi, d)) d++;
+  return [sig(hi, d), sig(lo, d)];
 }
 
 /** The labels of `factor` in the rows, ordered as in `levels` (then first appearance). */
@@ -133,7 +140,7 @@ export function heatmapOption(resp, { x, y, metric, better, levels }) {
     animation: false,
     textStyle: baseText,
     tooltip: { trigger: 'item', formatter: tooltip, confine: true },
-    grid: { left: 10, right: 100, top: 34, bottom: 34, containLabel: true },
+    grid: { left: 10, right: 100, top: 34, bottom: 34 },
     xAxis: {
       type: 'category', data: xs, name: x, nameLocation: 'middle', nameGap: 26,
       nameTextStyle: { color: MUTED }, splitArea: { show: false }, axisTick: { show: false },
@@ -147,7 +154,7 @@ export function heatmapOption(resp, { x, y, metric, better, levels }) {
     visualMap: {
       type: 'continuous', show: any, seriesIndex: 0, dimension: 2, min: lo, max: hi,
       calculable: false, orient: 'vertical', right: 4, top: 'middle', itemHeight: 140,
-      inRange: { color: ramp }, text: [sig(hi, 3), sig(lo, 3)], textGap: 6, textStyle: { color: MUTED },
+      inRange: { color: ramp }, text: endLabels(lo, hi), textGap: 6, textStyle: { color: MUTED },
     },
     series: [
       {
@@ -204,7 +211,8 @@ const legendRight = (names) => ({
  * up to the upper edge), both named "band:..." and left out of legend and tooltip.
  * Returns {option, skipped} (points a log axis could not draw).
  */
-export function curvesOption(resp, { metric, log }) {
+export function curvesOption(resp, { metric, log, bounds = [null, null] }) {
+  const [lo, hi] = bounds;
   const skipped = { count: 0 };
   const groups = resp.groups || [];
   const names = groups.map((g) => groupLabel(g.group));
@@ -254,10 +262,13 @@ export function curvesOption(resp, { metric, log }) {
     textStyle: baseText,
     tooltip: { trigger: 'axis', formatter: tooltip, confine: true, axisPointer: { type: 'line' } },
     legend: legendRight(names),
-    grid: { left: 10, right: 180, top: 16, bottom: 30, containLabel: true },
+    grid: { left: 10, right: 180, top: 16, bottom: 30 },
     xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 24, min: 0, max: 'dataMax', minInterval: 1, nameTextStyle: { color: MUTED } },
     yAxis: {
       type: log ? 'log' : 'value', scale: !log, axisLabel: { formatter: tick },
+      // A wide band (few seeds) is cut at the metric's bounds, not the scale stretched.
+      min: log || lo === null ? undefined : (v) => (v.min < lo ? lo : undefined),
+      max: hi === null ? undefined : (v) => (v.max > hi ? hi : undefined),
     },
     series,
   };
@@ -328,7 +339,7 @@ export function layerOption(resp, field, log) {
     animation: false,
     textStyle: baseText,
     tooltip: { trigger: 'axis', formatter: tooltip, confine: true },
-    grid: { left: 8, right: 14, top: 14, bottom: 28, containLabel: true },
+    grid: { left: 8, right: 14, top: 14, bottom: 28 },
     xAxis: {
       type: 'category', name: 'hidden layer', nameLocation: 'middle', nameGap: 24, boundaryGap: false,
       data: Array.from({ length: depth }, (_, k) => String(k)), nameTextStyle: { color: MUTED },

@@ -61,12 +61,13 @@ export class GridsPage {
     } catch (e) {
       if (this.disposed) return;
       fill(this.errorEl, h('p', { class: 'note error' }, `Cannot list grids: ${e.message}`));
+      if (e.unauthorized) this.stopped = true; // the token form reloads the page's view
     } finally {
       this.polling = false;
       this.loading = false;
       this.settle();
       // Poll on while visible; a hidden page polls again when it becomes visible.
-      if (!this.disposed && !document.hidden) this.timer = setTimeout(() => this.poll(), POLL_MS);
+      if (!this.disposed && !this.stopped && !document.hidden) this.timer = setTimeout(() => this.poll(), POLL_MS);
     }
   }
 }

@@ -5,7 +5,7 @@ import { stream } from './api.js';
 import { LAYER_CHARTS, colorOf, curvesOption, heatmapCellsOf, heatmapOption, layerOption, lineSeriesOf, linkBandsToLegend, makeChart } from './charts.js';
 import { fill, h, labelled, select } from './dom.js';
 import { dateTime, int } from './format.js';
-import { better, logByDefault, metricLabel } from './metrics.js';
+import { better, curveBounds, logByDefault, metricLabel } from './metrics.js';
 import { compareTable, effectsView, partialNote, progressBar, stateBadge } from './tables.js';
 import { defaultView, finishedOf, gridEnded, groupLabel, levelsOf, stateName, whereOf } from './view.js';
 
@@ -186,7 +186,7 @@ export class GridView {
     };
     job('heatmap', () => this.source.heatmap({ metric: s.metric, x: s.x, y: s.y, where }), (a) => this.renderHeatmap(a));
     job('curves', () => this.source.curves({ metric: s.cmetric, by: s.by, layer: s.layer, where }), (a) => this.renderCurves(a));
-    job('layers', () => this.source.layers({ by: s.by, where }), (a) => this.renderLayers(a));
+    job('layers', () => this.source.layers({ by: s.by, where, epoch: s.epoch }), (a) => this.renderLayers(a));
     job('table', () => this.source.table({ metric: s.metric, where, factors }), (a) => this.renderTable(a));
     job('effects', () => this.source.effects({ metric: s.metric, where }), (a) => this.renderEffects(a));
     return Promise.all(jobs);
@@ -215,6 +215,7 @@ export class GridView {
       cmetric,
       layer,
       log,
+      epoch: this.source.static || !/^\d+$/.test(q.get('epoch') || '') ? '' : q.get('epoch'),
     };
     // Filters: "where=bias:0.1|0.2" (values URI-encoded); unknown labels are ignored.
     for (const f of factors) this.filters.set(f, new Set(this.levels.get(f) || []));
@@ -241,6 +242,7 @@ export class GridView {
     if (s.by !== d.by) q.set('by', s.by);
     if (s.layer !== '') q.set('layer', s.layer);
     if (s.log !== logByDefault(s.cmetric)) q.set('log', s.log ? '1' : '0');
+    if (s.epoch !== '') q.set('epoch', s.epoch);
     const qs = q.toString();
     history.replaceState(null, '', `#/grid/${this.grid.id}${qs ? `?${qs}` : ''}`);
   }
@@ -258,6 +260,7 @@ export class GridView {
     this.curvesControls = h('div', { class: 'controls' });
     this.curvesEl = h('div', { class: 'chart curves-chart' });
     this.curvesNote = h('div', { class: 'notes-line' });
+    this.layersControls = h('div', { class: 'controls' });
     this.layersLegend = h('div', { class: 'html-legend' });
     this.layerEls = LAYER_CHARTS.map(() => h('div', { class: 'chart layer-chart' }));
     this.layersNote = h('div', { class: 'notes-line' });
@@ -281,6 +284,7 @@ export class GridView {
       section(
         'layers',
         ['Layer health', this.layersTitle],
+        isStatic ? null : this.layersControls,
         this.layersLegend,
         h('div', { class: 'layer-charts' }, LAYER_CHARTS.map(([, title], i) => h('div', { class: 'layer-cell' }, h('h3', null, title), this.layerEls[i]))),
         this.layersNote,
@@ -425,8 +429,21 @@ export class GridView {
         : null,
       h('label', { class: 'ctl check' }, h('input', { type: 'checkbox', name: 'log', checked: s.log, onchange: (e) => this.setLog(e.target.checked) }), 'log scale'),
     );
-    this.curvesTitle.textContent = ` · ${metricLabel(s.cmetric)}${s.layer !== '' ? `, hidden layer ${s.layer}` : ''}${s.by ? ` by ${s.by}` : ''}`;
-    this.layersTitle.textContent = s.by ? ` · by ${s.by}, final epoch` : ' · final epoch';
+    this.curvesTitle.textContent = ` · ${metricLabel(s.cmetric)}${s.layer !== '' ? ` of hidden layer ${s.layer}` : ''}${s.by ? `, by ${s.by}` : ''}`;
+    // Layer health at an epoch ("" = each trial's final one); the curves tell the epochs.
+    if (live) {
+      const input = h('input', {
+        type: 'number', name: 'epoch', min: 0, max: this.maxEpoch || undefined, step: 1, value: s.epoch, placeholder: 'final',
+        onchange: (e) => {
+          const v = e.target.value.trim();
+          const epoch = v === '' || !(Number(v) >= 0) ? '' : String(Math.floor(Number(v)));
+          if (epoch !== this.state.epoch) set({ epoch }, ['layers']);
+        },
+      });
+      fill(this.layersControls, labelled('epoch', input), h('span', { class: 'hint' }, 'empty = each trial\u2019s final epoch'));
+    }
+    const at = s.epoch === '' ? 'final epoch' : `epoch ${s.epoch}`;
+    this.layersTitle.textContent = s.by ? ` · by ${s.by}, ${at}` : ` · ${at}`;
     this.tableTitle.textContent = ` · ${metricLabel(s.metric)}, by every factor, best first`;
     this.effectsTitle.textContent = ` · ${metricLabel(s.metric)}`;
   }
@@ -477,7 +494,14 @@ export class GridView {
 
   renderCurves(answer) {
     this.lastCurves = answer;
-    const { option, skipped } = curvesOption(answer, { metric: metricLabel(this.state.cmetric), log: this.state.log });
+    let maxEpoch = 0;
+    for (const g of answer.groups || []) for (const p of g.points || []) maxEpoch = Math.max(maxEpoch, p.epoch);
+    if (maxEpoch > (this.maxEpoch || 0) && this.layersControls) {
+      this.maxEpoch = maxEpoch;
+      const input = this.layersControls.querySelector('input[name=epoch]');
+      if (input) input.max = String(maxEpoch);
+    }
+    const { option, skipped } = curvesOption(answer, { metric: metricLabel(this.state.cmetric), log: this.state.log, bounds: curveBounds(this.state.cmetric) });
     this.curves.setOption(option, true);
     const diverged = (answer.groups || []).reduce((n, g) => n + (g.diverged || 0), 0);
     fill(
@@ -510,7 +534,7 @@ export class GridView {
     );
     fill(
       this.layersNote,
-      h('p', { class: 'note' }, 'Means over the trials of each group at their final epoch; hover for 95% CIs.'),
+      h('p', { class: 'note' }, `Means over the trials of each group at ${this.state.epoch === '' ? 'their final epoch' : `epoch ${this.state.epoch}`}; hover for 95% CIs.`),
       skipped ? h('p', { class: 'note' }, `${skipped} gradient norm(s) ≤ 0 not drawn on the log axis.`) : null,
       partialNote(answer),
     );

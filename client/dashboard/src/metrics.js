@@ -61,3 +61,13 @@ export function metricLabel(metric) {
   }
   return metric;
 }
+
+/**
+ * The range a per-epoch (or per-layer) metric can take: [low, high], null where open.
+ * Curves clip their 95% bands there (a t-interval over few seeds can reach past 1 or below 0).
+ */
+export function curveBounds(metric) {
+  if (/_acc$|dead_fraction|sparsity/.test(metric)) return [0, 1];
+  if (metric === 'act_mean') return [null, null];
+  return [0, null]; // losses, gradient norms, activation std
+}

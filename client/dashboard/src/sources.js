@@ -49,8 +49,10 @@ export class LiveSource {
     return call('Analysis/Curves', req);
   }
 
-  layers({ by, where }) {
-    return call('Analysis/Layers', { grid: this.gridId, by: by ? [by] : [], where });
+  layers({ by, where, epoch }) {
+    const req = { grid: this.gridId, by: by ? [by] : [], where };
+    if (epoch !== undefined && epoch !== '') req.epoch = Number(epoch);
+    return call('Analysis/Layers', req);
   }
 }
 
