@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -265,53 +266,99 @@ TEST_F(HttpTest, AnOpenServerServesLoopbackOnly) {
   EXPECT_TRUE(absl::IsInvalidArgument(server::HttpServer::Start(&coordinator_->scheduler(), options).status()));
 }
 
-TEST_F(HttpTest, WatchGridStreamsProgressUntilTheGridIsDone) {
+// Follows WatchGrid of `grid_id` on a thread of its own; `lines()` is what arrived so far.
+class Watcher {
+ public:
+  Watcher(int port, int64_t grid_id)
+      : thread_([this, port, grid_id] {
+          httplib::Client client("127.0.0.1", port);
+          client.set_read_timeout(60, 0);
+          httplib::Request req;
+          req.method = "POST";
+          req.path = "/api/actgrid.v1.Grids/WatchGrid";
+          req.body = "{\"grid\": \"" + std::to_string(grid_id) + "\"}";
+          req.set_header("Content-Type", "application/json");
+          req.content_receiver = [this](const char* data, size_t n, uint64_t, uint64_t) {
+            std::lock_guard<std::mutex> lock(mu_);
+            received_.append(data, n);
+            return true;
+          };
+          httplib::Response res;
+          httplib::Error error = httplib::Error::Success;
+          EXPECT_TRUE(client.send(req, res, error)) << httplib::to_string(error);
+          EXPECT_EQ(res.status, 200);
+        }) {}
+  ~Watcher() { Join(); }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::vector<v1::GridEvent> Events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<v1::GridEvent> events;
+    for (absl::string_view line : absl::StrSplit(received_, '\n', absl::SkipWhitespace()))
+      events.push_back(FromJson<v1::GridEvent>(std::string(line)));
+    return events;
+  }
+
+  // Waits until some event satisfies `pred`.
+  bool WaitFor(const std::function<bool(const v1::GridEvent&)>& pred) {
+    for (int i = 0; i < 500; ++i) {
+      for (const auto& e : Events())
+        if (pred(e)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string received_;
+  std::thread thread_;
+};
+
+TEST_F(HttpTest, WatchGridSendsEveryChangeAndEndsWithTheGrid) {
+  auto http = Serve();
+  ASSERT_TRUE(http);
+  const int64_t id = Submit(*coordinator_, "name: watched\ndataset: {name: circle, samples: 200}\n"
+                                           "train: {epochs: 5}\nseeds: 2\n");
+  Watcher watcher(http->port(), id);
+  ASSERT_TRUE(watcher.WaitFor([](const v1::GridEvent& e) { return e.grid().counts().pending() == 2; }));
+  v1::LeaseTrialsRequest lease;
+  lease.set_worker_id("test:1:0");
+  lease.set_threads(1);
+  lease.set_max_trials(1);
+  ASSERT_TRUE(coordinator_->scheduler().Lease(lease).ok());
+  EXPECT_TRUE(watcher.WaitFor([](const v1::GridEvent& e) { return e.grid().counts().leased() == 1; }));
+  ASSERT_TRUE(coordinator_->scheduler().CancelGrid(std::to_string(id)).ok());
+  watcher.Join();  // the stream ends by itself with the grid
+  const auto events = watcher.Events();
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.front().grid().state(), v1::GRID_STATE_RUNNING);
+  EXPECT_EQ(events.back().grid().state(), v1::GRID_STATE_CANCELLED);
+  EXPECT_EQ(events.back().grid().counts().cancelled(), 2);
+}
+
+TEST_F(HttpTest, WatchGridFollowsAGridToTheEnd) {
   auto http = Serve();
   ASSERT_TRUE(http);
   const int64_t id = Submit(*coordinator_, "name: later\ndataset: {name: circle, samples: 600}\n"
                                            "train: {epochs: 150}\nseeds: 3\ngrid: {activation: [relu, tanh]}\n");
-  std::mutex mu;
-  std::string received;
-  std::thread watcher([&] {
-    httplib::Client client("127.0.0.1", http->port());
-    client.set_read_timeout(60, 0);
-    httplib::Request req;
-    req.method = "POST";
-    req.path = "/api/actgrid.v1.Grids/WatchGrid";
-    req.body = "{\"grid\": \"" + std::to_string(id) + "\"}";
-    req.set_header("Content-Type", "application/json");
-    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-      std::lock_guard<std::mutex> lock(mu);
-      received.append(data, n);
-      return true;
-    };
-    httplib::Response res;
-    httplib::Error error = httplib::Error::Success;
-    EXPECT_TRUE(client.send(req, res, error)) << httplib::to_string(error);
-    EXPECT_EQ(res.status, 200);
-  });
-  // The first event arrives before any trial runs.
-  for (int i = 0; i < 200; ++i) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (received.find('\n') != std::string::npos) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  Watcher watcher(http->port(), id);
+  ASSERT_TRUE(watcher.WaitFor([](const v1::GridEvent&) { return true; }));  // before any trial runs
   std::atomic<bool> stop{false};
   std::thread worker = StartWorker(*coordinator_, stop);
-  watcher.join();  // the stream ends by itself once the grid is done
+  watcher.Join();  // the stream ends by itself once the grid is done
   stop = true;
   worker.join();
 
-  std::vector<v1::GridEvent> events;
-  for (absl::string_view line : absl::StrSplit(received, '\n', absl::SkipWhitespace()))
-    events.push_back(FromJson<v1::GridEvent>(std::string(line)));
-  ASSERT_GE(events.size(), 3u) << received;
+  const auto events = watcher.Events();
+  ASSERT_GE(events.size(), 2u);
   EXPECT_EQ(events.front().grid().state(), v1::GRID_STATE_RUNNING);
   EXPECT_EQ(events.front().grid().counts().succeeded(), 0);
   EXPECT_EQ(events.back().grid().state(), v1::GRID_STATE_DONE);
   EXPECT_EQ(events.back().grid().counts().succeeded() + events.back().grid().counts().diverged(), 6);
+  EXPECT_EQ(events.back().grid().epochs_done(), events.back().grid().epochs_total());
   for (size_t i = 1; i < events.size(); ++i)
     EXPECT_GE(events[i].grid().epochs_done(), events[i - 1].grid().epochs_done());
 }
