@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Browser tests of the dashboard: Debian's chromium, driven by playwright-core, against
-# a coordinator holding a finished grid, a coordinator whose grid is running, and a
-# static report written by `actgrid report`. Screenshots land in $ACTGRID_ARTIFACTS
+# actgrid-server holding a finished grid, `actgrid run` training a grid, and a static
+# report written by `actgrid report`. Screenshots land in $ACTGRID_ARTIFACTS
 # (default build/browser-artifacts). Needs a build (build/ or $ACTGRID_BUILD_DIR).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts actgrid-server on a database with gRPC and HTTP on free ports; sets $grpc and $url.
+# Starts actgrid-server on a database with gRPC and HTTP on free ports; sets $url.
 serve() {
   local db=$1 log=$2
   shift 2
@@ -43,7 +43,6 @@ serve() {
   done
   grep -q "dashboard on" "$log" || { cat "$log" >&2; echo "error: actgrid-server did not start" >&2; exit 1; }
   url=$(sed -n 's/.*dashboard on \(http[^ ]*\).*/\1/p' "$log" | head -1)
-  grpc=$(sed -n 's/.*serving on \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -1)
 }
 
 echo "browser tests: training the finished grid"
@@ -51,9 +50,18 @@ echo "browser tests: training the finished grid"
 "$cli" report browser --db "$tmp/done.db" --out "$artifacts/report.html" >/dev/null
 serve "$tmp/done.db" "$tmp/done.log"
 done_url=$url
-serve "$tmp/live.db" "$tmp/live.log" --local-workers 1
-live_url=$url
-live_grid=$("$cli" submit tests/browser/live.yaml --server "$grpc")
+# The live grid runs as a new user runs one: `actgrid run`, which serves the dashboard
+# while it trains and prints its address.
+"$cli" run tests/browser/live.yaml --db "$tmp/live.db" --workers 1 --http 127.0.0.1:0 --keep-serving \
+  --no-progress >/dev/null 2>"$tmp/run.log" &
+pids+=($!)
+for _ in $(seq 200); do
+  grep -q "^dashboard: " "$tmp/run.log" && break
+  sleep 0.1
+done
+grep -q "^dashboard: " "$tmp/run.log" || { cat "$tmp/run.log" >&2; echo "error: actgrid run printed no dashboard" >&2; exit 1; }
+live_url=$(sed -n 's/^dashboard: \(http[^#]*\)#\/grid\/\([0-9]*\).*/\1/p' "$tmp/run.log" | head -1)
+live_grid=$(sed -n 's/^dashboard: \(http[^#]*\)#\/grid\/\([0-9]*\).*/\2/p' "$tmp/run.log" | head -1)
 echo "browser tests: finished grid at $done_url, live grid $live_grid at $live_url"
 
 ACTGRID_URL=$done_url ACTGRID_LIVE_URL=$live_url ACTGRID_LIVE_GRID=$live_grid ACTGRID_CLI=$cli \
