@@ -23,7 +23,7 @@ std::string Json(const google::protobuf::Message& message) {
 // The summary metrics whose lower values are better (client/dashboard/src/metrics.js).
 bool LowerIsBetter(const std::string& metric) {
   for (const char* m : {"final_test_loss", "final_train_loss", "epochs_to_target", "init_dead_fraction",
-                        "final_dead_fraction", "max_dead_fraction", "seconds"})
+                        "final_dead_fraction", "max_dead_fraction", "born_dead", "seconds"})
     if (metric == m) return true;
   return false;
 }
@@ -34,7 +34,7 @@ const std::vector<std::string>& ReportSummaryMetrics() {
   static const auto* metrics = new std::vector<std::string>{
       "final_test_acc",      "best_test_acc",     "auc_test_acc",        "final_test_loss",  "final_train_loss",
       "epochs_to_target",    "best_epoch",        "init_dead_fraction",  "final_dead_fraction",
-      "max_dead_fraction",   "init_sparsity",     "final_sparsity",      "grad_ratio",       "steps_per_second",
+      "max_dead_fraction",   "born_dead",   "init_sparsity",     "final_sparsity",      "grad_ratio",       "steps_per_second",
       "seconds"};
   return *metrics;
 }

@@ -285,6 +285,32 @@ absl::StatusOr<FieldValue> ParseActivationValue(const YAML::Node& node) {
   return v;
 }
 
+// "100x10", "64", or a YAML list of sizes: the label is always "100x10".
+absl::StatusOr<FieldValue> ParseHiddenValue(const YAML::Node& node) {
+  std::vector<std::string> parts;
+  if (node.IsSequence()) {
+    for (const auto& item : node) {
+      if (!IsScalar(item)) return Problem("expected hidden layer sizes, got " + Describe(node));
+      parts.push_back(item.Scalar());
+    }
+  } else if (IsScalar(node)) {
+    parts = absl::StrSplit(node.Scalar(), absl::ByAnyChar("xX"));
+  } else {
+    return Problem("expected hidden layer sizes (\"100x10\" or [100, 10]), got " + Describe(node));
+  }
+  FieldValue v;
+  for (const auto& part : parts) {
+    const std::optional<int64_t> size = ParseInt64(std::string(absl::StripAsciiWhitespace(part)));
+    if (!size || *size < 1 || *size > 1'000'000)
+      return Problem("expected hidden layer sizes as positive integers (\"100x10\" or [100, 10]), got " +
+                     Describe(node));
+    v.hidden.push_back(int32_t(*size));
+  }
+  if (v.hidden.empty()) return Problem("expected at least one hidden layer size, got " + Describe(node));
+  v.label = absl::StrJoin(v.hidden, "x");
+  return v;
+}
+
 absl::StatusOr<FieldValue> ParseInitValue(const YAML::Node& node) {
   if (!IsScalar(node)) return Problem("expected an init, got " + Describe(node));
   absl::StatusOr<v1::InitSpec> spec = ParseInit(node.Scalar());
@@ -323,6 +349,15 @@ std::vector<Field> MakeFields() {
        [](V v, S s) { D(s)->set_label_column(v.text); }},
       {"model", "width", "model.width", FT::kInt32, [](V v, S s) { s->mutable_model()->set_width(I32(v)); }},
       {"model", "depth", "depth", FT::kInt32, [](V v, S s) { s->set_depth(I32(v)); }},
+      {"model", "hidden", "hidden", FT::kHidden,
+       [](V v, S s) {
+         // The sizes name the depth and replace the uniform width (ValidateTrialSpec
+         // refuses a depth or width that contradicts them).
+         s->mutable_model()->clear_hidden();
+         for (int32_t size : v.hidden) s->mutable_model()->add_hidden(size);
+         s->mutable_model()->set_width(0);
+         s->set_depth(int32_t(v.hidden.size()));
+       }},
       {"model", "activation", "activation", FT::kActivation,
        [](V v, S s) { *s->mutable_activation() = v.activation; }},
       {"model", "init", "init", FT::kInit, [](V v, S s) { *s->mutable_init() = v.init; }},
@@ -420,6 +455,7 @@ absl::StatusOr<FieldValue> ParseFieldValue(const Field& field, const YAML::Node&
     case FieldType::kOptimizer: return ParseEnumValue(field.type, node);
     case FieldType::kActivation: return ParseActivationValue(node);
     case FieldType::kInit: return ParseInitValue(node);
+    case FieldType::kHidden: return ParseHiddenValue(node);
   }
   return Problem("unsupported field type");
 }

@@ -26,6 +26,7 @@ enum class FieldType {
   kOptimizer,    // OptimizerNames()
   kActivation,   // call syntax over Activations()
   kInit,         // call syntax over Inits()
+  kHidden,       // hidden layer sizes: "100x10" (or a YAML list [100, 10]); "64" is one layer
 };
 
 // One parsed value, ready to apply to a spec. Only the member(s) of the field's
@@ -38,6 +39,7 @@ struct FieldValue {
   std::string text;
   v1::ActivationSpec activation;
   v1::InitSpec init;
+  std::vector<int32_t> hidden;
   std::string label;
 };
 

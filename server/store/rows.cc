@@ -56,6 +56,7 @@ void BindSummary(sql::Stmt& stmt, int first, const v1::TrialSummary& s) {
   stmt.Bind(i++, s.steps_per_second());
   stmt.Bind(i++, s.epochs_run());
   stmt.Bind(i++, static_cast<int64_t>(s.parameters()));
+  stmt.Bind(i++, s.born_dead());
 }
 
 v1::TrialSummary ReadSummary(const sql::Stmt& stmt, int first) {
@@ -81,6 +82,7 @@ v1::TrialSummary ReadSummary(const sql::Stmt& stmt, int first) {
   s.set_steps_per_second(stmt.Double(i++));
   s.set_epochs_run(stmt.Int(i++));
   s.set_parameters(stmt.Int64(i++));
+  s.set_born_dead(stmt.Int64(i++) != 0);  // NULL (measured before schema 4) reads as false
   return s;
 }
 

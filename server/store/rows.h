@@ -29,10 +29,10 @@ absl::StatusOr<std::vector<std::string>> DecodeList(absl::string_view text);
   "outcome, final_test_acc, best_test_acc, best_epoch, final_test_loss, final_train_loss, " \
   "epochs_to_target, auc_test_acc, init_sparsity, final_sparsity, init_dead_fraction, "     \
   "final_dead_fraction, max_dead_fraction, grad_ratio, diverged, diverged_epoch, seconds, " \
-  "steps_per_second, epochs_run, parameters"
-inline constexpr int kSummaryColumnCount = 20;
+  "steps_per_second, epochs_run, parameters, born_dead"
+inline constexpr int kSummaryColumnCount = 21;
 
-// Binds the summary's kSummaryColumnCount values to parameters first..first+19.
+// Binds the summary's kSummaryColumnCount values to parameters first..first+20.
 void BindSummary(sql::Stmt& stmt, int first, const v1::TrialSummary& summary);
 // Reads a summary from columns first..first+19 (NULL reals read back as NaN).
 v1::TrialSummary ReadSummary(const sql::Stmt& stmt, int first);

@@ -168,7 +168,13 @@ CREATE TABLE epoch_chunks(
 ALTER TABLE trials ADD COLUMN epoch_chunks INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3};
+// Summary field born_dead. Trials measured before this version keep NULL there: unknown,
+// and left out of answers about it (not counted as "not born dead").
+constexpr const char* kMigration4 = R"sql(
+ALTER TABLE summaries ADD COLUMN born_dead INTEGER;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
 

@@ -24,7 +24,7 @@
 namespace actgrid::store {
 
 // The schema version this build writes; older files are migrated on Open.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct StoreOptions {
   std::string path;        // a file, or ":memory:" (private to this Store, shared by its connections)

@@ -136,7 +136,8 @@ absl::StatusOr<GridValues> SqliteStore::ListGridValues(int64_t grid_id, const st
         const bool finished =
             row.state == v1::TRIAL_STATE_SUCCEEDED || row.state == v1::TRIAL_STATE_DIVERGED;
         row.diverged = finished && stmt.Int64(7) != 0;
-        row.value = finished ? stmt.Double(8) : NAN;
+        // NULL: a field this trial's schema did not have yet (born_dead before version 4).
+        row.value = finished && !stmt.IsNull(8) ? stmt.Double(8) : NAN;
       }
     }
     return EndRead(conn);

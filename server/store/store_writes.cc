@@ -66,14 +66,14 @@ constexpr const char* kEndAttemptRow =
 constexpr const char* kUpsertSummary =
     "INSERT OR REPLACE INTO summaries(trial_id, " ACTGRID_SUMMARY_COLUMNS
     ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-    "?18, ?19, ?20, ?21)";
+    "?18, ?19, ?20, ?21, ?22)";
 constexpr const char* kTouchWorker =
     "INSERT INTO workers(worker_id, hostname, threads, first_seen_ms, last_seen_ms) "
     "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(worker_id) DO UPDATE SET "
     "hostname = excluded.hostname, threads = excluded.threads, "
     "last_seen_ms = excluded.last_seen_ms";
 
-static_assert(kSummaryColumnCount == 20, "kUpsertSummary's VALUES follow ACTGRID_SUMMARY_COLUMNS");
+static_assert(kSummaryColumnCount == 21, "kUpsertSummary's VALUES follow ACTGRID_SUMMARY_COLUMNS");
 
 int64_t WallClockMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -114,11 +114,13 @@ TEST_P(LearnableGradient, ParameterGradientsMatchCentralDifference) {
   EXPECT_LT(RelativeError(analytic, numeric), 1e-7) << info.name;
 }
 
-// The gradient of the whole objective w.r.t. every parameter of a 3-layer network.
+// The gradient of the whole objective w.r.t. every parameter of a 3-layer network, with
+// equal layers and with layers of different sizes.
 TEST_P(ActivationGradient, NetworkGradientMatchesCentralDifference) {
   const ActivationInfo& info = GetParam();
   for (double l1 : {0.0, 0.01}) {
-    NetworkShape shape{3, 4, 3, 5, TestSpec(info)};
+    NetworkShape shape{3, 4, 3, 5, TestSpec(info), {}};
+    if (l1 > 0) shape.hidden = {6, 2, 5};
     Network<double> net(shape);
     Rng rng(42, 1);
     net.Initialize(DefaultInit(v1::INIT_KIND_XAVIER_NORMAL), 0.05, rng);
@@ -165,7 +167,7 @@ TEST(ActivationRegistry, PreluAndRefluAreLearnable) {
 // and column remainders) agree with the double network on outputs and gradients.
 TEST(NetworkPrecision, FloatMatchesDoubleOnLargeAndOddShapes) {
   for (auto [inputs, width, classes, n] : {std::tuple{70, 64, 10, 100}, std::tuple{13, 11, 3, 9}}) {
-    NetworkShape shape{inputs, classes, 2, width, DefaultActivation(v1::ACTIVATION_KIND_TANH)};
+    NetworkShape shape{inputs, classes, 2, width, DefaultActivation(v1::ACTIVATION_KIND_TANH), {}};
     Network<double> nd(shape);
     Network<float> nf(shape);
     Rng rng(5, 5);

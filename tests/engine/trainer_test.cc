@@ -55,6 +55,19 @@ TEST(Metrics, ReluHeZeroBiasIsHalfSparseAtInit) {
   for (const auto& layer : r.epochs(0).layers()) EXPECT_GT(layer.act_std(), 0.0);
 }
 
+TEST(Metrics, HiddenLayersOfDifferentSizes) {
+  auto spec = CircleSpec(v1::ACTIVATION_KIND_TANH, 2, 0, 20);
+  spec.mutable_model()->add_hidden(6);
+  spec.mutable_model()->add_hidden(3);
+  const auto r = Train(spec);
+  // (2 inputs x 6 + 6) + (6 x 3 + 3) + (3 x 2 classes + 2)
+  EXPECT_EQ(r.summary().parameters(), 18 + 21 + 8);
+  ASSERT_EQ(r.epochs(0).layers_size(), 2);
+  EXPECT_GT(r.summary().final_test_acc(), 0.8);
+  spec.set_bias(-100);  // tanh(-100) saturates: every unit of both layers is dead
+  EXPECT_EQ(Train(spec).epochs(0).layers(1).dead_fraction(), 1.0);
+}
+
 TEST(Metrics, LayerWithBiasMinus100IsFullyDead) {
   auto spec = CircleSpec(v1::ACTIVATION_KIND_RELU, 2, 8, 3);
   spec.set_bias(-100);

@@ -485,3 +485,37 @@ TEST(GridFile, ParsesAFile) {
 
 }  // namespace
 }  // namespace actgrid::grid
+
+namespace actgrid::grid {
+namespace {
+
+TEST(GridFile, HiddenLayerSizesNameTheDepth) {
+  const Grid grid = MustParse(WithName("grid:\n  hidden: [10, 100, 10x10, [100, 10]]\n"));
+  ASSERT_EQ(grid.factors, std::vector<std::string>{"hidden"});
+  ASSERT_EQ(grid.cells, 4);
+  const std::vector<std::string> labels = {"10", "100", "10x10", "100x10"};
+  const std::vector<std::vector<int>> sizes = {{10}, {100}, {10, 10}, {100, 10}};
+  for (int c = 0; c < 4; ++c) {
+    const v1::TrialSpec& spec = grid.trials[c].spec;
+    EXPECT_EQ(grid.trials[c].values[0], labels[c]);
+    EXPECT_EQ(std::vector<int>(spec.model().hidden().begin(), spec.model().hidden().end()), sizes[c]);
+    EXPECT_EQ(spec.depth(), int(sizes[c].size()));
+    EXPECT_EQ(spec.model().width(), 0);
+  }
+  // The same network written either way is the same trial.
+  EXPECT_EQ(MustParse(WithName("model:\n  hidden: 100x10\n")).trials[0].key,
+            MustParse(WithName("model:\n  hidden: [100, 10]\n")).trials[0].key);
+  EXPECT_NE(grid.trials[2].key, MustParse(WithName("model:\n  width: 10\n  depth: 2\n")).trials[0].key);
+}
+
+TEST(GridFile, HiddenLayerSizesRefuseAContradictingDepthOrWidth) {
+  EXPECT_TRUE(StartsWith(OneError(WithName("model:\n  hidden: 10x0\n")), "model.hidden: expected hidden layer sizes"));
+  EXPECT_TRUE(StartsWith(OneError(WithName("model:\n  hidden: abc\n")), "model.hidden: expected hidden layer sizes"));
+  const std::string depth = OneError(WithName("model:\n  hidden: 10x10\ngrid:\n  depth: [3]\n"));
+  EXPECT_NE(depth.find("model.hidden gives 2 hidden layers"), std::string::npos) << depth;
+  const std::string width = OneError(WithName("model:\n  hidden: 10x10\ngrid:\n  model.width: [4]\n"));
+  EXPECT_NE(width.find("leave model.width out"), std::string::npos) << width;
+}
+
+}  // namespace
+}  // namespace actgrid::grid

@@ -1,6 +1,7 @@
 // The store on disk: data survives a reopen, the schema version is recorded and a newer
 // one refused, files that are not actgrid databases are refused, read-only opens.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -51,6 +52,7 @@ void BackToSchema1(const std::string& path, const std::vector<std::pair<int64_t,
   RawSql(path, "DROP TABLE curves");
   RawSql(path, "DROP TABLE epoch_chunks");
   RawSql(path, "ALTER TABLE trials DROP COLUMN epoch_chunks");
+  RawSql(path, "ALTER TABLE summaries DROP COLUMN born_dead");
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
@@ -201,6 +203,11 @@ TEST(StoreFile, CurvesArePackedAtTheEndAndOlderTrialsFallBackToEpochs) {
   for (const auto& [trial, m] : first) EXPECT_EQ(m.SerializeAsString(), Epoch(0).SerializeAsString()) << trial;
   EXPECT_TRUE(absl::IsInvalidArgument(store->LoadGridCurves(grid_id, {"sparsity_x", -1}).status()));
   EXPECT_TRUE(absl::IsNotFound(store->LoadGridCurves(grid_id + 7, {"sparsity", -1}).status()));
+  // born_dead came with schema 4: unknown (missing) for the trial that finished before,
+  // known for the one that finished after.
+  const GridValues born_dead = Must(store->ListGridValues(grid_id, "born_dead"));
+  ASSERT_EQ(born_dead.rows.size(), 2u);
+  for (const auto& row : born_dead.rows) EXPECT_EQ(std::isnan(row.value), row.trial_id == ids[0]) << row.trial_id;
 }
 
 TEST(StoreFile, ReadOnlyMigratesAnOlderFileOnlyWhenAsked) {

@@ -1,5 +1,5 @@
-// The MLP: `depth` hidden layers of `width` units, a linear output layer and softmax
-// cross-entropy. Parameters and their gradients live in one flat buffer each
+// The MLP: `depth` hidden layers (of `width` units, or of the sizes `hidden` lists), a
+// linear output layer and softmax cross-entropy. Parameters and their gradients live in one flat buffer each
 // (per layer: W, b, activation parameters), so optimizers are single loops.
 // Templated on the scalar: float trains, double checks gradients.
 #ifndef ACTGRID_WORKER_ENGINE_NETWORK_H_
@@ -27,7 +27,9 @@ struct NetworkShape {
   int depth = 1;
   int width = 1;
   v1::ActivationSpec activation;
+  std::vector<int> hidden;  // per hidden layer sizes; empty = `depth` layers of `width`
 };
+
 
 template <class T>
 class Network {
@@ -68,8 +70,9 @@ class Network {
       const bool out = l == shape.depth;
       Layer layer;
       layer.in = in;
-      layer.units = out ? shape.classes : shape.width;
-      layer.rows = out ? shape.classes : shape.width * pieces_;
+      const int width = shape.hidden.empty() ? shape.width : shape.hidden[size_t(l)];
+      layer.units = out ? shape.classes : width;
+      layer.rows = out ? shape.classes : width * pieces_;
       layer.learnable = out ? 0 : learnable;
       layer.w = off;
       weight_ranges_.push_back({off, size_t(layer.rows) * in});

@@ -148,7 +148,8 @@ absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Datase
   if (data.train_y.empty()) return absl::InvalidArgumentError("dataset has no training samples");
 
   const auto start = Clock::now();
-  NetworkShape shape{data.features, data.classes, spec.depth(), spec.model().width(), spec.activation()};
+  NetworkShape shape{data.features, data.classes, spec.depth(), spec.model().width(), spec.activation(),
+                     spec.model().hidden().empty() ? std::vector<int>() : HiddenSizes(spec)};
   Net net(shape);
   Rng init_rng(spec.seed(), kInitStream);
   net.Initialize(spec.init(), spec.bias(), init_rng);
@@ -238,6 +239,8 @@ v1::TrialSummary Summarize(const v1::TrialSpec& spec, const std::vector<v1::Epoc
     if (i > 0) area += 0.5 * (m.test_acc() + epochs[i - 1].test_acc());
   }
   s.set_max_dead_fraction(max_dead);
+  for (const v1::LayerMetrics& layer : first.layers())
+    if (layer.dead_fraction() == 1.0) s.set_born_dead(true);
   s.set_auc_test_acc(epochs.size() > 1 ? area / double(epochs.size() - 1) : first.test_acc());
   const double gf = first.grad_norm_first(), gl = first.grad_norm_last();
   s.set_grad_ratio(gl > 0 ? gf / gl : (gf > 0 ? std::numeric_limits<double>::infinity()

@@ -115,8 +115,27 @@ void CheckInit(const v1::InitSpec& init, Problems* p) {
   CheckParams(p, "model.init", info->name, info->params, init.params());
 }
 
+}  // namespace
+
+std::vector<int> HiddenSizes(const v1::TrialSpec& spec) {
+  if (!spec.model().hidden().empty()) return {spec.model().hidden().begin(), spec.model().hidden().end()};
+  return std::vector<int>(size_t(std::max(0, spec.depth())), spec.model().width());
+}
+
+namespace {
+
 void CheckModel(const v1::TrialSpec& spec, Problems* p) {
-  IntIn(p, "model.width", spec.model().width(), 1, 4096);
+  const auto& hidden = spec.model().hidden();
+  if (hidden.empty()) {
+    IntIn(p, "model.width", spec.model().width(), 1, 4096);
+  } else {
+    for (int i = 0; i < hidden.size(); ++i) IntIn(p, absl::StrCat("model.hidden[", i, "]").c_str(), hidden[i], 1, 4096);
+    if (spec.model().width() != 0)
+      Add(p, "model.width", "model.hidden gives the layer sizes: leave model.width out");
+    if (spec.depth() != hidden.size())
+      Add(p, "model.depth", absl::StrCat("model.hidden gives ", hidden.size(), " hidden layers: leave depth out (got ",
+                                         spec.depth(), ")"));
+  }
   IntIn(p, "model.depth", spec.depth(), 1, 256);
   CheckActivation(spec.activation(), p);
   CheckInit(spec.init(), p);
@@ -127,18 +146,23 @@ void CheckModel(const v1::TrialSpec& spec, Problems* p) {
                                  spec.activation().params_size() == 1
                              ? int64_t(spec.activation().params(0))
                              : 1;
-  const int64_t width = spec.model().width(), depth = spec.depth();
-  if (width < 1 || depth < 1 || pieces < 1) return;
-  const int64_t units = width * pieces * depth;
-  const int64_t weights = width * width * pieces * (depth - 1);
+  const std::vector<int> sizes = HiddenSizes(spec);
+  if (sizes.empty() || pieces < 1) return;
+  int64_t units = 0, weights = 0;
+  for (size_t l = 0; l < sizes.size(); ++l) {
+    if (sizes[l] < 1) return;
+    units += int64_t(sizes[l]) * pieces;
+    if (l > 0) weights += int64_t(sizes[l - 1]) * sizes[l] * pieces;
+  }
   const int64_t step_values = units * (int64_t(std::max(1, spec.train().batch())) + kProbeSamples);
+  const bool uniform = hidden.empty();
+  const char* maxout = pieces > 1 ? " x maxout k" : "";
   if (units > kMaxHiddenUnits)
-    Add(p, "model", absl::StrCat("width x depth", pieces > 1 ? " x maxout k" : "", " = ", units,
+    Add(p, "model", absl::StrCat(uniform ? "width x depth" : "sum of model.hidden", maxout, " = ", units,
                                  " hidden units; at most ", kMaxHiddenUnits, " are allowed"));
   else if (weights > kMaxHiddenWeights)
-    Add(p, "model", absl::StrCat("width^2 x (depth - 1)", pieces > 1 ? " x maxout k" : "", " = ",
-                                 weights, " hidden weights; at most ", kMaxHiddenWeights,
-                                 " are allowed"));
+    Add(p, "model", absl::StrCat(uniform ? "width^2 x (depth - 1)" : "weights between hidden layers", maxout, " = ",
+                                 weights, " hidden weights; at most ", kMaxHiddenWeights, " are allowed"));
   else if (step_values > kMaxActivationValues)
     Add(p, "train.batch", absl::StrCat("hidden units x (batch + ", kProbeSamples, " probe samples) = ",
                                        step_values, " activations to keep; at most ",

@@ -3,6 +3,8 @@
 #ifndef ACTGRID_WORKER_ENGINE_VALIDATE_H_
 #define ACTGRID_WORKER_ENGINE_VALIDATE_H_
 
+#include <vector>
+
 #include "absl/status/status.h"
 #include "actgrid/v1/spec.pb.h"
 
@@ -12,6 +14,9 @@ namespace actgrid::engine {
 // with grid-file paths ("train.lr: must be a finite number > 0, got -1",
 // "model.depth: must be in 1..256, got 300"). Every problem is reported.
 absl::Status ValidateTrialSpec(const v1::TrialSpec& spec);
+
+// The size of each hidden layer of a trial: model.hidden, or depth layers of model.width.
+std::vector<int> HiddenSizes(const v1::TrialSpec& spec);
 
 }  // namespace actgrid::engine
 

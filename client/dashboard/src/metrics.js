@@ -13,6 +13,7 @@ export const SUMMARY_METRICS = [
   ['init_dead_fraction', 'dead fraction at init', 'lower'],
   ['final_dead_fraction', 'final dead fraction', 'lower'],
   ['max_dead_fraction', 'max dead fraction', 'lower'],
+  ['born_dead', 'share born dead (a dead layer at init)', 'lower'],
   ['init_sparsity', 'sparsity at init', null],
   ['final_sparsity', 'final sparsity', null],
   ['grad_ratio', 'gradient ratio first/last layer (epoch 0)', null],
