@@ -311,8 +311,10 @@ int Ask(const CommandOptions& o, std::FILE* out, std::FILE* err, Format format, 
 }  // namespace
 
 int CompareCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
-  auto format = ParseFormat(o.format);
+  auto format = ParseFormat(o.format, {Format::kTable, Format::kCsv, Format::kJson, Format::kMatrix});
   if (!format.ok()) return Fail(err, o.target, format.status());
+  if (*format == Format::kMatrix && o.by.size() != 2)
+    return Fail(err, o.target, absl::InvalidArgumentError("--format matrix needs --by with two factors (rows,columns)"));
   v1::CompareRequest request;
   request.set_grid(o.grid);
   request.set_metric(o.metric);

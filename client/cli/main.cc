@@ -120,7 +120,9 @@ int main(int argc, char** argv) {
   compare_cmd->add_option("--sort", compare.sort,
                           "Row order: mean, median, std, n, min, max, ci95_low, ci95_high, diverged or a --by "
                           "factor; -mean for descending (default: the grid's order)");
-  compare_cmd->add_option("--format", compare.format, "table | csv | json")->capture_default_str();
+  compare_cmd->add_option("--format", compare.format,
+                          "table | csv | json | matrix (the means by two --by factors as a Markdown table)")
+      ->capture_default_str();
 
   curves.metric = "test_acc";
   CLI::App* curves_cmd = app.add_subcommand(

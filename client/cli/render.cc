@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,7 +24,7 @@ long DisplayWidth(const std::string& s) {  // UTF-8 code points ("±" is one col
 absl::StatusOr<Format> ParseFormat(const std::string& name, const std::vector<Format>& allowed) {
   static const std::pair<const char*, Format> kNames[] = {{"table", Format::kTable}, {"csv", Format::kCsv},
                                                           {"json", Format::kJson},   {"svg", Format::kSvg},
-                                                          {"jsonl", Format::kJsonl}};
+                                                          {"jsonl", Format::kJsonl}, {"matrix", Format::kMatrix}};
   std::vector<std::string> valid;
   for (const auto& [text, format] : kNames) {
     if (std::find(allowed.begin(), allowed.end(), format) == allowed.end()) continue;
@@ -92,7 +93,35 @@ std::string Heading(const std::string& what, const std::string& grid, int64_t gr
   return out + "\n";
 }
 
+std::string RenderCompareMatrix(const v1::CompareResponse& c) {
+  std::vector<std::string> rows, columns;
+  std::map<std::pair<std::string, std::string>, std::string> cells;
+  for (const auto& r : c.rows()) {
+    if (r.group_size() != 2) continue;
+    const std::string& row = r.group(0).value();
+    const std::string& column = r.group(1).value();
+    if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
+    if (std::find(columns.begin(), columns.end(), column) == columns.end()) columns.push_back(column);
+    cells[{row, column}] = r.n() > 0 ? Short(r.mean()) : "-";
+  }
+  std::string out = absl::StrCat("| ", c.by_size() == 2 ? absl::StrCat(c.by(0), " \\ ", c.by(1)) : "", " |");
+  for (const auto& column : columns) absl::StrAppend(&out, " ", column, " |");
+  absl::StrAppend(&out, "\n|---|");
+  for (size_t i = 0; i < columns.size(); ++i) absl::StrAppend(&out, "---|");
+  out += "\n";
+  for (const auto& row : rows) {
+    absl::StrAppend(&out, "| ", row, " |");
+    for (const auto& column : columns) {
+      const auto it = cells.find({row, column});
+      absl::StrAppend(&out, " ", it == cells.end() ? "-" : it->second, " |");
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 std::string RenderCompare(const v1::CompareResponse& c, Format format) {
+  if (format == Format::kMatrix) return RenderCompareMatrix(c);
   if (format == Format::kJson) {
     std::vector<std::string> by, rows;
     for (const auto& f : c.by()) by.push_back(JsonString(f));

@@ -12,8 +12,8 @@
 
 namespace actgrid::cli {
 
-enum class Format { kTable, kCsv, kJson, kSvg, kJsonl };
-// "table" | "csv" | "json" | "svg" | "jsonl", when among `allowed`.
+enum class Format { kTable, kCsv, kJson, kSvg, kJsonl, kMatrix };
+// "table" | "csv" | "json" | "svg" | "jsonl" | "matrix", when among `allowed`.
 absl::StatusOr<Format> ParseFormat(const std::string& name,
                                    const std::vector<Format>& allowed = {Format::kTable, Format::kCsv, Format::kJson});
 
@@ -26,6 +26,10 @@ absl::StatusOr<Format> ParseFormat(const std::string& name,
 //              "std": .., "ci95_low": .., "ci95_high": .., "median": .., "min": .., "max": ..,
 //              "diverged": 0, "missing": 0, "trials": 5}]}
 std::string RenderCompare(const v1::CompareResponse& compare, Format format);
+// kMatrix: the means of a comparison by exactly two factors as a Markdown table, the
+// first factor's levels as rows and the second's as columns (up to 4 significant
+// digits; "-" where a group has no value).
+std::string RenderCompareMatrix(const v1::CompareResponse& compare);
 
 // Pieces shared by the analysis renderers.
 std::string MetricTitle(const std::string& metric, const std::string& summary);  // "test_acc (last:5)"

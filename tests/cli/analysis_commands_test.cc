@@ -13,10 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "client/cli/commands.h"
 #include "client/cli/render.h"
 #include "client/cli/render_analysis.h"
 #include "client/cli/run_command.h"
+#include "client/cli/text.h"
 #include "tests/cli/cli_test_util.h"
 
 namespace actgrid::cli {
@@ -291,6 +293,28 @@ TEST_F(AnalysisCommands, EveryFormatAndTheTestAnswer) {
   ASSERT_EQ(Run(CompareCommand, compare, &text), 0);
   EXPECT_NE(text.find("\"where\": {\"depth\": [2]}"), std::string::npos) << text;
   EXPECT_NE(text.find("\"trials\": 6"), std::string::npos) << text;
+
+  // The matrix: activation levels as rows, depths as columns, each cell the group's mean.
+  CommandOptions matrix;
+  matrix.by = {"activation", "depth"};
+  matrix.format = "csv";
+  ASSERT_EQ(Run(CompareCommand, matrix, &text), 0);
+  const Csv csv = ParseCsv(text);
+  matrix.format = "matrix";
+  ASSERT_EQ(Run(CompareCommand, matrix, &text), 0);
+  const std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u) << text;
+  EXPECT_EQ(lines[0], "| activation \\ depth | 1 | 2 |");
+  EXPECT_EQ(lines[1], "|---|---|---|");
+  for (const auto& row : csv.rows) {
+    const std::string& line = row[0] == "relu" ? lines[2] : lines[3];
+    const std::vector<std::string> cells = absl::StrSplit(line, " | ");
+    ASSERT_EQ(cells.size(), 3u) << line;
+    EXPECT_EQ(cells[row[1] == "1" ? 1 : 2].substr(0, 4), Short(Number(row[csv.Column("mean")])).substr(0, 4)) << line;
+  }
+  matrix.by = {"activation"};
+  EXPECT_EQ(Run(CompareCommand, matrix, &text, &err), 2);
+  EXPECT_NE(err.find("--format matrix needs --by with two factors"), std::string::npos) << err;
 }
 
 TEST_F(AnalysisCommands, BadInputIsRefusedWithExitCode2) {
