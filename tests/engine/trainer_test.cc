@@ -53,6 +53,7 @@ TEST(Metrics, ReluHeZeroBiasIsHalfSparseAtInit) {
   EXPECT_EQ(r.summary().init_sparsity(), r.epochs(0).sparsity());
   ASSERT_EQ(r.epochs(0).layers_size(), 3);
   for (const auto& layer : r.epochs(0).layers()) EXPECT_GT(layer.act_std(), 0.0);
+  EXPECT_FALSE(r.summary().born_dead());  // 64 units a layer: none entirely dead
 }
 
 TEST(Metrics, HiddenLayersOfDifferentSizes) {
@@ -79,6 +80,7 @@ TEST(Metrics, LayerWithBiasMinus100IsFullyDead) {
     EXPECT_EQ(e.grad_norm_first(), 0.0);
   }
   EXPECT_EQ(r.summary().max_dead_fraction(), 1.0);
+  EXPECT_TRUE(r.summary().born_dead());
 }
 
 TEST(Metrics, TanhIsNeverExactlySparseAndLeakyNeverDead) {
