@@ -9,9 +9,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/cli/text.h"
+#include "common/rpc/rpc.h"
 #include "server/core/transitions.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace actgrid::cli {
 namespace {
@@ -481,14 +481,7 @@ std::vector<std::pair<std::string, std::string>> Scalars(const google::protobuf:
   return out;
 }
 
-std::string SpecJson(const v1::TrialSpec& spec) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(spec, &json, options).ok()) return "null";
-  return json;
-}
+std::string SpecJson(const v1::TrialSpec& spec) { return rpc::ProtoJson(spec); }
 
 std::vector<std::string> SummaryColumns() {
   std::vector<std::string> names;

@@ -3,22 +3,12 @@
 
 #include <algorithm>
 
-#include <google/protobuf/util/json_util.h>
-
 #include "absl/strings/str_cat.h"
 #include "client/cli/text.h"
+#include "common/rpc/rpc.h"
 
 namespace actgrid::cli {
 namespace {
-
-std::string Json(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return "null";
-  return json;
-}
 
 // The summary metrics whose lower values are better (client/dashboard/src/metrics.js).
 bool LowerIsBetter(const std::string& metric) {
@@ -79,21 +69,21 @@ absl::StatusOr<Report> BuildReport(const ReportSource& source, const std::string
     if (!x.empty()) request.add_by(x);
     auto heatmap = source.compare(request);
     if (!heatmap.ok()) return heatmap.status();
-    heatmaps.emplace_back(metric, Json(*heatmap));
+    heatmaps.emplace_back(metric, rpc::ProtoJson(*heatmap));
 
     request.clear_by();
     for (const auto& f : factors) request.add_by(f);
     request.set_sort(LowerIsBetter(metric) ? "mean" : "-mean");  // best first, as the dashboard ranks
     auto table = source.compare(request);
     if (!table.ok()) return table.status();
-    tables.emplace_back(metric, Json(*table));
+    tables.emplace_back(metric, rpc::ProtoJson(*table));
 
     v1::EffectsRequest effects_request;
     effects_request.set_grid(id);
     effects_request.set_metric(metric);
     auto answer = source.effects(effects_request);
     if (answer.ok()) {
-      effects.emplace_back(metric, Json(*answer));
+      effects.emplace_back(metric, rpc::ProtoJson(*answer));
     } else if (absl::IsFailedPrecondition(answer.status()) || absl::IsInvalidArgument(answer.status())) {
       // No balanced design yet, or nothing to analyse (a grid without factors).
       effects.emplace_back(
@@ -111,7 +101,7 @@ absl::StatusOr<Report> BuildReport(const ReportSource& source, const std::string
     if (!y.empty()) request.add_by(y);
     auto answer = source.curves(request);
     if (!answer.ok()) return answer.status();
-    curves.emplace_back(metric, Json(*answer));
+    curves.emplace_back(metric, rpc::ProtoJson(*answer));
   }
   v1::LayersRequest layers_request;
   layers_request.set_grid(id);
@@ -124,12 +114,12 @@ absl::StatusOr<Report> BuildReport(const ReportSource& source, const std::string
   report.json = JsonObject({
       {"version", "1"},
       {"generated", JsonString(generated)},
-      {"grid", Json(*grid)},
+      {"grid", rpc::ProtoJson(*grid)},
       {"heatmap", JsonObject({{"x", JsonString(x)}, {"y", JsonString(y)}, {"answers", JsonObject(heatmaps)}})},
       {"table", JsonObject({{"answers", JsonObject(tables)}})},
       {"effects", JsonObject({{"answers", JsonObject(effects)}})},
       {"curves", JsonObject({{"by", JsonString(y)}, {"answers", JsonObject(curves)}})},
-      {"layers", JsonObject({{"by", JsonString(y)}, {"answer", Json(*layers)}})},
+      {"layers", JsonObject({{"by", JsonString(y)}, {"answer", rpc::ProtoJson(*layers)}})},
   });
   return report;
 }

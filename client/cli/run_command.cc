@@ -10,11 +10,11 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/util/json_util.h"
 #include "client/cli/client.h"
 #include "client/cli/progress.h"
 #include "client/cli/render.h"
 #include "client/grid/grid_file.h"
+#include "common/rpc/rpc.h"
 #include "server/core/scheduler.h"
 #include "server/core/summary_metric.h"
 #include "server/grpc/coordinator.h"
@@ -28,10 +28,7 @@ namespace {
 // Appends finished trials of one grid to a JSON-lines file, each once, flushed line by line.
 class JsonlWriter {
  public:
-  JsonlWriter(std::FILE* file, store::Store* store, int64_t grid_id) : file_(file), store_(store), grid_id_(grid_id) {
-    options_.preserve_proto_field_names = true;
-    options_.always_print_primitive_fields = true;
-  }
+  JsonlWriter(std::FILE* file, store::Store* store, int64_t grid_id) : file_(file), store_(store), grid_id_(grid_id) {}
 
   void Write(int64_t trial_id, const std::string& key, const std::optional<v1::TrialSummary>& summary) {
     if (!file_ || !summary || !written_.insert(trial_id).second) return;
@@ -43,11 +40,8 @@ class JsonlWriter {
     *result.mutable_spec() = trial->spec;
     for (auto& e : *epochs) *result.add_epochs() = std::move(e);
     *result.mutable_summary() = *summary;
-    std::string line;
-    if (google::protobuf::util::MessageToJsonString(result, &line, options_).ok()) {
-      std::fprintf(file_, "%s\n", line.c_str());
-      std::fflush(file_);
-    }
+    std::fprintf(file_, "%s\n", rpc::ProtoJson(result).c_str());
+    std::fflush(file_);
   }
 
   // Writes every finished trial of the grid not written yet.
@@ -62,7 +56,6 @@ class JsonlWriter {
   std::FILE* file_;
   store::Store* store_;
   int64_t grid_id_;
-  google::protobuf::util::JsonPrintOptions options_;
   std::set<int64_t> written_;
 };
 

@@ -8,6 +8,7 @@
 #include <future>
 #include <sstream>
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/generic/generic_stub.h>
 
 #include "absl/strings/ascii.h"
@@ -19,6 +20,15 @@ namespace actgrid::rpc {
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+std::string ProtoJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return "null";
+  return json;
 }
 
 absl::Status FromGrpc(const grpc::Status& status) {

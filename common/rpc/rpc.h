@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
@@ -21,6 +22,11 @@ inline constexpr char kDefaultServer[] = "127.0.0.1:7070";
 // Same code, same message (absl and gRPC share the canonical codes).
 grpc::Status ToGrpc(const absl::Status& status);
 absl::Status FromGrpc(const grpc::Status& status);
+
+// A message in the protobuf JSON mapping as actgrid writes it everywhere (the HTTP API,
+// reports, JSON lines): the .proto field names, every field printed, 64-bit integers as
+// strings, NaN as "NaN". "null" for the (never expected) message that cannot be printed.
+std::string ProtoJson(const google::protobuf::Message& message);
 
 // Sets a deadline `timeout` from now on a client call.
 void SetDeadline(grpc::ClientContext& context, std::chrono::milliseconds timeout);

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/dashboard/assets.h"
+#include "common/rpc/rpc.h"
 #include "server/core/analysis.h"
 
 namespace actgrid::server {
@@ -30,16 +31,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kWatchMinInterval = std::chrono::milliseconds(250);
 constexpr auto kKeepAlive = std::chrono::seconds(15);
 constexpr size_t kMaxRequestBytes = 1 << 20;
-
-std::string ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  if (auto st = google::protobuf::util::MessageToJsonString(message, &json, options); !st.ok())
-    return "{}";  // only for messages the descriptor pool cannot print, which ours never are
-  return json;
-}
 
 // The HTTP status gRPC's code maps to (google.rpc's table).
 int HttpStatus(absl::StatusCode code) {
@@ -90,7 +81,7 @@ void SendError(httplib::Response& res, const absl::Status& status) {
 void SendMessage(httplib::Response& res, const google::protobuf::Message& message) {
   res.status = 200;
   res.set_header("Cache-Control", "no-store");
-  res.set_content(ToJson(message) + "\n", "application/json");
+  res.set_content(rpc::ProtoJson(message) + "\n", "application/json");
 }
 
 absl::Status Parse(const httplib::Request& req, google::protobuf::Message* message) {
@@ -322,7 +313,7 @@ void HttpServer::Routes() {
           v1::GridEvent event;
           *event.mutable_grid() = *now;
           for (auto& e : scheduler->FailuresSince(watch->id, &watch->cursor)) event.add_errors(std::move(e));
-          const std::string line = ToJson(event) + "\n";
+          const std::string line = rpc::ProtoJson(event) + "\n";
           if (!sink.write(line.data(), line.size())) return false;
           watch->first = false;
           watch->next = Clock::now() + kWatchMinInterval;
@@ -347,7 +338,7 @@ void HttpServer::Routes() {
         [this, scheduler, request](size_t, httplib::DataSink& sink) {
           const absl::Status st = core::Export(scheduler->store(), *request, [&](const v1::ExportChunk& chunk) {
             if (stopping_) return false;
-            const std::string line = ToJson(chunk) + "\n";
+            const std::string line = rpc::ProtoJson(chunk) + "\n";
             return sink.write(line.data(), line.size());
           });
           if (!st.ok()) {  // after the first chunk: the error ends the stream as its last line
