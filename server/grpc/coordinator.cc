@@ -1,13 +1,6 @@
 // Coordinator (see coordinator.h).
 #include "server/grpc/coordinator.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
@@ -27,14 +20,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     return absl::InvalidArgumentError("TLS needs both a certificate and its key");
   if (options.db_path != ":memory:") {
     // Two coordinators on one database would lease the same trials twice.
-    const std::string lock_path = options.db_path + ".lock";
-    c->lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (c->lock_fd_ < 0)
-      return absl::UnavailableError(absl::StrCat("cannot create ", lock_path, ": ", std::strerror(errno)));
-    if (flock(c->lock_fd_, LOCK_EX | LOCK_NB) != 0)
-      return absl::FailedPreconditionError(absl::StrCat(
-          "database ", options.db_path, " is in use by another coordinator (actgrid-server or actgrid run); "
-          "submit to that one with --server, or give another --db"));
+    auto lock = store::DatabaseLock::Acquire(options.db_path);
+    if (!lock.ok()) return lock.status();
+    c->db_lock_ = *std::move(lock);
   }
   store::StoreOptions store_options;
   store_options.path = options.db_path;
@@ -129,7 +117,6 @@ Coordinator::~Coordinator() {
     Shutdown();
     server_->Wait();
   }
-  if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
 }
 
 }  // namespace actgrid::server

@@ -18,6 +18,7 @@
 #include "server/core/scheduler.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/services.h"
+#include "server/store/database_lock.h"
 #include "server/store/store.h"
 
 namespace actgrid::server {
@@ -58,6 +59,8 @@ class Coordinator {
   Coordinator() = default;
   void Tick();
 
+  // Declared first, so released last: after the store has closed the database.
+  std::unique_ptr<store::DatabaseLock> db_lock_;
   core::SystemClock clock_;
   std::shared_ptr<const Authorizer> auth_;
   std::unique_ptr<store::Store> store_;
@@ -67,7 +70,6 @@ class Coordinator {
   std::unique_ptr<AnalysisService> analysis_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  int lock_fd_ = -1;  // flock on "<db>.lock": one coordinator per database
   std::thread ticker_;
   std::mutex mu_;
   std::condition_variable stop_cv_;

@@ -8,6 +8,7 @@
 #include "server/core/clock.h"
 #include "server/core/scheduler.h"
 #include "server/store/store.h"
+#include "worker/engine/validate.h"
 
 namespace actgrid::core {
 namespace {
@@ -288,6 +289,29 @@ TEST_F(SchedulerTest, InvalidGridsAreRefusedWithEveryProblem) {
   EXPECT_EQ(dry->errors_size(), 3);
   auto big = Request("big", "grid: {depth: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}", 11);
   EXPECT_TRUE(absl::IsResourceExhausted(scheduler_->Submit(big).status()));  // 110 > 100
+}
+
+// A depth in the billions is refused by its bound before anything is sized by it: the
+// layer list of such a spec is empty, not billions of entries (a fuzzer found the
+// coordinator allocating them before any check).
+TEST_F(SchedulerTest, HugeDepthIsRefusedBeforeAnythingIsAllocatedForIt) {
+  auto request = Request("g", "", 1);
+  v1::TrialSpec* spec = request.mutable_trials(0)->mutable_spec();
+  spec->set_depth(257);
+  spec->mutable_model()->set_width(1);
+  EXPECT_TRUE(engine::HiddenSizes(*spec).empty());
+  spec->set_depth(2000000000);
+  EXPECT_TRUE(engine::HiddenSizes(*spec).empty());
+  request.set_dry_run(true);
+  auto dry = scheduler_->Submit(request);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  ASSERT_EQ(dry->errors_size(), 1);
+  EXPECT_EQ(dry->errors(0), "trials[0].spec.model.depth: must be in 1..256, got 2000000000");
+  spec->set_depth(0);
+  for (int i = 0; i < 100000; ++i) spec->mutable_model()->add_hidden(0);  // one line, not 100,000
+  dry = scheduler_->Submit(request);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->errors(0), "trials[0].spec.model.hidden: at most 256 hidden layers, got 100000");
 }
 
 TEST_F(SchedulerTest, RecoveryKeepsLeasesAndQueuesTheRest) {

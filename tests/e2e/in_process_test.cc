@@ -1,6 +1,8 @@
 // A grid on a coordinator with two workers over in-process channels: it completes,
 // every trial ends SUCCEEDED or DIVERGED, epochs 0..E are stored exactly once per
 // trial, and compare agrees with summaries recomputed from the stored curves.
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "client/cli/client.h"
 #include "client/grid/grid_file.h"
 #include "server/core/summary_metric.h"
@@ -268,8 +271,27 @@ TEST(InProcess, OneCoordinatorPerDatabase) {
   auto second = server::Coordinator::Start(options);
   ASSERT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
   EXPECT_NE(second.status().message().find("in use by another coordinator"), std::string::npos);
+  // The lock is the file's, not its name's: every other way to reach the file is refused,
+  // and the message names the holder.
+  const std::filesystem::path db(options.db_path);
+  const std::filesystem::path hard = db.string() + ".hard", soft = db.string() + ".soft";
+  std::filesystem::remove(hard);
+  std::filesystem::remove(soft);
+  std::filesystem::create_hard_link(db, hard);
+  std::filesystem::create_symlink(db, soft);
+  const std::string dotdot = (db.parent_path() / ".." / db.parent_path().filename() / db.filename()).string();
+  for (const std::string& other : {hard.string(), soft.string(), dotdot}) {
+    server::CoordinatorOptions again = options;
+    again.db_path = other;
+    auto refused = server::Coordinator::Start(again);
+    ASSERT_TRUE(absl::IsFailedPrecondition(refused.status())) << other << ": " << refused.status();
+    EXPECT_NE(refused.status().message().find(absl::StrCat("pid ", getpid())), std::string::npos)
+        << refused.status();
+  }
   first->reset();  // released with the first coordinator
   EXPECT_TRUE(server::Coordinator::Start(options).ok());
+  std::filesystem::remove(hard);
+  std::filesystem::remove(soft);
 }
 
 }  // namespace

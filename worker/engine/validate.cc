@@ -16,6 +16,7 @@ namespace {
 
 using Problems = std::vector<std::string>;
 
+constexpr int kMaxDepth = 256;
 constexpr int64_t kMaxHiddenUnits = 65536;
 constexpr int64_t kMaxHiddenWeights = 50000000;
 // Pre-activations, activations and derivatives of a training batch and the probe set.
@@ -119,7 +120,10 @@ void CheckInit(const v1::InitSpec& init, Problems* p) {
 
 std::vector<int> HiddenSizes(const v1::TrialSpec& spec) {
   if (!spec.model().hidden().empty()) return {spec.model().hidden().begin(), spec.model().hidden().end()};
-  return std::vector<int>(size_t(std::max(0, spec.depth())), spec.model().width());
+  // A depth past the bound gives no layers rather than billions of them: callers
+  // validate first, and this never allocates what a request asks for unchecked.
+  if (spec.depth() < 1 || spec.depth() > kMaxDepth) return {};
+  return std::vector<int>(size_t(spec.depth()), spec.model().width());
 }
 
 namespace {
@@ -129,14 +133,18 @@ void CheckModel(const v1::TrialSpec& spec, Problems* p) {
   if (hidden.empty()) {
     IntIn(p, "model.width", spec.model().width(), 1, 4096);
   } else {
-    for (int i = 0; i < hidden.size(); ++i) IntIn(p, absl::StrCat("model.hidden[", i, "]").c_str(), hidden[i], 1, 4096);
+    if (hidden.size() > kMaxDepth)
+      Add(p, "model.hidden", absl::StrCat("at most ", kMaxDepth, " hidden layers, got ", hidden.size()));
+    else
+      for (int i = 0; i < hidden.size(); ++i)
+        IntIn(p, absl::StrCat("model.hidden[", i, "]").c_str(), hidden[i], 1, 4096);
     if (spec.model().width() != 0)
       Add(p, "model.width", "model.hidden gives the layer sizes: leave model.width out");
     if (spec.depth() != hidden.size())
       Add(p, "model.depth", absl::StrCat("model.hidden gives ", hidden.size(), " hidden layers: leave depth out (got ",
                                          spec.depth(), ")"));
   }
-  IntIn(p, "model.depth", spec.depth(), 1, 256);
+  IntIn(p, "model.depth", spec.depth(), 1, kMaxDepth);
   CheckActivation(spec.activation(), p);
   CheckInit(spec.init(), p);
   Finite(p, "model.bias", spec.bias());
@@ -146,6 +154,8 @@ void CheckModel(const v1::TrialSpec& spec, Problems* p) {
                                  spec.activation().params_size() == 1
                              ? int64_t(spec.activation().params(0))
                              : 1;
+  // The size checks below walk the layers: only a depth within its bound gets there.
+  if (spec.depth() < 1 || spec.depth() > kMaxDepth || hidden.size() > kMaxDepth) return;
   const std::vector<int> sizes = HiddenSizes(spec);
   if (sizes.empty() || pieces < 1) return;
   int64_t units = 0, weights = 0;

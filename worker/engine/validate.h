@@ -15,7 +15,8 @@ namespace actgrid::engine {
 // "model.depth: must be in 1..256, got 300"). Every problem is reported.
 absl::Status ValidateTrialSpec(const v1::TrialSpec& spec);
 
-// The size of each hidden layer of a trial: model.hidden, or depth layers of model.width.
+// The size of each hidden layer of a trial: model.hidden, or depth layers of model.width
+// (none when depth is out of its bound, so an unchecked spec never allocates billions).
 std::vector<int> HiddenSizes(const v1::TrialSpec& spec);
 
 }  // namespace actgrid::engine
