@@ -62,6 +62,17 @@ int main(int argc, char** argv) {
                  "(else $ACTGRID_TOKENS). Without tokens the server listens on loopback only");
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve TLS (with --tls-key)");
   app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+  app.add_flag("--allow-plaintext-tokens", options.allow_plaintext_tokens,
+               "Serve tokens on a non-loopback address without TLS (only where a layer you trust, such as a VPN "
+               "or a service mesh, encrypts the traffic)");
+  app.add_option("--max-streams", options.max_streams,
+                 "Most WatchGrid and Export streams open at once (gRPC); past it, RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--max-worker-streams", options.max_worker_streams,
+                 "Most worker report streams open at once (one per worker process); past it, RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   actgrid::server::HttpOptions http;
   app.add_option("--http", http.listen,
                  "Also serve the dashboard and the JSON API on host:port (port 0 picks one; loopback only "
@@ -106,6 +117,14 @@ int main(int argc, char** argv) {
     return absl::IsInvalidArgument(coordinator.status()) ? 2 : 1;
   }
   std::unique_ptr<actgrid::server::HttpServer> dashboard;
+  if (!http.listen.empty() && options.auth && tls_cert.empty() && !actgrid::server::IsLoopback(http.listen) &&
+      !options.allow_plaintext_tokens) {
+    (*coordinator)->Shutdown();
+    return fail(absl::InvalidArgumentError(
+        "refusing to serve the dashboard on " + http.listen +
+        " with tokens but without TLS: every API call would carry its bearer token in plaintext; give "
+        "--tls-cert and --tls-key, or --allow-plaintext-tokens when a layer you trust encrypts the traffic"));
+  }
   if (!http.listen.empty()) {
     http.auth = options.auth;
     http.tls_cert_file = tls_cert;

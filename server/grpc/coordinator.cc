@@ -18,6 +18,14 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
         "report; give a tokens file (--tokens), or listen on a loopback address such as 127.0.0.1:7070"));
   if (options.tls_cert_pem.empty() != options.tls_key_pem.empty())
     return absl::InvalidArgumentError("TLS needs both a certificate and its key");
+  if (!options.listen.empty() && c->auth_->enabled() && options.tls_cert_pem.empty() &&
+      !IsLoopback(options.listen) && !options.allow_plaintext_tokens)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to serve ", options.listen, " with tokens but without TLS: every call would carry its bearer "
+        "token in plaintext, for anyone on the path to read and reuse; give --tls-cert and --tls-key, or "
+        "--allow-plaintext-tokens when a layer you trust (a VPN, a service mesh) encrypts the traffic"));
+  if (options.max_streams < 1 || options.max_worker_streams < 1)
+    return absl::InvalidArgumentError("the stream caps must be at least 1");
   if (options.db_path != ":memory:") {
     // Two coordinators on one database would lease the same trials twice.
     auto lock = store::DatabaseLock::Acquire(options.db_path);
@@ -33,9 +41,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   const core::Clock* clock = options.clock ? options.clock : &c->clock_;
   c->scheduler_ = std::make_unique<core::Scheduler>(c->store_.get(), clock, options.scheduler);
   if (auto s = c->scheduler_->Recover(); !s.ok()) return s;
-  c->grids_ = std::make_unique<GridsService>(c->scheduler_.get(), c->auth_.get());
-  c->workers_ = std::make_unique<WorkersService>(c->scheduler_.get(), c->auth_.get());
-  c->analysis_ = std::make_unique<AnalysisService>(c->scheduler_.get(), c->auth_.get());
+  c->reader_streams_ =
+      std::make_unique<StreamSlots>(options.max_streams, "WatchGrid and Export streams", "--max-streams");
+  c->worker_streams_ = std::make_unique<StreamSlots>(options.max_worker_streams, "worker report streams",
+                                                     "--max-worker-streams");
+  c->grids_ = std::make_unique<GridsService>(c->scheduler_.get(), c->auth_.get(), c->reader_streams_.get());
+  c->workers_ = std::make_unique<WorkersService>(c->scheduler_.get(), c->auth_.get(), c->worker_streams_.get());
+  c->analysis_ = std::make_unique<AnalysisService>(c->scheduler_.get(), c->auth_.get(), c->reader_streams_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -54,6 +66,11 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   // load benchmark).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
+  // Every call holds a thread while it runs; the streams are capped above, and this
+  // bounds the threads of everything else too (gRPC answers RESOURCE_EXHAUSTED past it).
+  grpc::ResourceQuota quota("actgrid-coordinator");
+  quota.SetMaxThreads(options.max_streams + options.max_worker_streams + 128);
+  builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(rpc::kMaxMessageBytes);
   builder.SetMaxSendMessageSize(rpc::kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

@@ -33,6 +33,13 @@ struct CoordinatorOptions {
   // TLS on `listen` when both are set (PEM text of the certificate chain and its key).
   std::string tls_cert_pem, tls_key_pem;
   int64_t max_db_bytes = 0;  // the database's size limit (0 = none), see StoreOptions::max_bytes
+  // Tokens travel in every call's metadata: off loopback they need TLS, unless a layer
+  // the operator trusts (a VPN, a service mesh) encrypts the traffic and this is set.
+  bool allow_plaintext_tokens = false;
+  // Streaming calls open at once: people's WatchGrid and Export streams, and workers'
+  // ReportEpochs streams (one per worker process). Past a cap: RESOURCE_EXHAUSTED.
+  int max_streams = 256;
+  int max_worker_streams = 1024;
 };
 
 class Coordinator {
@@ -65,6 +72,7 @@ class Coordinator {
   std::shared_ptr<const Authorizer> auth_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<core::Scheduler> scheduler_;
+  std::unique_ptr<StreamSlots> reader_streams_, worker_streams_;
   std::unique_ptr<GridsService> grids_;
   std::unique_ptr<WorkersService> workers_;
   std::unique_ptr<AnalysisService> analysis_;

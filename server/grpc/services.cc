@@ -6,6 +6,7 @@
 
 #include <google/protobuf/arena.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/rpc/rpc.h"
 #include "server/core/analysis.h"
 
@@ -25,6 +26,17 @@ grpc::Status Answer(absl::StatusOr<T> result, Out* out) {
 }
 
 }  // namespace
+
+grpc::Status StreamSlots::Take(std::optional<Held>* held) {
+  if (open_.fetch_add(1) >= capacity_) {
+    open_.fetch_sub(1);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat(capacity_, " ", what_, " are open, the most this coordinator serves at once; "
+                                     "try again when one has ended (", option_, " raises the cap)"));
+  }
+  held->emplace(this);
+  return grpc::Status::OK;
+}
 
 grpc::Status GridsService::SubmitGrid(grpc::ServerContext* context, const v1::SubmitGridRequest* request,
                                       v1::SubmitGridResponse* response) {
@@ -49,6 +61,8 @@ grpc::Status GridsService::ListGrids(grpc::ServerContext* context, const v1::Lis
 grpc::Status GridsService::WatchGrid(grpc::ServerContext* context, const v1::GridRef* request,
                                      grpc::ServerWriter<v1::GridEvent>* writer) {
   if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
+  std::optional<StreamSlots::Held> slot;
+  if (grpc::Status full = streams_->Take(&slot); !full.ok()) return full;
   auto grid = scheduler_->GetGrid(request->grid());
   if (!grid.ok()) return ToGrpc(grid.status());
   const int64_t id = grid->id();
@@ -97,6 +111,8 @@ grpc::Status WorkersService::LeaseTrials(grpc::ServerContext* context, const v1:
 grpc::Status WorkersService::ReportEpochs(grpc::ServerContext* context,
                                           grpc::ServerReaderWriter<v1::ReportAck, v1::ReportBatch>* stream) {
   if (grpc::Status denied = auth_->Check(context, Permission::kWork); !denied.ok()) return denied;
+  std::optional<StreamSlots::Held> slot;
+  if (grpc::Status full = streams_->Take(&slot); !full.ok()) return full;
   // Each batch is parsed into an arena of its own: its thousands of small messages are
   // one allocation, freed at once after the batch has committed.
   google::protobuf::ArenaOptions arena_options;
@@ -158,6 +174,8 @@ grpc::Status AnalysisService::Layers(grpc::ServerContext* context, const v1::Lay
 grpc::Status AnalysisService::Export(grpc::ServerContext* context, const v1::ExportRequest* request,
                                      grpc::ServerWriter<v1::ExportChunk>* writer) {
   if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
+  std::optional<StreamSlots::Held> slot;
+  if (grpc::Status full = streams_->Take(&slot); !full.ok()) return full;
   // Chunks go out as they are read; a client that goes away stops the export.
   return ToGrpc(core::Export(scheduler_->store(), *request, [&](const v1::ExportChunk& chunk) {
     return !context->IsCancelled() && writer->Write(chunk);

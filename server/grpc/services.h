@@ -4,6 +4,10 @@
 #ifndef ACTGRID_SERVER_GRPC_SERVICES_H_
 #define ACTGRID_SERVER_GRPC_SERVICES_H_
 
+#include <atomic>
+#include <optional>
+#include <string>
+
 #include "actgrid/v1/analysis.grpc.pb.h"
 #include "actgrid/v1/grids.grpc.pb.h"
 #include "actgrid/v1/workers.grpc.pb.h"
@@ -12,9 +16,43 @@
 
 namespace actgrid::server {
 
+// Caps the streaming calls of one kind that may be open at once: each open stream holds
+// a thread of the server for as long as it lasts, so without a cap a client opening
+// thousands of them takes the coordinator's threads (and memory) away from everyone.
+class StreamSlots final {
+ public:
+  // `what` names the streams in the refusal ("WatchGrid and Export streams"), `option`
+  // the setting that raises the cap ("--max-streams").
+  StreamSlots(int capacity, std::string what, std::string option)
+      : capacity_(capacity), what_(std::move(what)), option_(std::move(option)) {}
+
+  // A slot, held until the returned guard goes away; RESOURCE_EXHAUSTED with the cap
+  // and how to raise it when every slot is taken.
+  class Held {
+   public:
+    explicit Held(StreamSlots* slots) : slots_(slots) {}
+    Held(Held&& other) noexcept : slots_(other.slots_) { other.slots_ = nullptr; }
+    Held(const Held&) = delete;
+    ~Held() {
+      if (slots_) slots_->open_.fetch_sub(1);
+    }
+
+   private:
+    StreamSlots* slots_;
+  };
+  grpc::Status Take(std::optional<Held>* held);
+  int open() const { return open_.load(); }
+
+ private:
+  const int capacity_;
+  const std::string what_, option_;
+  std::atomic<int> open_{0};
+};
+
 class GridsService final : public v1::Grids::Service {
  public:
-  GridsService(core::Scheduler* scheduler, const Authorizer* auth) : scheduler_(scheduler), auth_(auth) {}
+  GridsService(core::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams)
+      : scheduler_(scheduler), auth_(auth), streams_(streams) {}
   grpc::Status SubmitGrid(grpc::ServerContext*, const v1::SubmitGridRequest*, v1::SubmitGridResponse*) override;
   grpc::Status GetGrid(grpc::ServerContext*, const v1::GridRef*, v1::Grid*) override;
   grpc::Status ListGrids(grpc::ServerContext*, const v1::ListGridsRequest*, v1::ListGridsResponse*) override;
@@ -25,11 +63,13 @@ class GridsService final : public v1::Grids::Service {
  private:
   core::Scheduler* scheduler_;
   const Authorizer* auth_;
+  StreamSlots* streams_;
 };
 
 class WorkersService final : public v1::Workers::Service {
  public:
-  WorkersService(core::Scheduler* scheduler, const Authorizer* auth) : scheduler_(scheduler), auth_(auth) {}
+  WorkersService(core::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams)
+      : scheduler_(scheduler), auth_(auth), streams_(streams) {}
   grpc::Status LeaseTrials(grpc::ServerContext*, const v1::LeaseTrialsRequest*, v1::LeaseTrialsResponse*) override;
   grpc::Status ReportEpochs(grpc::ServerContext*, grpc::ServerReaderWriter<v1::ReportAck, v1::ReportBatch>*) override;
   grpc::Status CompleteTrial(grpc::ServerContext*, const v1::CompleteTrialRequest*, v1::CompleteTrialResponse*) override;
@@ -38,11 +78,13 @@ class WorkersService final : public v1::Workers::Service {
  private:
   core::Scheduler* scheduler_;
   const Authorizer* auth_;
+  StreamSlots* streams_;
 };
 
 class AnalysisService final : public v1::Analysis::Service {
  public:
-  AnalysisService(core::Scheduler* scheduler, const Authorizer* auth) : scheduler_(scheduler), auth_(auth) {}
+  AnalysisService(core::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams)
+      : scheduler_(scheduler), auth_(auth), streams_(streams) {}
   grpc::Status Compare(grpc::ServerContext*, const v1::CompareRequest*, v1::CompareResponse*) override;
   grpc::Status Curves(grpc::ServerContext*, const v1::CurvesRequest*, v1::CurvesResponse*) override;
   grpc::Status Effects(grpc::ServerContext*, const v1::EffectsRequest*, v1::EffectsResponse*) override;
@@ -53,6 +95,7 @@ class AnalysisService final : public v1::Analysis::Service {
  private:
   core::Scheduler* scheduler_;
   const Authorizer* auth_;
+  StreamSlots* streams_;
 };
 
 }  // namespace actgrid::server

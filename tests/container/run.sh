@@ -97,7 +97,7 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 cat >"$TMP/override.yaml" <<YAML
 services:
   coordinator:
-    command: ["--lease-seconds", "5"]
+    command: ["--lease-seconds", "5", "--allow-plaintext-tokens"]
   worker:
     environment:
       ACTGRID_WORKER_THREADS: "1"

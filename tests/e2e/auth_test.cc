@@ -157,6 +157,10 @@ TEST(Auth, WithoutTokensOnlyLoopbackIsServed) {
   EXPECT_NE(refused.status().message().find("without tokens"), std::string::npos);
   server::CoordinatorOptions guarded = Options("auth_public", true);
   guarded.listen = "0.0.0.0:0";
+  auto plaintext = server::Coordinator::Start(guarded);  // tokens would cross the network in clear
+  ASSERT_TRUE(absl::IsInvalidArgument(plaintext.status())) << plaintext.status();
+  EXPECT_NE(plaintext.status().message().find("without TLS"), std::string::npos) << plaintext.status();
+  guarded.allow_plaintext_tokens = true;
   auto served = server::Coordinator::Start(guarded);
   EXPECT_TRUE(served.ok()) << served.status();
 }

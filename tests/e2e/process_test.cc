@@ -178,6 +178,29 @@ TEST(Processes, TokensGuardTheServerAndItsBinariesCarryThem) {
                                    "tokens_refused");
   EXPECT_EQ(refused.Wait(std::chrono::seconds(30)), 2);
   EXPECT_NE(Slurp(refused.err).find("without tokens"), std::string::npos) << Slurp(refused.err);
+  // Tokens off loopback travel in every call: without TLS they are refused, unless the
+  // operator says a trusted layer protects them.
+  Process plaintext = Process::Start(
+      {kBin + "/server/actgrid-server", "--listen", open_address, "--db", db, "--tokens", dir + "/tokens"},
+      "tokens_plaintext");
+  EXPECT_EQ(plaintext.Wait(std::chrono::seconds(30)), 2);
+  EXPECT_NE(Slurp(plaintext.err).find("without TLS"), std::string::npos) << Slurp(plaintext.err);
+  EXPECT_NE(Slurp(plaintext.err).find("--allow-plaintext-tokens"), std::string::npos) << Slurp(plaintext.err);
+  Process dashboard = Process::Start({kBin + "/server/actgrid-server", "--listen", "127.0.0.1:0", "--http",
+                                      "0.0.0.0:0", "--db", db, "--tokens", dir + "/tokens"},
+                                     "tokens_plaintext_http");
+  EXPECT_EQ(dashboard.Wait(std::chrono::seconds(30)), 2);
+  EXPECT_NE(Slurp(dashboard.err).find("without TLS"), std::string::npos) << Slurp(dashboard.err);
+  Process allowed = Process::Start({kBin + "/server/actgrid-server", "--listen", open_address, "--db", db,
+                                    "--tokens", dir + "/tokens", "--allow-plaintext-tokens"},
+                                   "tokens_plaintext_allowed");
+  std::string health_out, health_err;
+  EXPECT_EQ(ActgridWithRetry({"health", "--server", "127.0.0.1:" + open_address.substr(8)}, "tokens_allowed_health",
+                             &health_out, &health_err),
+            0)
+      << health_err << Slurp(allowed.err);
+  allowed.Kill(SIGTERM);
+  EXPECT_EQ(allowed.Wait(std::chrono::seconds(30)), 0);
 
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
   Process server = Process::Start(
