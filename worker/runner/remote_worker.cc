@@ -255,6 +255,7 @@ void RemoteWorker::Impl::Train(std::shared_ptr<Slot> slot) {
     engine::TrialHooks hooks;
     hooks.cancel = &slot->cancel;
     hooks.on_epoch = [&](const v1::EpochMetrics& m) {
+      if (options_.after_epoch) options_.after_epoch(lease, m.epoch());
       v1::EpochReport report;
       report.set_trial_id(lease.trial_id());
       report.set_attempt(lease.attempt());

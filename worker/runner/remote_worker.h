@@ -16,6 +16,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "actgrid/v1/workers.pb.h"
+
 namespace actgrid::runner {
 
 struct WorkerOptions {
@@ -33,6 +35,10 @@ struct WorkerOptions {
   std::string health_file;
   // Messages for the operator (coordinator unreachable, reconnected, ...).
   std::function<void(const std::string&)> log;
+  // Test-only: called on a trial's training thread after each epoch it measures, before
+  // that epoch is queued for reporting. A test blocks in it to hold a trial at an epoch
+  // of its choosing, so what it checks follows events, not the machine's speed.
+  std::function<void(const v1::Lease& lease, int epoch)> after_epoch;
 };
 
 struct WorkerStats {
