@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
                  "dashboard (for front-end work)");
   CLI11_PARSE(app, argc, argv);
   options.scheduler.lease_ms = int64_t(lease_seconds * 1000);
+  options.scheduler.log = [](const std::string& message) { Log(message); };
   options.max_db_bytes = int64_t(max_db_mb * 1024 * 1024);
   if (tokens_file.empty())
     if (const char* env = std::getenv("ACTGRID_TOKENS"); env && *env) tokens_file = env;

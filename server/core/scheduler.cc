@@ -21,6 +21,9 @@ constexpr int kMaxErrorsListed = 20;
 constexpr size_t kMaxNameBytes = 256;
 constexpr int kMaxLayers = 4096;
 constexpr size_t kMaxErrorBytes = 16384;
+// After the database last refused a write for want of room, leases get a lease period
+// plus this long before they may expire: more than a worker's longest retry backoff.
+constexpr int64_t kFullDatabaseGraceMs = 10'000;
 
 v1::TrialState StateOfOutcome(v1::TrialOutcome outcome) {
   return outcome == v1::TRIAL_OUTCOME_DIVERGED ? v1::TRIAL_STATE_DIVERGED : v1::TRIAL_STATE_SUCCEEDED;
@@ -462,7 +465,13 @@ absl::StatusOr<v1::ReportAck> Scheduler::Report(const v1::ReportBatch& batch) {
   for (const auto& h : batch.heartbeats()) renewals.push_back({h.trial_id(), h.attempt()});
   const int64_t deadline = clock_->NowMs() + options_.lease_ms;
   auto verdicts = store_->AppendEpochs(rows, renewals, deadline);
-  if (!verdicts.ok()) return verdicts.status();
+  if (!verdicts.ok()) {
+    std::vector<std::pair<int64_t, int>> alive;
+    for (const auto& e : batch.epochs()) alive.emplace_back(e.trial_id(), e.attempt());
+    for (const auto& h : batch.heartbeats()) alive.emplace_back(h.trial_id(), h.attempt());
+    return StoreFull(verdicts.status(), alive);
+  }
+  StoreWrote();
   v1::ReportAck ack;
   ack.set_sequence(batch.sequence());
   std::lock_guard<std::mutex> lock(mu_);
@@ -480,13 +489,51 @@ absl::StatusOr<v1::ReportAck> Scheduler::Report(const v1::ReportBatch& batch) {
   return ack;
 }
 
+absl::Status Scheduler::StoreFull(const absl::Status& status, const std::vector<std::pair<int64_t, int>>& alive) {
+  if (!absl::IsResourceExhausted(status)) return status;
+  const int64_t now = clock_->NowMs();
+  const int64_t deadline = now + options_.lease_ms;
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_full_ms_ = now;
+    for (const auto& [id, attempt] : alive) {
+      auto it = trials_.find(id);
+      if (it != trials_.end() && it->second.state == v1::TRIAL_STATE_LEASED && it->second.attempt == attempt)
+        it->second.deadline_ms = std::max(it->second.deadline_ms, deadline);
+    }
+    first = !store_full_;
+    store_full_ = true;
+  }
+  if (first && options_.log)
+    options_.log(absl::StrCat(status.message(), "; workers keep their reports and retry, and their leases stay "
+                                                "alive until there is room again"));
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the coordinator cannot store this now (", status.message(),
+      "); keep it and retry: no lease expires meanwhile"));
+}
+
+void Scheduler::StoreWrote() {
+  bool was_full = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Small writes may fit while large ones do not: room is back only once no write
+    // has been refused for a while.
+    if (!store_full_ || clock_->NowMs() - last_full_ms_ < kFullDatabaseGraceMs) return;
+    was_full = true;
+    store_full_ = false;
+  }
+  if (was_full && options_.log) options_.log("the database has room again: reports are stored");
+}
+
 absl::Status Scheduler::EndAttempt(int64_t id, int attempt, v1::TrialState from, store::AttemptEnd end) {
   if (auto s = CheckTransition(from, end.to); !s.ok()) return s;
   absl::Status s = store_->EndAttempt(end);
   if (!s.ok()) {
     if (absl::IsFailedPrecondition(s)) Reconcile(id);
-    return s;
+    return StoreFull(s, {{id, attempt}});
   }
+  StoreWrote();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = trials_.find(id);
   if (it != trials_.end() && it->second.attempt == attempt) {
@@ -561,6 +608,10 @@ int Scheduler::ExpireLeases() {
   std::vector<Due> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // While the database refuses writes for want of room, workers hold on to their
+    // reports and retry (with a backoff of up to a few seconds): a silent lease then is
+    // the coordinator's doing, so none expires until well after the last refusal.
+    if (last_full_ms_ > 0 && now < last_full_ms_ + options_.lease_ms + kFullDatabaseGraceMs) return 0;
     for (int64_t id : leased_) {
       const Live& t = trials_.at(id);
       if (t.deadline_ms < now) due.push_back({id, t.attempt, t.failures, t.worker_id});

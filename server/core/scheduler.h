@@ -39,6 +39,8 @@ struct SchedulerOptions {
   int max_attempts = 3;             // failed or expired attempts before FAILED
   int max_trials_per_grid = 200'000;
   int retry_after_ms = 500;         // told to workers when there is no work
+  // Messages for the operator (the database filled up, has room again); may be empty.
+  std::function<void(const std::string&)> log;
 };
 
 class Scheduler {
@@ -130,6 +132,12 @@ class Scheduler {
   // FailedPrecondition saying what the trial is now (NotFound when unknown).
   absl::Status StaleError(int64_t id, int attempt);
   absl::StatusOr<v1::Grid> ToGrid(const store::GridRow& row);
+  // A write failed because the database is full: the workers quoting these attempts
+  // are alive, so their leases are renewed in memory (no attempt is lost to the
+  // coordinator's trouble), the operator is told once, and the caller gets a
+  // ResourceExhausted that says so. Any other status passes through.
+  absl::Status StoreFull(const absl::Status& status, const std::vector<std::pair<int64_t, int>>& alive);
+  void StoreWrote();  // a write went through: tells the operator when that ends a full spell
   std::string ValidateSubmission(const v1::SubmitGridRequest& r, std::vector<std::string>* keys,
                                  std::vector<std::string>* errors) const;
 
@@ -153,6 +161,11 @@ class Scheduler {
   std::set<int64_t> leased_;
   std::set<int64_t> cancelled_grids_;
   std::deque<Failure> failures_;  // the most recent trial failures, for watchers
+  // A write failed for want of room in the database (since the operator was told), and
+  // when the last one did: leases do not expire until a lease period plus
+  // kFullDatabaseGraceMs after it, since workers were told to hold on and retry.
+  bool store_full_ = false;
+  int64_t last_full_ms_ = 0;
   uint64_t failure_seq_ = 0;
 };
 

@@ -19,7 +19,6 @@ absl::Status Error(sqlite3* db, int rc, absl::string_view what) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_IOERR:
-    case SQLITE_FULL:
     case SQLITE_CANTOPEN:
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
@@ -27,6 +26,8 @@ absl::Status Error(sqlite3* db, int rc, absl::string_view what) {
     case SQLITE_PROTOCOL:
     case SQLITE_PERM:
       return absl::UnavailableError(std::move(text));
+    case SQLITE_FULL:  // the disk, or the database's size cap: the coordinator's trouble, not its caller's
+      return absl::ResourceExhaustedError(absl::StrCat("database full: ", text));
     case SQLITE_CONSTRAINT:
       return absl::InvalidArgumentError(std::move(text));
     case SQLITE_READONLY:

@@ -35,7 +35,8 @@
 namespace actgrid::store::sql {
 
 // The status for SQLite result code `rc` on `db` (may be null): the message carries
-// `what`, SQLite's message and its result code. Busy, locked, I/O, full, corrupt and
+// `what`, SQLite's message and its result code. A full disk or size cap is
+// ResourceExhausted ("database full: ..."); busy, locked, I/O, corrupt and
 // not-a-database errors are Unavailable (the store cannot serve); constraint
 // violations InvalidArgument; read-only FailedPrecondition; anything else Internal.
 absl::Status Error(sqlite3* db, int rc, absl::string_view what);

@@ -2,6 +2,7 @@
 // the reader pool. The operations themselves are in store_writes.cc and store_reads.cc.
 #include "server/store/sqlite_store.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -132,10 +133,18 @@ absl::StatusOr<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& opt
       if (status.ok()) status = Migrate(*store->writer_);
       if (status.ok() && options.max_bytes > 0) {
         absl::StatusOr<int64_t> page = store->writer_->QueryInt("PRAGMA page_size");
-        status = page.ok() ? store->writer_->Exec(absl::StrCat("PRAGMA max_page_count = ",
-                                                               std::max<int64_t>(1, options.max_bytes / *page))
-                                                      .c_str())
-                           : page.status();
+        if (page.ok()) {
+          // A quarter of the cap for the WAL (at least 64 pages), the rest for pages.
+          const int64_t wal_budget = std::max<int64_t>(64 * *page, options.max_bytes / 4);
+          const int64_t pages = std::max<int64_t>(1, (options.max_bytes - wal_budget) / *page);
+          status = store->writer_->Exec(absl::StrCat("PRAGMA max_page_count = ", pages,
+                                                     "; PRAGMA journal_size_limit = ", wal_budget, ";")
+                                            .c_str());
+          store->max_bytes_ = options.max_bytes;
+          store->wal_budget_pages_ = int(std::max<int64_t>(2, wal_budget / *page));
+        } else {
+          status = page.status();
+        }
       }
     } else {
       status = writer.status();
@@ -170,6 +179,11 @@ absl::StatusOr<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& opt
       return absl::UnavailableError(absl::StrCat("store ", options.path, ": ", checkpointer.status().message()));
     store->checkpointer_ = *std::move(checkpointer);
     store->checkpoint_pages_ = std::max(1, options.checkpoint_pages);
+    // Under a cap the WAL is checkpointed before it fills its share, by the writer at the
+    // latest (kWriterCheckpointFactor times the checkpoint thread's threshold).
+    if (store->max_bytes_ > 0)
+      store->checkpoint_pages_ =
+          std::min(store->checkpoint_pages_, std::max(1, store->wal_budget_pages_ / (2 * kWriterCheckpointFactor)));
     sqlite3_wal_hook(store->writer_->db(), &SqliteStore::OnWalCommit, store.get());
   }
   if (!store->read_only_) {
@@ -225,6 +239,29 @@ absl::Status SqliteStore::Write(WriteFn fn) {
   return done.get();
 }
 
+// A failure of the whole transaction: ResourceExhausted stays what it is (the database
+// is full), anything else means the store cannot serve (Unavailable).
+absl::Status SqliteStore::StoreError(const absl::Status& cause, absl::string_view what) {
+  if (absl::IsResourceExhausted(cause)) return absl::ResourceExhaustedError(absl::StrCat(what, cause.message()));
+  return absl::UnavailableError(absl::StrCat(what, cause.message()));
+}
+
+absl::Status SqliteStore::CheckRoom() {
+  if (max_bytes_ <= 0 || memory_) return absl::OkStatus();
+  auto bytes = [](const std::string& path) -> int64_t {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 ? int64_t(st.st_size) : 0;
+  };
+  int64_t used = bytes(filename_) + bytes(filename_ + "-wal");
+  if (used <= max_bytes_) return absl::OkStatus();
+  // The WAL may only be waiting for a checkpoint: copy it back and trim it, then look again.
+  sqlite3_wal_checkpoint_v2(writer_->db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  used = bytes(filename_) + bytes(filename_ + "-wal");
+  if (used <= max_bytes_) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("database full: ", display_, " and its write-ahead log take ", used,
+                                                   " bytes, past the cap of ", max_bytes_, " (--max-db-mb)"));
+}
+
 void SqliteStore::WriterLoop() {
   std::vector<PendingWrite*> batch;
   for (;;) {
@@ -278,12 +315,16 @@ void SqliteStore::CheckpointLoop() {
 void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
   sql::Conn& conn = *writer_;
   std::vector<absl::Status> results(batch.size());
+  if (absl::Status room = CheckRoom(); !room.ok()) {
+    for (PendingWrite* write : batch) write->done.set_value(room);
+    return;
+  }
   size_t next = 0;
   while (next < batch.size()) {
     const size_t first = next;
     if (absl::Status begin = RunSql(conn, kBegin); !begin.ok()) {
       for (size_t i = first; i < batch.size(); ++i) {
-        results[i] = absl::UnavailableError(absl::StrCat("store cannot write: ", begin.message()));
+        results[i] = StoreError(begin, "store cannot write: ");
       }
       break;
     }
@@ -307,8 +348,7 @@ void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
       const absl::Status& cause = results[next - 1];
       for (size_t i = first; i < next; ++i) {
         if (results[i].ok() || i == next - 1) {
-          results[i] = absl::UnavailableError(
-              absl::StrCat("store transaction rolled back: ", cause.message()));
+          results[i] = StoreError(cause, "store transaction rolled back: ");
         }
       }
       continue;
@@ -316,8 +356,7 @@ void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
     if (absl::Status commit = RunSql(conn, kCommit); !commit.ok()) {
       if (conn.InTransaction()) RunSql(conn, kRollback).IgnoreError();
       for (size_t i = first; i < next; ++i) {
-        results[i] =
-            absl::UnavailableError(absl::StrCat("store commit failed: ", commit.message()));
+        results[i] = StoreError(commit, "store commit failed: ");
       }
     }
   }

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/store/sql.h"
 #include "server/store/store.h"
 
@@ -70,6 +71,10 @@ class SqliteStore final : public Store {
   void WriterLoop();
   // Runs `batch` and the writes queued meanwhile (appended to it) in transactions.
   void RunBatch(std::vector<PendingWrite*>& batch);
+  // OK, or ResourceExhausted when the database and its WAL together are past max_bytes_
+  // even after a checkpoint (writer thread only).
+  absl::Status CheckRoom();
+  static absl::Status StoreError(const absl::Status& cause, absl::string_view what);
 
   // Runs `fn` on a pooled reader connection (never the writer's). A transaction `fn`
   // leaves open is rolled back before the connection goes back to the pool.
@@ -97,6 +102,8 @@ class SqliteStore final : public Store {
   void CheckpointLoop();
   std::unique_ptr<sql::Conn> checkpointer_;
   int checkpoint_pages_ = 10'000;
+  int64_t max_bytes_ = 0;       // StoreOptions::max_bytes (0: no cap)
+  int wal_budget_pages_ = 0;    // the WAL's share of the cap, in pages
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_

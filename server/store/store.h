@@ -33,8 +33,10 @@ struct StoreOptions {
   // migrations only add), through a short read-write connection.
   bool migrate_older = false;
   // When > 0, the database may not grow past about this many bytes: a write that
-  // would fails as a full disk does (Unavailable, "database or disk is full"), and
-  // nothing of it is stored.
+  // would fails as a full disk does (ResourceExhausted, "database full: ..."), and
+  // nothing of it is stored. The cap covers the write-ahead log too: a quarter of it
+  // is the WAL's (checkpointed and trimmed to fit), the rest the database's pages, and
+  // a write is refused while the two files together are past the cap.
   int64_t max_bytes = 0;
   // A file database's WAL is copied into the database by a thread of the store's own
   // once it holds this many pages (4 KiB each); the writer does it itself, waiting,

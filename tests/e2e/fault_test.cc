@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -145,7 +147,7 @@ TEST(Faults, FullDatabaseRefusesWritesClearlyAndStaysSound) {
   RemoveDatabase(db);
   actgrid::server::CoordinatorOptions options;
   options.db_path = db;
-  options.max_db_bytes = 512 * 1024;
+  options.max_db_bytes = 2 << 20;
   std::string first_error;
   {
     auto coordinator = actgrid::server::Coordinator::Start(options);
@@ -178,6 +180,80 @@ TEST(Faults, FullDatabaseRefusesWritesClearlyAndStaysSound) {
   ASSERT_TRUE(grids.ok());
   EXPECT_GE(grids->size(), 2u);
   for (const auto& g : *grids) EXPECT_EQ(g.trials(), g.name() == "small" ? 1 : 1200) << g.name();
+}
+
+// A database that fills up while workers report: that is the coordinator's trouble, not
+// the workers'. No lease expires for it (with --max-attempts 1, a single lost attempt
+// would fail a trial), the log says "database full", the WAL stays inside the cap, and
+// once there is room (here: a restart without the cap) the grid finishes with every
+// epoch stored once.
+TEST(Faults, FullDatabaseWhileWorkersReportLosesNoAttemptAndResumes) {
+  const std::string db = ::testing::TempDir() + "/fault_full_reports.db";
+  RemoveDatabase(db);
+  const std::string grid = ::testing::TempDir() + "/fault_full_reports.yaml";
+  std::ofstream(grid) << "name: filling\n"
+                         "dataset: {name: circle, samples: 200}\n"
+                         "train: {epochs: 3000}\n"
+                         "seeds: 2\n"
+                         "grid:\n  activation: [relu, tanh]\n  depth: [1, 2]\n";
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  const std::vector<std::string> argv = {kBin + "/server/actgrid-server", "--listen", address, "--db", db,
+                                         "--max-attempts", "1"};
+  // Short leases while full: a lease the coordinator let expire would show at once.
+  std::vector<std::string> capped = argv;
+  capped.insert(capped.end(), {"--max-db-mb", "1", "--lease-seconds", "1"});
+  auto server = std::make_unique<Process>(Process::Start(capped, "full_reports_server"));
+  Process worker = Process::Start(
+      {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "2", "--id", "filler"},
+      "full_reports_worker");
+  std::string out, err;
+  ASSERT_EQ(ActgridWithRetry({"submit", grid, "--server", address}, "full_reports_submit", &out, &err), 0) << err;
+  // Wait until the coordinator says the database is full (a bounded wait).
+  bool full = false;
+  for (int i = 0; i < 1200 && !full; ++i) {
+    full = Slurp(server->err).find("database full") != std::string::npos;
+    if (!full) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(full) << Slurp(server->err);
+  // Stay full for several lease periods: with the old behaviour every held lease expired
+  // here. The cap covers the WAL: the two files stay within it (plus one report batch).
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    struct stat main_file {}, wal {};
+    stat(db.c_str(), &main_file);
+    stat((db + "-wal").c_str(), &wal);
+    EXPECT_LE(main_file.st_size + wal.st_size, (1 << 20) + (256 << 10)) << "database and WAL past the cap";
+  }
+  server->Kill(SIGTERM);
+  ASSERT_EQ(server->Wait(std::chrono::seconds(60)), 0) << Slurp(server->err);
+  const std::string full_log = Slurp(server->err);
+  // Room again: the restarted coordinator has no cap (and the default 30 s leases, so the
+  // worker's retry backoff finds its leases waiting).
+  server = std::make_unique<Process>(Process::Start(argv, "full_reports_server2"));
+  ASSERT_EQ(ActgridWithRetry({"watch", "filling", "--server", address, "--no-progress"}, "full_reports_watch", &out,
+                             &err),
+            0)
+      << out << err << Slurp(server->err);
+  EXPECT_NE(out.find("DONE, 8/8 trials"), std::string::npos) << out;
+  worker.Kill(SIGTERM);
+  EXPECT_EQ(worker.Wait(std::chrono::seconds(60)), 0);
+  server->Kill(SIGTERM);
+  EXPECT_EQ(server->Wait(std::chrono::seconds(60)), 0);
+  EXPECT_EQ(full_log.find("lease expired"), std::string::npos) << full_log;
+  const std::string worker_log = Slurp(worker.err);
+  EXPECT_NE(worker_log.find(" 0 dropped"), std::string::npos) << worker_log;
+  EXPECT_EQ(worker_log.find("no longer ours"), std::string::npos) << worker_log;
+
+  auto store = OpenReadOnly(db);
+  ASSERT_NE(store, nullptr);
+  ExpectEveryTrialOnce(*store, "filling", 8, 3000);
+  auto found = store->FindGrid("filling");
+  ASSERT_TRUE(found.ok());
+  auto rows = store->ListGridTrials(found->id);
+  ASSERT_TRUE(rows.ok());
+  for (const auto& r : *rows) EXPECT_EQ(store->GetTrial(r.trial_id)->attempt, 1) << "trial " << r.trial_id;
+  store.reset();
+  EXPECT_EQ(IntegrityCheck(db), "ok");
 }
 
 // A database its coordinator may not write (a read-only file in a read-only

@@ -44,8 +44,10 @@ std::string DefaultWorkerId() {
   return absl::StrCat(host, ":", getpid(), ":", counter++);
 }
 
+// CANCELLED comes from a coordinator shutting down mid-call (a restart): the call is
+// sent again to the one that follows.
 bool Retryable(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::CANCELLED ||
          s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
          s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
          s.error_code() == grpc::StatusCode::ABORTED || s.error_code() == grpc::StatusCode::INTERNAL ||
@@ -176,7 +178,11 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
       break;
     }
     if (!status.ok()) {
-      if (!outage) Log(absl::StrCat("coordinator unreachable (", status.error_message(), "); retrying"));
+      if (!outage)
+        Log(absl::StrCat(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED
+                             ? "the coordinator cannot take work now ("
+                             : "coordinator unreachable (",
+                         status.error_message(), "); retrying"));
       outage = true;
       Sleep(backoff, stop);
       backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
