@@ -2,12 +2,15 @@
 #include "server/core/scheduler.h"
 
 #include <algorithm>
-#include <regex>
+#include <cstdio>
+#include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/grid/grid_file.h"
+#include "client/grid/grid_values.h"
 #include "server/core/transitions.h"
 #include "worker/engine/validate.h"
 
@@ -21,6 +24,8 @@ constexpr int kMaxErrorsListed = 20;
 constexpr size_t kMaxNameBytes = 256;
 constexpr int kMaxLayers = 4096;
 constexpr size_t kMaxErrorBytes = 16384;
+constexpr int kMaxFactors = 32;
+constexpr size_t kMaxLabelBytes = 256;
 // After the database last refused a write for want of room, leases get a lease period
 // plus this long before they may expire: more than a worker's longest retry backoff.
 constexpr int64_t kFullDatabaseGraceMs = 10'000;
@@ -148,22 +153,79 @@ absl::Status Scheduler::Recover() {
   return absl::OkStatus();
 }
 
+namespace {
+
+// How an error shows a value from the wire: quoted, cut at 64 bytes (with its length),
+// control characters escaped, so no request can make an answer (or its metadata) long.
+std::string Echo(const std::string& value) {
+  std::string out = "\"";
+  for (size_t i = 0; i < value.size() && i < 64; ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  out += "\"";
+  if (value.size() > 64) absl::StrAppend(&out, " (cut; ", value.size(), " bytes)");
+  return out;
+}
+
+bool IsGridName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  return true;
+}
+
+// Labels parsed as values of their factor, each once per submission.
+class LabelValues {
+ public:
+  // Whether `label` describes `spec`'s value of factor `f`: the label parsed as a value
+  // of the field and set on a copy of the spec leaves the spec as it is.
+  bool Describes(int f, const grid::Field& field, const std::string& label, const v1::TrialSpec& spec) {
+    auto it = parsed_.find({f, label});
+    if (it == parsed_.end()) {
+      const YAML::Node node(label == "\"\"" ? std::string() : label);
+      it = parsed_.emplace(std::make_pair(f, label), grid::ParseFieldValue(field, node)).first;
+    }
+    if (!it->second.ok()) return false;
+    v1::TrialSpec copy = spec;
+    field.apply(*it->second, &copy);
+    return copy.SerializeAsString() == spec.SerializeAsString();
+  }
+
+ private:
+  std::map<std::pair<int, std::string>, absl::StatusOr<grid::FieldValue>> parsed_;
+};
+
+}  // namespace
+
 std::string Scheduler::ValidateSubmission(const v1::SubmitGridRequest& r, std::vector<std::string>* keys,
                                           std::vector<std::string>* errors) const {
-  static const std::regex kName("[a-z0-9_-]{1,64}");
-  if (!std::regex_match(r.name(), kName))
-    errors->push_back(absl::StrCat("name: must match [a-z0-9_-]{1,64}, got \"", r.name(), "\""));
+  if (!IsGridName(r.name())) errors->push_back(absl::StrCat("name: must match [a-z0-9_-]{1,64}, got ", Echo(r.name())));
+  if (r.factors_size() > kMaxFactors)
+    return absl::StrCat("factors: ", r.factors_size(), " factors; at most ", kMaxFactors, " are allowed");
   std::set<std::string> seen;
+  std::vector<const grid::Field*> fields(r.factors_size(), nullptr);
   for (int i = 0; i < r.factors_size(); ++i) {
-    if (r.factors(i).empty()) errors->push_back(absl::StrCat("factors[", i, "]: empty"));
-    if (!seen.insert(r.factors(i)).second)
-      errors->push_back(absl::StrCat("factors[", i, "]: duplicate factor \"", r.factors(i), "\""));
+    fields[i] = r.factors(i).size() <= kMaxNameBytes ? grid::FindFactor(r.factors(i)) : nullptr;
+    if (fields[i] == nullptr)
+      errors->push_back(absl::StrCat("factors[", i, "]: unknown factor ", Echo(r.factors(i))));
+    else if (!seen.insert(fields[i]->factor).second)
+      errors->push_back(absl::StrCat("factors[", i, "]: duplicate factor ", Echo(r.factors(i))));
   }
-  if (r.cells() < 1) errors->push_back(absl::StrCat("cells: must be >= 1, got ", r.cells()));
   if (r.trials_size() == 0) errors->push_back("trials: a grid needs at least one trial");
   if (r.trials_size() > options_.max_trials_per_grid)
     return absl::StrCat("trials: ", r.trials_size(), " trials; this coordinator takes at most ",
                         options_.max_trials_per_grid, " per grid");
+  // Every cell holds at least one trial, so there are at most as many cells as trials.
+  if (r.cells() < 1 || r.cells() > std::max(1, r.trials_size()))
+    errors->push_back(absl::StrCat("cells: must be in 1..", std::max(1, r.trials_size()), " (the trials), got ",
+                                   r.cells()));
   int listed = 0, more = 0;
   auto add = [&](std::string e) {
     if (listed < kMaxErrorsListed) {
@@ -173,13 +235,21 @@ std::string Scheduler::ValidateSubmission(const v1::SubmitGridRequest& r, std::v
       ++more;
     }
   };
+  std::map<std::string, int> key_at;                  // trial key -> first trial with it
+  std::map<int, const v1::GridTrialSpec*> cell_trial;  // cell -> its first trial
+  LabelValues labels;
   for (int i = 0; i < r.trials_size(); ++i) {
     const v1::GridTrialSpec& t = r.trials(i);
     const std::string at = absl::StrCat("trials[", i, "]");
-    if (t.values_size() != r.factors_size())
-      add(absl::StrCat(at, ".values: ", t.values_size(), " values for ", r.factors_size(), " factors"));
-    if (t.cell() < 0 || t.cell() >= std::max(1, r.cells()))
-      add(absl::StrCat(at, ".cell: must be in 0..", r.cells() - 1, ", got ", t.cell()));
+    bool values_ok = t.values_size() == r.factors_size();
+    if (!values_ok) add(absl::StrCat(at, ".values: ", t.values_size(), " values for ", r.factors_size(), " factors"));
+    for (int v = 0; values_ok && v < t.values_size(); ++v)
+      if (t.values(v).size() > kMaxLabelBytes) {
+        add(absl::StrCat(at, ".values[", v, "]: at most ", kMaxLabelBytes, " bytes, got ", t.values(v).size()));
+        values_ok = false;
+      }
+    const bool cell_ok = t.cell() >= 0 && t.cell() < std::max(1, r.cells());
+    if (!cell_ok) add(absl::StrCat(at, ".cell: must be in 0..", r.cells() - 1, ", got ", t.cell()));
     if (t.seed_rank() < 0) add(absl::StrCat(at, ".seed_rank: must be >= 0, got ", t.seed_rank()));
     if (!t.has_spec()) {
       add(absl::StrCat(at, ".spec: missing"));
@@ -190,8 +260,23 @@ std::string Scheduler::ValidateSubmission(const v1::SubmitGridRequest& r, std::v
         add(absl::StrCat(at, ".spec.", line));
       continue;
     }
-    keys->push_back(grid::TrialKey(t.spec()));
+    std::string key = grid::TrialKey(t.spec());
+    if (auto [it, fresh] = key_at.emplace(key, i); !fresh)
+      add(absl::StrCat(at, ".spec: the same trial as trials[", it->second, "] (a grid holds each trial once)"));
+    keys->push_back(std::move(key));
+    if (!values_ok || !cell_ok) continue;
+    // The labels are what tables show: they must describe the spec, and a cell is one
+    // assignment of them.
+    for (int v = 0; v < t.values_size(); ++v)
+      if (fields[v] != nullptr && !labels.Describes(v, *fields[v], t.values(v), t.spec()))
+        add(absl::StrCat(at, ".values[", v, "]: ", Echo(t.values(v)), " is not the spec's ", fields[v]->factor));
+    auto [first, fresh] = cell_trial.emplace(t.cell(), &t);
+    if (!fresh && !std::equal(t.values().begin(), t.values().end(), first->second->values().begin(),
+                              first->second->values().end()))
+      add(absl::StrCat(at, ".values: differ from another trial of cell ", t.cell()));
   }
+  if (int(cell_trial.size()) != r.cells() && errors->empty() && listed == 0)
+    add(absl::StrCat("cells: ", r.cells(), " cells, but the trials fill ", cell_trial.size()));
   if (more > 0) errors->push_back(absl::StrCat("... and ", more, " more problems"));
   return "";
 }

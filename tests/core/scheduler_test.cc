@@ -1,9 +1,11 @@
 // The scheduler over a real store: lease order, leases expiring on a fake clock,
 // fencing of stale attempts, retries, dedupe across grids, cancel, recovery.
 #include <cstdio>
+#include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "client/grid/grid_file.h"
 #include "server/core/clock.h"
 #include "server/core/scheduler.h"
@@ -312,6 +314,74 @@ TEST_F(SchedulerTest, HugeDepthIsRefusedBeforeAnythingIsAllocatedForIt) {
   dry = scheduler_->Submit(request);
   ASSERT_TRUE(dry.ok()) << dry.status();
   EXPECT_EQ(dry->errors(0), "trials[0].spec.model.hidden: at most 256 hidden layers, got 100000");
+}
+
+// What a submitter controls is bounded and checked before it is stored: factor names
+// and labels (cut in errors), labels against the specs they describe, one trial per
+// spec, and a cell count the trials fill.
+TEST_F(SchedulerTest, SubmissionsAreBoundedAndTheirLabelsMustDescribeTheirSpecs) {
+  auto errors_of = [&](v1::SubmitGridRequest request) {
+    request.set_dry_run(true);
+    auto dry = scheduler_->Submit(request);
+    EXPECT_TRUE(dry.ok()) << dry.status();
+    std::string all;
+    for (const auto& e : dry->errors()) {
+      EXPECT_LE(e.size(), 300u) << e.substr(0, 300);
+      absl::StrAppend(&all, e, "\n");
+    }
+    return all;
+  };
+  const v1::SubmitGridRequest good = Request("g", "grid: {activation: [relu, tanh]}", 1);
+  EXPECT_EQ(errors_of(good), "");
+
+  v1::SubmitGridRequest r = good;
+  r.set_name(std::string(100000, 'x') + "Y");
+  EXPECT_NE(errors_of(r).find("(cut; 100001 bytes)"), std::string::npos);
+  r = good;
+  r.set_factors(0, std::string(1 << 20, 'a'));
+  EXPECT_NE(errors_of(r).find("factors[0]: unknown factor"), std::string::npos);
+  r = good;
+  r.mutable_trials(0)->set_values(0, std::string(1 << 20, 'a'));
+  EXPECT_NE(errors_of(r).find("trials[0].values[0]: at most 256 bytes"), std::string::npos);
+  r = good;
+  r.mutable_trials(0)->set_values(0, "tanh");  // the spec says relu
+  EXPECT_NE(errors_of(r).find("trials[0].values[0]: \"tanh\" is not the spec's activation"), std::string::npos)
+      << errors_of(r);
+  r = good;
+  *r.mutable_trials(1)->mutable_spec() = r.trials(0).spec();
+  r.mutable_trials(1)->set_values(0, "relu");
+  EXPECT_NE(errors_of(r).find("trials[1].spec: the same trial as trials[0]"), std::string::npos) << errors_of(r);
+  r = good;
+  r.set_cells(2147483647);
+  EXPECT_NE(errors_of(r).find("cells: must be in 1..2"), std::string::npos) << errors_of(r);
+  r = good;
+  r.mutable_trials(1)->set_cell(0);
+  EXPECT_NE(errors_of(r).find("differ from another trial of cell 0"), std::string::npos) << errors_of(r);
+  r = good;
+  for (int i = 0; i < 40; ++i) r.add_factors("depth");
+  EXPECT_TRUE(absl::IsResourceExhausted(scheduler_->Submit(r).status()));
+}
+
+// The grid files people start from pass the coordinator's checks as the CLI expands
+// them: every label describes its spec.
+TEST(SchedulerExamples, EveryExampleGridIsAccepted) {
+  auto store = store::Store::Open({":memory:", false});
+  ASSERT_TRUE(store.ok());
+  FakeClock clock;
+  SchedulerOptions options;
+  options.max_trials_per_grid = 200000;
+  Scheduler scheduler(store->get(), &clock, options);
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(ACTGRID_SOURCE_DIR) + "/examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++files;
+    auto grid = grid::ParseGridFile(entry.path().string());
+    ASSERT_TRUE(grid.ok()) << entry.path() << ": " << grid.status();
+    auto dry = scheduler.Submit(grid::ToSubmitRequest(*grid, true));
+    ASSERT_TRUE(dry.ok()) << entry.path() << ": " << dry.status();
+    EXPECT_EQ(dry->errors_size(), 0) << entry.path() << ": " << (dry->errors_size() ? dry->errors(0) : "");
+  }
+  EXPECT_GE(files, 11);
 }
 
 TEST_F(SchedulerTest, RecoveryKeepsLeasesAndQueuesTheRest) {
