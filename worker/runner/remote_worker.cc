@@ -145,6 +145,20 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
                                                                      tbb::global_control::max_allowed_parallelism)));
   tbb::task_arena arena(threads_, 0);
   std::thread reporter([this] { ReporterLoop(); });
+  // A lease call waits for a coordinator that is not there yet (wait_for_ready) up to
+  // its deadline: a stop cancels it, so SIGTERM is acted on at once, not after it.
+  std::atomic<bool> leasing_over{false};
+  std::mutex call_mu;
+  grpc::ClientContext* lease_call = nullptr;  // guarded by call_mu
+  std::thread canceller([&] {
+    while (!leasing_over) {
+      if (stop) {
+        std::lock_guard<std::mutex> lock(call_mu);
+        if (lease_call != nullptr) lease_call->TryCancel();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
   auto backoff = kMinBackoff;
   bool outage = false;
   std::chrono::steady_clock::time_point touched{};
@@ -169,7 +183,16 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     grpc::ClientContext context;
     rpc::SetDeadline(context, options_.call_timeout);
     context.set_wait_for_ready(true);  // a coordinator restarting is waited for, not failed at once
+    {
+      std::lock_guard<std::mutex> lock(call_mu);
+      lease_call = &context;
+    }
     const grpc::Status status = stub_->LeaseTrials(&context, request, &response);
+    {
+      std::lock_guard<std::mutex> lock(call_mu);
+      lease_call = nullptr;
+    }
+    if (stop && !status.ok()) break;  // cancelled by the stop (leases it did get are released below)
     if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
         status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
       // Retrying cannot help: the token is missing, unknown or not a worker's.
@@ -217,6 +240,8 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     }
   }
 
+  leasing_over = true;
+  canceller.join();
   // Stopping: trials not started yet go back at once; running ones may finish within
   // the grace period, then the rest are released.
   {
