@@ -67,9 +67,11 @@ TEST(Faults, PausedWorkerPastItsLeaseHasItsLateReportsRefused) {
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
   Process server = Process::Start(
       {kBin + "/server/actgrid-server", "--listen", address, "--db", db, "--lease-seconds", "1"}, "pause_server");
-  Process sleepy = Process::Start(
-      {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1", "--id", "sleepy"},
-      "pause_sleepy");
+  // The paused worker holds its trials at epoch 50 (until it is told they are no longer
+  // its own), so it cannot finish one before the pause however fast this machine is.
+  Process sleepy = Process::Start({kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads",
+                                   "1", "--id", "sleepy", "--hold-at-epoch", "50"},
+                                  "pause_sleepy");
   std::string out, err;
   ASSERT_EQ(ActgridWithRetry({"submit", grid, "--server", address}, "fault_submit", &out, &err), 0) << err;
   ASSERT_TRUE(WaitUntilHolding(address, "sleepy"));
@@ -80,7 +82,12 @@ TEST(Faults, PausedWorkerPastItsLeaseHasItsLateReportsRefused) {
   ASSERT_EQ(Actgrid({"watch", "pause", "--server", address, "--no-progress"}, "pause_watch", &out, &err), 0) << err;
   EXPECT_NE(out.find("DONE, 2/2 trials"), std::string::npos) << out;
   sleepy.Kill(SIGCONT);  // it wakes up holding a stale attempt and reports
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  bool told = false;      // ...and is told the attempt is no longer its own (a bounded wait)
+  for (int i = 0; i < 1200 && !told; ++i) {
+    told = Slurp(sleepy.err).find("no longer ours") != std::string::npos;
+    if (!told) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(told) << Slurp(sleepy.err);
   sleepy.Kill(SIGTERM);
   EXPECT_EQ(sleepy.Wait(std::chrono::seconds(30)), 0);
   other.Kill(SIGTERM);

@@ -106,9 +106,10 @@ TEST(Processes, KilledWorkerAndRestartedCoordinatorLoseNothing) {
   const std::vector<std::string> server_argv = {kBin + "/server/actgrid-server", "--listen", address, "--db", db,
                                                 "--lease-seconds", "1"};
   auto server = std::make_unique<Process>(Process::Start(server_argv, "faults_server"));
-  Process doomed = Process::Start(
-      {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1", "--id", "doomed"},
-      "faults_doomed");
+  // The doomed worker holds its trial at epoch 10, so the kill always hits a live lease.
+  Process doomed = Process::Start({kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads",
+                                   "1", "--id", "doomed", "--hold-at-epoch", "10"},
+                                  "faults_doomed");
   Process survivor = Process::Start(
       {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads", "1", "--id", "survivor"},
       "faults_survivor");

@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
   app.add_flag("--tls", tls, "Connect with TLS, checking the coordinator against the system's CAs");
   app.add_option("--tls-ca", tls_ca, "Connect with TLS, checking the coordinator against this CA file "
                                      "(else $ACTGRID_TLS_CA)");
+  int hold_at_epoch = -1;
+  app.add_option("--hold-at-epoch", hold_at_epoch,
+                 "For fault tests: every trial stops after this epoch until its lease is lost or cancelled")
+      ->group("");  // not in --help: a test's tool, not an operator's
   CLI11_PARSE(app, argc, argv);
   const auto auth = actgrid::rpc::ClientAuth(token_file, tls, tls_ca);
   if (!auth.ok()) {
@@ -75,6 +79,7 @@ int main(int argc, char** argv) {
   options.log = Log;
   options.data_dirs = data_dirs;
   options.health_file = health_file;
+  options.hold_at_epoch = hold_at_epoch;
   Log("coordinator " + address + (auth->tls ? " (TLS)" : "") + (auth->token.empty() ? "" : " with a token") + ", " + std::to_string(actgrid::runner::EffectiveThreads(threads)) +
       " trial slots");
   actgrid::runner::RemoteWorker worker(actgrid::rpc::Connect(address, *auth), options);

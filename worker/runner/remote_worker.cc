@@ -287,6 +287,8 @@ void RemoteWorker::Impl::Train(std::shared_ptr<Slot> slot) {
     hooks.cancel = &slot->cancel;
     hooks.on_epoch = [&](const v1::EpochMetrics& m) {
       if (options_.after_epoch) options_.after_epoch(lease, m.epoch());
+      if (m.epoch() == options_.hold_at_epoch)
+        while (!slot->cancel) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       v1::EpochReport report;
       report.set_trial_id(lease.trial_id());
       report.set_attempt(lease.attempt());

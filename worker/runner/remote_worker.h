@@ -39,6 +39,10 @@ struct WorkerOptions {
   // that epoch is queued for reporting. A test blocks in it to hold a trial at an epoch
   // of its choosing, so what it checks follows events, not the machine's speed.
   std::function<void(const v1::Lease& lease, int epoch)> after_epoch;
+  // Fault tests of whole processes (actgrid-worker --hold-at-epoch): every trial stops
+  // after measuring this epoch until it is cancelled (lease lost, grid cancelled, worker
+  // stopping), as a worker arbitrarily slow would. -1: never.
+  int hold_at_epoch = -1;
 };
 
 struct WorkerStats {
