@@ -17,9 +17,27 @@
 
 namespace actgrid::rpc {
 
+std::string StatusMessageForTheWire(absl::string_view message) {
+  // The message travels percent-encoded in the grpc-message trailer: every byte outside
+  // printable ASCII (and '%') takes three. Past gRPC's 8 KiB metadata limit the caller
+  // would get "metadata size exceeds limit" instead of the answer, so the message is cut
+  // well before, whatever the request echoed into it.
+  constexpr size_t kMaxEncodedBytes = 6144;
+  size_t encoded = 0, keep = 0;
+  for (; keep < message.size(); ++keep) {
+    const unsigned char c = static_cast<unsigned char>(message[keep]);
+    const size_t cost = (c < 0x20 || c >= 0x7f || c == '%') ? 3 : 1;
+    if (encoded + cost > kMaxEncodedBytes) break;
+    encoded += cost;
+  }
+  if (keep == message.size()) return std::string(message);
+  while (keep > 0 && (static_cast<unsigned char>(message[keep]) & 0xc0) == 0x80) --keep;  // whole characters
+  return absl::StrCat(message.substr(0, keep), " ... (cut; ", message.size(), " bytes)");
+}
+
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), StatusMessageForTheWire(status.message()));
 }
 
 std::string ProtoJson(const google::protobuf::Message& message) {

@@ -19,6 +19,10 @@ namespace actgrid::rpc {
 // The coordinator address used when none is given (ACTGRID_SERVER overrides it).
 inline constexpr char kDefaultServer[] = "127.0.0.1:7070";
 
+// `message` as a status message may travel: cut (at a character boundary, saying how
+// long it was) so that it fits gRPC's metadata limit once percent-encoded.
+std::string StatusMessageForTheWire(absl::string_view message);
+
 // Same code, same message (absl and gRPC share the canonical codes).
 grpc::Status ToGrpc(const absl::Status& status);
 absl::Status FromGrpc(const grpc::Status& status);
