@@ -6,7 +6,8 @@
 // stored curve implies, the curve bit-identical to the same trial trained again here,
 // and PRAGMA integrity_check ok. ACTGRID_CHAOS_SEED and ACTGRID_CHAOS_FAULTS change the
 // series (default seed 1, 12 faults; the seed is printed, so a failing series can be
-// replayed).
+// replayed). Workers hold their trials at fixed epochs while the faults run, so every
+// worker fault hits a live lease whatever the machine's speed.
 #include <signal.h>
 
 #include <cstdlib>
@@ -51,10 +52,17 @@ TEST(Chaos, RandomKillsAndPausesLoseAndDuplicateNothing) {
                                                 "--lease-seconds", "1", "--max-attempts", "100"};
   int starts = 0;
   auto server = std::make_unique<Process>(Process::Start(server_argv, "chaos_server" + std::to_string(starts++)));
+  // While the faults are injected, each worker holds its trials at an epoch of its own
+  // (100, 400, 700): every fault hits a live lease with epochs stored, however fast this
+  // machine trains, and no trial can end before the faults do. Afterwards, workers that
+  // hold nothing finish the grid.
+  bool holding = true;
   auto start_worker = [&](int i) {
-    return std::make_unique<Process>(Process::Start({kBin + "/worker/runner/actgrid-worker", "--coordinator", address,
-                                                     "--threads", "1", "--id", "w" + std::to_string(i)},
-                                                    "chaos_worker" + std::to_string(i) + "_" + std::to_string(starts++)));
+    std::vector<std::string> argv = {kBin + "/worker/runner/actgrid-worker", "--coordinator", address, "--threads",
+                                     "1", "--id", "w" + std::to_string(i)};
+    if (holding) argv.insert(argv.end(), {"--hold-at-epoch", std::to_string(100 + 300 * i)});
+    return std::make_unique<Process>(
+        Process::Start(argv, "chaos_worker" + std::to_string(i) + "_" + std::to_string(starts++)));
   };
   std::vector<std::unique_ptr<Process>> workers;
   for (int i = 0; i < 3; ++i) workers.push_back(start_worker(i));
@@ -63,10 +71,12 @@ TEST(Chaos, RandomKillsAndPausesLoseAndDuplicateNothing) {
   ASSERT_EQ(code, 0) << err;
 
   int kills = 0, pauses = 0, restarts = 0;
+  int missed = 0;  // worker faults whose worker held no lease (none, when driven by events)
   for (int f = 0; f < planned; ++f) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 800));
     const int kind = int(rng() % 10);
     const int w = int(rng() % workers.size());
+    if (kind < 8 && !WaitUntilHolding(address, "w" + std::to_string(w))) ++missed;
     if (kind < 4) {  // kill -9 a worker, start another in its place
       workers[size_t(w)]->Kill(SIGKILL);
       workers[size_t(w)] = start_worker(w);
@@ -82,6 +92,12 @@ TEST(Chaos, RandomKillsAndPausesLoseAndDuplicateNothing) {
       server = std::make_unique<Process>(Process::Start(server_argv, "chaos_server" + std::to_string(starts++)));
       ++restarts;
     }
+  }
+  EXPECT_EQ(missed, 0) << "a fault hit a worker that held no lease";
+  holding = false;  // the workers that finish the grid
+  for (int i = 0; i < int(workers.size()); ++i) {
+    workers[size_t(i)]->Kill(SIGKILL);
+    workers[size_t(i)] = start_worker(i);
   }
   code = ActgridWithRetry({"watch", "chaos", "--server", address, "--no-progress"}, "chaos_watch", &out, &err);
   ASSERT_EQ(code, 0) << out << err;
