@@ -77,6 +77,11 @@ int main(int argc, char** argv) {
   app.add_option("--http", http.listen,
                  "Also serve the dashboard and the JSON API on host:port (port 0 picks one; loopback only "
                  "without tokens; HTTPS with --tls-cert)");
+  app.add_option("--http-allow-host", http.allowed_hosts,
+                 "With --http and no tokens: also answer requests addressed to this host name (NAME or NAME:PORT; "
+                 "repeat for several); by default only localhost, 127.0.0.1 and [::1] are, so that no other web "
+                 "site can read the dashboard through a name of its own")
+      ->allow_extra_args(false);
   app.add_option("--dashboard-dir", http.dashboard_dir,
                  "With --http: serve index.html, app.js and app.css from this directory instead of the built-in "
                  "dashboard (for front-end work)");

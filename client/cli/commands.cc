@@ -16,6 +16,8 @@
 #include "client/cli/progress.h"
 #include "client/cli/render.h"
 #include "client/cli/render_analysis.h"
+#include "client/cli/text.h"
+#include "client/grid/echo.h"
 #include "client/grid/grid_file.h"
 #include "common/rpc/rpc.h"
 #include "server/core/analysis.h"
@@ -116,7 +118,7 @@ int Fail(std::FILE* err, const Target& t, const absl::Status& status) {
   if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) || absl::IsUnauthenticated(status) ||
       absl::IsPermissionDenied(status))
     where = t.db.empty() ? absl::StrCat(" (coordinator ", rpc::ServerAddress(t.server), ")") : "";
-  std::fprintf(err, "error: %s%s\n", std::string(status.message()).c_str(), where.c_str());
+  std::fprintf(err, "error: %s%s\n", ErrorText(std::string(status.message())).c_str(), where.c_str());
   const bool bad_input = absl::IsInvalidArgument(status) || absl::IsNotFound(status) ||
                          absl::IsResourceExhausted(status);
   return bad_input ? 2 : 1;
@@ -137,7 +139,7 @@ int Follow(Client& client, const std::string& ref, const CommandOptions& o, std:
       ref,
       [&](const v1::GridEvent& e) {
         last = e.grid();
-        for (const auto& message : e.errors()) std::fprintf(err, "\ntrial failed: %s\n", message.c_str());
+        for (const auto& message : e.errors()) std::fprintf(err, "\ntrial failed: %s\n", ErrorText(message).c_str());
         if (o.progress) bar.Update(counts(last));
       },
       stop);
@@ -154,18 +156,18 @@ int Follow(Client& client, const std::string& ref, const CommandOptions& o, std:
 }  // namespace
 
 int SubmitCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop) {
-  auto grid = grid::ParseGridFile(o.grid);
-  if (!grid.ok()) {
-    std::fprintf(err, "error: %s: %s\n", o.grid.c_str(), std::string(grid.status().message()).c_str());
-    return 2;
-  }
+  auto grid = grid::ParseGridFile(o.grid, stop);
+  if (!grid.ok()) return GridFileFailure(err, o.grid, grid.status());
   auto connected = Connect(o.target);
   if (!connected.ok()) return Fail(err, o.target, connected.status());
   Client& client = *connected;
   auto response = client.Submit(grid::ToSubmitRequest(*grid, o.dry_run));
   if (!response.ok()) return Fail(err, o.target, response.status());
   if (o.dry_run) {
-    for (const auto& e : response->errors()) std::fprintf(err, "error: %s\n", e.c_str());
+    for (int i = 0; i < response->errors_size() && i < int(grid::kMaxErrorsListed); ++i)
+      std::fprintf(err, "error: %s\n", ErrorText(response->errors(i)).c_str());
+    if (response->errors_size() > int(grid::kMaxErrorsListed))
+      std::fprintf(err, "error: ... and %d more problems\n", response->errors_size() - int(grid::kMaxErrorsListed));
     std::fprintf(err, "dry run: %d trials, %s\n", response->trials(),
                  response->errors_size() ? "refused" : "the coordinator accepts it");
     return response->errors_size() ? 2 : 0;
@@ -182,12 +184,14 @@ int SubmitCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const
 }
 
 int WatchCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop) {
+  if (absl::Status ref = CheckGridRef(o.grid); !ref.ok()) return Fail(err, o.target, ref);
   auto client = Connect(o.target);
   if (!client.ok()) return Fail(err, o.target, client.status());
   return Follow(*client, o.grid, o, out, err, stop);
 }
 
 int StatusCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  if (absl::Status ref = CheckGridRef(o.grid); !ref.ok()) return Fail(err, o.target, ref);
   auto backend = Open(o.target);
   if (!backend.ok()) return Fail(err, o.target, backend.status());
   auto grid = (*backend)->GetGrid(o.grid);
@@ -197,6 +201,7 @@ int StatusCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
 }
 
 int CancelCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  if (absl::Status ref = CheckGridRef(o.grid); !ref.ok()) return Fail(err, o.target, ref);
   auto client = Connect(o.target);
   if (!client.ok()) return Fail(err, o.target, client.status());
   auto grid = client->Cancel(o.grid);
@@ -239,6 +244,19 @@ int HealthCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
 absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> ParseFilters(
     const std::vector<std::string>& items, const std::string& flag) {
   std::vector<std::pair<std::string, std::vector<std::string>>> filters;
+  size_t values = 0;
+  const auto add_value = [&](std::vector<std::string>* to, const std::string& factor,
+                             std::string value) -> absl::Status {
+    if (value.size() > kMaxFilterValueBytes)
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": the value of ", grid::Shown(factor), " is ",
+                                                     value.size(), " bytes; at most ", kMaxFilterValueBytes,
+                                                     " are allowed"));
+    if (++values > kMaxFilterValues)
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": more than ", kMaxFilterValues, " values; at most ", kMaxFilterValues, " are allowed"));
+    to->push_back(std::move(value));
+    return absl::OkStatus();
+  };
   for (const std::string& item : items) {
     // Split at commas outside parentheses.
     std::vector<std::string> parts(1);
@@ -256,8 +274,12 @@ absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> Pa
       const auto eq = part.find('=');
       if (eq == std::string::npos || eq == 0)
         return absl::InvalidArgumentError(
-            absl::StrCat(flag, ": \"", part, "\" is not FACTOR=VALUE (e.g. depth=8 or activation=relu|tanh)"));
+            absl::StrCat(flag, ": ", grid::Quoted(part), " is not FACTOR=VALUE (e.g. depth=8 or activation=relu|tanh)"));
       const std::string factor = part.substr(0, eq);
+      if (factor.size() > kMaxOptionBytes)
+        return absl::InvalidArgumentError(absl::StrCat(flag, ": the factor ", grid::Quoted(factor), " is ",
+                                                       factor.size(), " bytes; at most ", kMaxOptionBytes,
+                                                       " are allowed"));
       auto it = std::find_if(filters.begin(), filters.end(), [&](const auto& f) { return f.first == factor; });
       if (it == filters.end()) it = filters.insert(filters.end(), {factor, {}});
       // "|" separates values, again outside parentheses.
@@ -268,8 +290,9 @@ absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> Pa
         if (c == ')') depth = std::max(0, depth - 1);
         if (c == '|' && depth == 0) {
           if (value.empty())
-            return absl::InvalidArgumentError(absl::StrCat(flag, ": ", factor, " needs a value (", factor, "=VALUE)"));
-          it->second.push_back(value);
+            return absl::InvalidArgumentError(absl::StrCat(flag, ": ", grid::Shown(factor), " needs a value (",
+                                                           grid::Shown(factor), "=VALUE)"));
+          if (absl::Status added = add_value(&it->second, factor, std::move(value)); !added.ok()) return added;
           value.clear();
           continue;
         }
@@ -280,7 +303,39 @@ absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> Pa
   return filters;
 }
 
+absl::Status CheckGridRef(const std::string& ref) {
+  const bool valid = !ref.empty() && ref.size() <= 64 &&
+                     std::all_of(ref.begin(), ref.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+                     });
+  if (valid) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "grid: expected a grid id or a name of 1 to 64 characters of [a-z0-9_-], got ", grid::Quoted(ref)));
+}
+
+int GridFileFailure(std::FILE* err, const std::string& path, const absl::Status& status) {
+  if (absl::IsCancelled(status)) {
+    std::fprintf(err, "cancelled while reading %s\n", TerminalText(path).c_str());
+    return 130;
+  }
+  std::fprintf(err, "error: %s: %s\n", TerminalText(path).c_str(), ErrorText(std::string(status.message())).c_str());
+  return 2;
+}
+
 namespace {
+
+// The grid reference and the names a query sends, each within its bound.
+absl::Status CheckQuery(const CommandOptions& o) {
+  if (absl::Status ref = CheckGridRef(o.grid); !ref.ok()) return ref;
+  std::vector<std::pair<std::string, const std::string*>> named = {
+      {"--metric", &o.metric}, {"--summary", &o.summary}, {"--sort", &o.sort}};
+  for (const auto& f : o.by) named.emplace_back("--by", &f);
+  for (const auto& [flag, value] : named)
+    if (value->size() > kMaxOptionBytes)
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", value->size(), " bytes; at most ", kMaxOptionBytes,
+                                                     " are allowed (", grid::Quoted(*value), ")"));
+  return absl::OkStatus();
+}
 
 absl::Status SetFilters(const std::vector<std::string>& items, const std::string& flag,
                         google::protobuf::RepeatedPtrField<v1::Filter>* out) {
@@ -311,6 +366,7 @@ int Ask(const CommandOptions& o, std::FILE* out, std::FILE* err, Format format, 
 }  // namespace
 
 int CompareCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  if (absl::Status query = CheckQuery(o); !query.ok()) return Fail(err, o.target, query);
   auto format = ParseFormat(o.format, {Format::kTable, Format::kCsv, Format::kJson, Format::kMatrix});
   if (!format.ok()) return Fail(err, o.target, format.status());
   if (*format == Format::kMatrix && o.by.size() != 2)
@@ -326,6 +382,7 @@ int CompareCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
 }
 
 int CurvesCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  if (absl::Status query = CheckQuery(o); !query.ok()) return Fail(err, o.target, query);
   auto format = ParseFormat(o.format, {Format::kTable, Format::kCsv, Format::kJson, Format::kSvg});
   if (!format.ok()) return Fail(err, o.target, format.status());
   v1::CurvesRequest request;
@@ -338,6 +395,7 @@ int CurvesCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
 }
 
 int EffectsCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  if (absl::Status query = CheckQuery(o); !query.ok()) return Fail(err, o.target, query);
   auto format = ParseFormat(o.format);
   if (!format.ok()) return Fail(err, o.target, format.status());
   v1::EffectsRequest request;
@@ -349,6 +407,7 @@ int EffectsCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
 }
 
 int TestCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  if (absl::Status query = CheckQuery(o); !query.ok()) return Fail(err, o.target, query);
   auto format = ParseFormat(o.format);
   if (!format.ok()) return Fail(err, o.target, format.status());
   v1::TestRequest request;
@@ -365,6 +424,7 @@ int TestCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
 }
 
 int LayersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
+  if (absl::Status query = CheckQuery(o); !query.ok()) return Fail(err, o.target, query);
   auto format = ParseFormat(o.format);
   if (!format.ok()) return Fail(err, o.target, format.status());
   v1::LayersRequest request;
@@ -376,11 +436,13 @@ int LayersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
 }
 
 int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop) {
+  if (absl::Status query = CheckQuery(o); !query.ok()) return Fail(err, o.target, query);
   auto format = ParseFormat(o.format, {Format::kCsv, Format::kJsonl});
   if (!format.ok()) return Fail(err, o.target, format.status());
   if (o.content != "trials" && o.content != "curves")
     return Fail(err, o.target,
-                absl::InvalidArgumentError(absl::StrCat("--content: \"", o.content, "\" is not one of trials, curves")));
+                absl::InvalidArgumentError(absl::StrCat("--content: ", grid::Quoted(o.content),
+                                                        " is not one of trials, curves")));
   v1::ExportRequest request;
   request.set_grid(o.grid);
   request.set_content(o.content == "curves" ? v1::EXPORT_CONTENT_CURVES : v1::EXPORT_CONTENT_TRIALS);
@@ -424,6 +486,7 @@ int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const
 }
 
 int ReportCommand(const CommandOptions& o, const std::string& out_path, std::FILE* out, std::FILE* err) {
+  if (absl::Status ref = CheckGridRef(o.grid); !ref.ok()) return Fail(err, o.target, ref);
   auto backend = Open(o.target);
   if (!backend.ok()) return Fail(err, o.target, backend.status());
   Backend& b = **backend;

@@ -6,11 +6,13 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace actgrid::cli {
@@ -44,15 +46,31 @@ struct CommandOptions {
   std::string content = "trials";     // export: trials | curves
 };
 
+// What a command sends is checked against these bounds before anything is sent, so
+// that a long value is refused here with a message that names the bound.
+inline constexpr size_t kMaxFilterValueBytes = 1024;  // one --where/--a/--b value
+inline constexpr size_t kMaxFilterValues = 1000;      // values of one flag, all items together
+inline constexpr size_t kMaxOptionBytes = 256;        // a factor, metric, summary or sort key
+
 // "depth=8,init=he_normal" (and "depth=4|8", "depth=4,depth=8") as filters: commas
 // inside parentheses belong to the label ("reflu(left=0.1, right=1)"). Values of one
-// factor named more than once are merged. InvalidArgument for an item without "=".
+// factor named more than once are merged. InvalidArgument for an item without "=",
+// and for a factor longer than kMaxOptionBytes, a value longer than
+// kMaxFilterValueBytes or more than kMaxFilterValues values.
 absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> ParseFilters(
     const std::vector<std::string>& items, const std::string& flag);
 
+// A grid reference as the coordinator knows grids: an id, or a name of 1 to 64
+// characters of [a-z0-9_-]. InvalidArgument (the value shown cut) otherwise.
+absl::Status CheckGridRef(const std::string& ref);
+
+// Prints why the grid file at `path` was not read and returns the exit code: 130
+// when it was cancelled (a signal), 2 for a file that is invalid or cannot be read.
+int GridFileFailure(std::FILE* err, const std::string& path, const absl::Status& status);
+
 // Each returns the process exit code: 0 success; 1 the coordinator or database
 // failed, or (submit --watch, watch) some trial failed; 2 bad input (grid file,
-// unknown grid, metric or factor); 130 interrupted.
+// unknown grid, metric or factor; a value past a bound above); 130 interrupted.
 int SubmitCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop);
 int WatchCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop);
 int StatusCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);

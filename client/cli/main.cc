@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--http", run.http,
                       "Serve the dashboard here while the grid runs (default 127.0.0.1:7080, or a free port "
                       "when that one is taken; loopback only without --tokens)");
+  run_cmd->add_option("--http-allow-host", run.http_allowed_hosts,
+                      "Without --tokens, also answer dashboard requests addressed to this host name (NAME or "
+                      "NAME:PORT; repeat for several); by default only localhost, 127.0.0.1 and [::1] are")
+      ->allow_extra_args(false);
   bool no_dashboard = false;
   run_cmd->add_flag("--no-dashboard", no_dashboard, "Serve no dashboard");
   run_cmd->add_flag("--keep-serving", run.keep_serving,
@@ -183,7 +187,13 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--out,-o", report_out, "The HTML file to write")->required();
   AddTarget(report_cmd, report.target, true);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; every usage error exits 2, as documented (CLI11's own codes
+    // differ by the kind of error: 105 for a value out of range, 109 for extras, ...).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);

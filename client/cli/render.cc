@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/cli/text.h"
+#include "client/grid/echo.h"
 
 namespace actgrid::cli {
 namespace {
@@ -32,11 +33,19 @@ absl::StatusOr<Format> ParseFormat(const std::string& name, const std::vector<Fo
     valid.push_back(text);
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("--format: \"", name, "\" is not one of ", absl::StrJoin(valid, ", ")));
+      absl::StrCat("--format: ", grid::Quoted(name), " is not one of ", absl::StrJoin(valid, ", ")));
 }
 
-std::string AlignColumns(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
-                         size_t left) {
+std::string AlignColumns(const std::vector<std::string>& raw_header,
+                         const std::vector<std::vector<std::string>>& raw_rows, size_t left) {
+  // Cells are escaped before they are measured, so escaped text stays aligned.
+  std::vector<std::string> header;
+  for (const auto& cell : raw_header) header.push_back(grid::EscapeControls(cell));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& raw : raw_rows) {
+    rows.emplace_back();
+    for (const auto& cell : raw) rows.back().push_back(grid::EscapeControls(cell));
+  }
   std::vector<long> w(header.size());
   for (size_t i = 0; i < header.size(); ++i) {
     w[i] = DisplayWidth(header[i]);
@@ -117,7 +126,7 @@ std::string RenderCompareMatrix(const v1::CompareResponse& c) {
     }
     out += "\n";
   }
-  return out;
+  return TerminalText(out);
 }
 
 std::string RenderCompare(const v1::CompareResponse& c, Format format) {
@@ -190,7 +199,7 @@ std::string RenderCompare(const v1::CompareResponse& c, Format format) {
   if (missing)
     absl::StrAppend(&out, "n = k/m: only k of the m finished trials have a value of ", c.metric(),
                     " (e.g. a target never reached)\n");
-  return out;
+  return TerminalText(out);
 }
 
 std::string RenderRunTable(const v1::CompareResponse& metric, const v1::CompareResponse& dead) {
@@ -219,7 +228,7 @@ std::string RenderRunTable(const v1::CompareResponse& metric, const v1::CompareR
   if (missing)
     absl::StrAppend(&out, "n = k/m: only k of the m finished trials have a value of ", metric.metric(),
                     " (-1 or NaN, e.g. a target never reached, is left out)\n");
-  return out;
+  return TerminalText(out);
 }
 
 namespace {
@@ -253,8 +262,8 @@ std::string Percent(const v1::Grid& g) {
 }  // namespace
 
 std::string GridLine(const v1::Grid& g) {
-  return absl::StrCat("grid ", g.id(), " ", g.name(), ": ", GridStateName(g.state()), ", ", CountsText(g), ", ",
-                      Percent(g), " of epochs");
+  return TerminalText(absl::StrCat("grid ", g.id(), " ", g.name(), ": ", GridStateName(g.state()), ", ",
+                                   CountsText(g), ", ", Percent(g), " of epochs"));
 }
 
 std::string RenderGrids(const std::vector<v1::Grid>& grids) {

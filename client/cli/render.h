@@ -1,5 +1,7 @@
 // What the CLI prints: comparison tables (aligned text, CSV, the JSON of DESIGN.md),
-// grid and worker listings.
+// grid and worker listings. Text meant for a terminal (tables, Markdown, grid lines)
+// shows control characters escaped (TerminalText); CSV neutralizes formulas
+// (CsvField); JSON escapes every control character (JsonString).
 #ifndef ACTGRID_CLIENT_CLI_RENDER_H_
 #define ACTGRID_CLIENT_CLI_RENDER_H_
 
@@ -50,6 +52,7 @@ std::string RenderGrids(const std::vector<v1::Grid>& grids);
 std::string RenderWorkers(const std::vector<v1::WorkerInfo>& workers, int64_t now_ms);
 
 // Aligned text columns; `left` columns are left-aligned, the others right-aligned.
+// Control characters in cells (newlines too) are shown escaped: "\x1b".
 std::string AlignColumns(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
                          size_t left);
 

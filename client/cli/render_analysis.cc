@@ -73,9 +73,10 @@ std::string CurvesSvg(const v1::CurvesResponse& c) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
       kW, kH, kW, kH);
-  auto escape = [](const std::string& s) {
+  auto escape = [](const std::string& s) {  // XML text; control characters are not XML and are shown escaped
     std::string o;
-    for (char ch : s) o += ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '&' ? "&amp;" : std::string(1, ch);
+    for (char ch : TerminalText(s))
+      o += ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '&' ? "&amp;" : std::string(1, ch);
     return o;
   };
   absl::StrAppendFormat(&out, "<text x=\"%.0f\" y=\"22\" font-size=\"14\">%s</text>\n", kLeft, escape(title));
@@ -194,7 +195,7 @@ std::string RenderCurves(const v1::CurvesResponse& c, Format format) {
                             c.trials()) +
                     AlignColumns(header, rows, c.by_size());
   if (thinned) out += "some epochs left out of this table; --format csv or json has every epoch\n";
-  return out;
+  return TerminalText(out);
 }
 
 std::string RenderEffects(const v1::EffectsResponse& e, Format format) {
@@ -274,7 +275,7 @@ std::string RenderEffects(const v1::EffectsResponse& e, Format format) {
   absl::StrAppend(&out, "\nANOVA", e.error_term().empty() ? "" : absl::StrCat(" (F tests against ", e.error_term(), ")"),
                   "\n", AlignColumns({"term", "SS", "df", "MS", "F", "p", "eta²"}, rows, 1));
   for (const auto& n : e.notes()) absl::StrAppend(&out, "note: ", n, "\n");
-  return out;
+  return TerminalText(out);
 }
 
 std::string RenderTest(const v1::TestResponse& t, Format format) {
@@ -374,7 +375,7 @@ std::string RenderTest(const v1::TestResponse& t, Format format) {
                   Interval(d.ci95_low(), d.ci95_high(), 3), " (95% bootstrap intervals)\n");
   out += "assumptions:\n";
   for (const auto& a : t.assumptions()) absl::StrAppend(&out, "  - ", a, "\n");
-  return out;
+  return TerminalText(out);
 }
 
 std::string RenderLayers(const v1::LayersResponse& l, Format format) {
@@ -439,9 +440,10 @@ std::string RenderLayers(const v1::LayersResponse& l, Format format) {
       for (const auto* s : stats(r)) row.push_back(MeanPm(*s));
       rows.push_back(std::move(row));
     }
-  return Heading(absl::StrCat("layers at ", l.has_epoch() ? absl::StrCat("epoch ", l.epoch()) : "the final epoch"),
-                 l.grid(), l.grid_id(), l.where(), l.finished(), l.trials()) +
-         AlignColumns(header, rows, l.by_size()) + "mean ± 95% CI half-width over the group's trials\n";
+  return TerminalText(
+      Heading(absl::StrCat("layers at ", l.has_epoch() ? absl::StrCat("epoch ", l.epoch()) : "the final epoch"),
+              l.grid(), l.grid_id(), l.where(), l.finished(), l.trials()) +
+      AlignColumns(header, rows, l.by_size()) + "mean ± 95% CI half-width over the group's trials\n");
 }
 
 // ---- export ----

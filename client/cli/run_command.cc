@@ -11,8 +11,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/cli/client.h"
+#include "client/cli/commands.h"
 #include "client/cli/progress.h"
 #include "client/cli/render.h"
+#include "client/cli/text.h"
 #include "client/grid/grid_file.h"
 #include "common/rpc/rpc.h"
 #include "server/core/scheduler.h"
@@ -68,13 +70,10 @@ ProgressBar::Counts CountsOf(const v1::Grid& g) {
 }  // namespace
 
 int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std::atomic<bool>* cancel) {
-  const auto grid = grid::ParseGridFile(options.grid_path);
-  if (!grid.ok()) {
-    std::fprintf(err, "error: %s: %s\n", options.grid_path.c_str(), std::string(grid.status().message()).c_str());
-    return 2;
-  }
+  const auto grid = grid::ParseGridFile(options.grid_path, cancel);
+  if (!grid.ok()) return GridFileFailure(err, options.grid_path, grid.status());
   if (auto m = core::SummaryMetric(v1::TrialSummary(), options.metric); !m.ok()) {
-    std::fprintf(err, "error: --metric: %s\n", std::string(m.status().message()).c_str());
+    std::fprintf(err, "error: --metric: %s\n", ErrorText(std::string(m.status().message())).c_str());
     return 2;
   }
   const int threads = runner::EffectiveThreads(options.workers);
@@ -118,6 +117,7 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
     server::HttpOptions http;
     http.listen = options.http;
     http.auth = coordinator_options.auth;
+    http.allowed_hosts = options.http_allowed_hosts;
     auto started = server::HttpServer::Start(&(*coordinator)->scheduler(), http);
     if (!started.ok() && absl::IsUnavailable(started.status()) && options.http == RunOptions::kDefaultHttp) {
       http.listen = "127.0.0.1:0";  // the default port is taken (another run?): any free one will do
@@ -133,7 +133,8 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   Client client((*coordinator)->InProcessChannel());
   auto submitted = client.Submit(grid::ToSubmitRequest(*grid, false));
   if (!submitted.ok()) {
-    std::fprintf(err, "error: %s: %s\n", options.grid_path.c_str(), std::string(submitted.status().message()).c_str());
+    std::fprintf(err, "error: %s: %s\n", TerminalText(options.grid_path).c_str(),
+                 ErrorText(std::string(submitted.status().message())).c_str());
     if (jsonl) std::fclose(jsonl);
     return absl::IsInvalidArgument(submitted.status()) ? 2 : 1;
   }
@@ -196,7 +197,7 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   writer.CatchUp();
   if (jsonl) std::fclose(jsonl);
   if (!watched.ok() && !cancelled)
-    std::fprintf(err, "error: lost track of the grid: %s\n", std::string(watched.message()).c_str());
+    std::fprintf(err, "error: lost track of the grid: %s\n", ErrorText(std::string(watched.message())).c_str());
 
   // Failed trials grouped by error, so a grid whose dataset is missing says so once.
   std::map<std::string, std::vector<int64_t>> errors;
@@ -206,7 +207,7 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   for (const auto& [message, ids] : errors) {
     std::string which = absl::StrFormat("trial %d", ids[0]);
     if (ids.size() > 1) which = absl::StrFormat("%d trials (first: %d)", ids.size(), ids[0]);
-    std::fprintf(err, "error: %s failed: %s\n", which.c_str(), message.c_str());
+    std::fprintf(err, "error: %s failed: %s\n", which.c_str(), ErrorText(message).c_str());
   }
   if (cancelled) std::fprintf(err, "cancelled: the table covers the trials that finished\n");
 
@@ -225,7 +226,7 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
     std::fprintf(err, "and ask more: actgrid curves|effects|test|layers|export %s --db %s (--help for each)\n",
                  grid_ref.c_str(), options.db_path.c_str());
   } else {
-    std::fprintf(err, "error: %s\n", std::string((table.ok() ? dead : table).status().message()).c_str());
+    std::fprintf(err, "error: %s\n", ErrorText(std::string((table.ok() ? dead : table).status().message())).c_str());
   }
   std::fflush(out);
   if (dashboard && options.keep_serving && !cancelled) {

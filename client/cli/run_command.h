@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace actgrid::cli {
 
@@ -23,13 +24,16 @@ struct RunOptions {
   // The dashboard's address while the grid runs; empty = no dashboard. When the default
   // port is taken, a free one is used instead (an address given by the user must bind).
   std::string http = std::string(kDefaultHttp);
+  // Without tokens, host names the dashboard also answers to (server/http/host_rule.h).
+  std::vector<std::string> http_allowed_hosts;
   bool keep_serving = false;              // after the table, serve the dashboard until Ctrl-C
   static constexpr const char* kDefaultHttp = "127.0.0.1:7080";
 };
 
 // Returns the process exit code: 0 when every trial finished (succeeded or diverged),
 // 1 when some trial failed or the database cannot be used, 2 for an invalid grid file
-// or option, 130 when cancelled. Writes the table to `out`, progress and errors to `err`.
+// or option, 130 when cancelled (`cancel` is also watched while the grid file is read
+// and expanded). Writes the table to `out`, progress and errors to `err`.
 int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std::atomic<bool>* cancel);
 
 }  // namespace actgrid::cli

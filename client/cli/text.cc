@@ -3,11 +3,15 @@
 
 #include <charconv>
 #include <cmath>
+#include <string_view>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "client/grid/echo.h"
+#include "client/grid/grid_file.h"
 
 namespace actgrid::cli {
 
@@ -21,15 +25,22 @@ std::string JsonNumber(double v) { return std::isfinite(v) ? Exact(v) : "null"; 
 
 std::string JsonString(const std::string& s) {
   std::string out = "\"";
-  for (char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) out += absl::StrFormat("\\u%04x", c);
-        else out += c;
+        if (c < 0x20 || c == 0x7F) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+                   static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(s[++i]));  // a C1 control in UTF-8
+        } else {
+          out += static_cast<char>(c);
+        }
     }
   }
   return out + "\"";
@@ -51,9 +62,38 @@ std::string JsonObject(const std::vector<std::pair<std::string, std::string>>& f
 
 std::string JsonArray(const std::vector<std::string>& items) { return "[" + absl::StrJoin(items, ", ") + "]"; }
 
+namespace {
+
+// A decimal number as the renderers and labels write it: -1, -0.5, 1e-05, .5.
+bool IsDecimalNumber(const std::string& s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t digits = 0;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) ++digits;
+  if (i < s.size() && s[i] == '.')
+    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) ++digits;
+  if (digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    size_t exponent = 0;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) ++exponent;
+    if (exponent == 0) return false;
+  }
+  return i == s.size();
+}
+
+// What a spreadsheet would take for a formula (OWASP's list of leading characters).
+bool LooksLikeFormula(const std::string& s) {
+  return !s.empty() && std::string_view("=+-@\t\r").find(s[0]) != std::string_view::npos && !IsDecimalNumber(s);
+}
+
+}  // namespace
+
 std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
+  const bool formula = LooksLikeFormula(s);
+  if (!formula && s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = formula ? "\"'" : "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
 }
@@ -76,6 +116,26 @@ std::string Interval(double low, double high, int digits) {
 std::string Short(double v) {
   if (!std::isfinite(v)) return "-";
   return absl::StrFormat("%.4g", v);
+}
+
+std::string TerminalText(const std::string& s) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(s, '\n')) lines.push_back(grid::EscapeControls(line));
+  return absl::StrJoin(lines, "\n");
+}
+
+std::string ErrorText(const std::string& message) {
+  std::vector<std::string> lines;
+  size_t more = 0;
+  for (absl::string_view line : absl::StrSplit(message, '\n')) {
+    if (lines.size() <= grid::kMaxErrorsListed) {
+      lines.push_back(grid::Shown(line, grid::kMaxErrorLineBytes));
+    } else {
+      ++more;
+    }
+  }
+  if (more > 0) lines.push_back(absl::StrCat("... and ", more, " more lines"));
+  return absl::StrJoin(lines, "\n");
 }
 
 std::string PValue(double p) {

@@ -1,6 +1,8 @@
-// Grid files (grid_file.h): YAML is read into a base spec plus a list of factors,
-// every problem is collected, then the cartesian product is expanded into canonical,
-// validated TrialSpecs with their trial keys.
+// Grid files (grid_file.h): the text is held to its bounds (its size, then one pass
+// over the YAML events: aliases, expanded size, values, nesting) before it is loaded;
+// the lengths of its lists before any value is read; then it is read into a base spec
+// plus a list of factors with the problems found, and the cartesian product is
+// expanded into canonical, validated TrialSpecs with their trial keys.
 #include "client/grid/grid_file.h"
 
 #include <algorithm>
@@ -11,16 +13,18 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "client/grid/echo.h"
 #include "client/grid/grid_values.h"
 #include "client/grid/suggest.h"
+#include "client/grid/yaml_bounds.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "worker/engine/spec_names.h"
@@ -30,14 +34,16 @@
 namespace actgrid::grid {
 namespace {
 
-constexpr int64_t kMaxTrials = 1000000;
-constexpr size_t kMaxCellProblems = 50;  // distinct validation problems shown
 constexpr const char* kFashionMnistPath = "/usr/share/datasets/fashion-mnist";
 
 const std::vector<std::string>& TopLevelKeys() {
   static const std::vector<std::string> keys = {"name", "dataset", "model", "train", "seeds", "grid"};
   return keys;
 }
+
+bool Stopped(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
+
+absl::Status CancelledWhileReading() { return absl::CancelledError("cancelled while reading the grid file"); }
 
 // One grid factor: its field and its parsed values, in file order.
 struct Factor {
@@ -54,14 +60,33 @@ struct GridFile {
   std::vector<Factor> factors;
 };
 
-using Problems = std::vector<std::string>;
+// The problems of a file, in the order found: the first kMaxErrorsListed lines, each
+// at most kMaxErrorLineBytes, and a count of the rest.
+class Problems {
+ public:
+  void Add(absl::string_view path, absl::string_view problem) { AddLine(absl::StrCat(path, ": ", problem)); }
+  void AddLine(absl::string_view line) {
+    if (lines_.size() < kMaxErrorsListed) {
+      lines_.push_back(Shown(line, kMaxErrorLineBytes));
+    } else {
+      ++more_;
+    }
+  }
+  bool empty() const { return lines_.empty(); }
+  absl::Status ToStatus() const {
+    std::string text = absl::StrJoin(lines_, "\n");
+    if (more_ > 0) absl::StrAppend(&text, "\n... and ", more_, " more problems");
+    return absl::InvalidArgumentError(text);
+  }
 
-void Add(Problems* problems, absl::string_view path, absl::string_view problem) {
-  problems->push_back(absl::StrCat(path, ": ", problem));
-}
+ private:
+  std::vector<std::string> lines_;
+  size_t more_ = 0;
+};
 
+// A key as paths show it: escaped, and cut when long.
 std::string Join(absl::string_view parent, absl::string_view key) {
-  return parent.empty() ? std::string(key) : absl::StrCat(parent, ".", key);
+  return parent.empty() ? Shown(key) : absl::StrCat(parent, ".", Shown(key));
 }
 
 // Calls fn(key, value) for each entry of a map node, reporting non-scalar and
@@ -70,20 +95,20 @@ template <class Fn>
 void ForEachEntry(const YAML::Node& node, absl::string_view path, Problems* problems, Fn fn) {
   if (node.IsNull()) return;
   if (!node.IsMap()) {
-    Add(problems, path, "expected a map, got " + Describe(node));
+    problems->Add(path, "expected a map, got " + Describe(node));
     return;
   }
   std::map<std::string, int> first_line;
   for (auto it = node.begin(); it != node.end(); ++it) {
     const int line = it->first.Mark().line + 1;
     if (!it->first.IsScalar()) {
-      Add(problems, path.empty() ? "line " + std::to_string(line) : std::string(path), "keys must be names");
+      problems->Add(path.empty() ? "line " + std::to_string(line) : std::string(path), "keys must be names");
       continue;
     }
     const std::string key = it->first.Scalar();
     const auto [seen, inserted] = first_line.emplace(key, line);
     if (!inserted) {
-      Add(problems, Join(path, key), absl::StrCat("duplicate key (first on line ", seen->second, ")"));
+      problems->Add(Join(path, key), absl::StrCat("duplicate key (first on line ", seen->second, ")"));
       continue;
     }
     fn(key, it->second);
@@ -95,14 +120,6 @@ bool ValidName(const std::string& name) {
   for (char c : name)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
   return true;
-}
-
-void ParseName(const YAML::Node& node, GridFile* file, Problems* problems) {
-  if (!node.IsScalar() || !ValidName(node.Scalar())) {
-    Add(problems, "name", "expected 1 to 64 characters of [a-z0-9_-], got " + Describe(node));
-    return;
-  }
-  file->name = node.Scalar();
 }
 
 // An unknown key of a section: the nearest key of that section, or the same key in
@@ -127,157 +144,185 @@ std::string UnknownFactorMessage(const std::string& key) {
   return UnknownNameMessage("factor", key, names);
 }
 
-void ParseSection(absl::string_view section, const YAML::Node& node, GridFile* file, Problems* problems) {
-  ForEachEntry(node, section, problems, [&](const std::string& key, const YAML::Node& value) {
-    const std::string path = Join(section, key);
-    const Field* field = FindField(section, key);
-    if (field == nullptr) return Add(problems, path, UnknownKeyMessage(section, key));
-    absl::StatusOr<FieldValue> parsed = ParseFieldValue(*field, value);
-    if (!parsed.ok()) return Add(problems, path, parsed.status().message());
-    field->apply(*parsed, &file->base);
-  });
+std::string CountText(double count) {
+  return count < 9e18 ? std::to_string(static_cast<long long>(count)) : engine::FormatNumber(count);
 }
 
-void ParseSeedList(const YAML::Node& node, GridFile* file, Problems* problems) {
-  if (node.size() == 0) return Add(problems, "seeds", "expected a count >= 1 or a non-empty list of seeds");
-  std::map<uint64_t, size_t> first_index;
-  file->seeds.clear();
-  for (size_t i = 0; i < node.size(); ++i) {
-    const std::string path = absl::StrCat("seeds[", i, "]");
-    absl::StatusOr<uint64_t> seed = ParseUnsigned(node[i]);
-    if (!seed.ok()) {
-      Add(problems, path, seed.status().message());
-      continue;
+// At most kMaxGridTrials trials, counted in double so that huge products cannot overflow.
+absl::Status CheckTrialCount(double cells, double seeds) {
+  const double trials = cells * seeds;
+  if (trials <= static_cast<double>(kMaxGridTrials)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("grid: ", CountText(cells), " cells x ", CountText(seeds),
+                                                 " seeds = ", CountText(trials), " trials; at most ", kMaxGridTrials,
+                                                 " are allowed"));
+}
+
+// The number of trials the file asks for, from the lengths of its lists alone, so a
+// grid too large is refused before any of its values is read. A seed count out of
+// range counts as one seed here (ParseSeeds reports it).
+absl::Status CheckListLengths(const YAML::Node& root) {
+  if (!root.IsMap()) return absl::OkStatus();
+  double seeds = 1, cells = 1;
+  bool seeds_seen = false, grid_seen = false;
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    // Copies: the iterator's pair is a temporary, so references into it would dangle.
+    const YAML::Node key_node = it->first, value = it->second;
+    if (!key_node.IsScalar()) continue;
+    const std::string key = key_node.Scalar();
+    if (key == "seeds" && !seeds_seen) {
+      seeds_seen = true;
+      if (value.IsSequence()) seeds = std::max<double>(1, value.size());
+      if (absl::StatusOr<int64_t> n = value.IsScalar() ? ParseInteger(value) : absl::StatusOr<int64_t>(-1);
+          n.ok() && *n >= 1 && *n <= kMaxGridTrials)
+        seeds = static_cast<double>(*n);
+    } else if (key == "grid" && !grid_seen && value.IsMap()) {
+      grid_seen = true;
+      for (auto f = value.begin(); f != value.end(); ++f)
+        if (f->second.IsSequence()) cells *= std::max<double>(1, f->second.size());
     }
-    const auto [seen, inserted] = first_index.emplace(*seed, i);
-    if (!inserted) {
-      Add(problems, path, absl::StrCat("duplicate seed ", *seed, " (same as seeds[", seen->second, "])"));
-      continue;
-    }
-    file->seeds.push_back(*seed);
   }
+  return CheckTrialCount(cells, seeds);
 }
 
-void ParseSeeds(const YAML::Node& node, GridFile* file, Problems* problems) {
-  if (node.IsSequence()) return ParseSeedList(node, file, problems);
-  absl::StatusOr<int64_t> count = node.IsScalar() ? ParseInteger(node) : absl::StatusOr<int64_t>(-1);
-  if (!count.ok() || *count < 1 || *count > kMaxTrials) {
-    return Add(problems, "seeds",
-               absl::StrCat("expected a count in 1..", kMaxTrials, " or a list of seeds, got ", Describe(node)));
-  }
-  file->seeds.clear();
-  for (int64_t s = 0; s < *count; ++s) file->seeds.push_back(static_cast<uint64_t>(s));
-}
-
-// The values of one factor; problems are reported with the key as written.
-void ParseFactorValues(const std::string& path, const YAML::Node& list, Factor* factor, Problems* problems) {
-  std::map<std::string, size_t> first_index;  // by label: equal labels are equal values
-  for (size_t i = 0; i < list.size(); ++i) {
-    const std::string item = absl::StrCat(path, "[", i, "]");
-    absl::StatusOr<FieldValue> value = ParseFieldValue(*factor->field, list[i]);
-    if (!value.ok()) {
-      Add(problems, item, value.status().message());
-      continue;
-    }
-    const auto [seen, inserted] = first_index.emplace(value->label, i);
-    if (!inserted) {
-      Add(problems, item,
-          absl::StrCat("duplicate value ", value->label, " (same as ", path, "[", seen->second, "])"));
-      continue;
-    }
-    factor->values.push_back(*std::move(value));
-  }
-}
-
-void ParseGrid(const YAML::Node& node, GridFile* file, Problems* problems) {
-  std::map<std::string, std::string> written_as;  // canonical factor -> key in the file
-  ForEachEntry(node, "grid", problems, [&](const std::string& key, const YAML::Node& list) {
-    const std::string path = Join("grid", key);
-    const Field* field = FindFactor(key);
-    if (field == nullptr) return Add(problems, path, UnknownFactorMessage(key));
-    const auto [seen, inserted] = written_as.emplace(field->factor, key);
-    if (!inserted)
-      return Add(problems, path, absl::StrCat("factor ", field->factor, " is listed twice (also as grid.",
-                                              seen->second, ")"));
-    if (!list.IsSequence() || list.size() == 0)
-      return Add(problems, path, list.IsSequence() ? std::string("expected a non-empty list of values, got an empty list")
-                                                   : "expected a non-empty list of values, got " + Describe(list));
-    Factor factor{field->factor, field, {}};
-    ParseFactorValues(path, list, &factor, problems);
-    file->factors.push_back(std::move(factor));
-  });
-}
-
-void ParseTopLevel(const YAML::Node& root, GridFile* file, Problems* problems) {
-  if (!root.IsNull() && !root.IsMap()) {
-    Add(problems, "file", "expected a map of top-level keys, got " + Describe(root));
-    return;
-  }
-  bool has_name = false;
-  ForEachEntry(root, "", problems, [&](const std::string& key, const YAML::Node& value) {
-    if (key == "name") {
-      has_name = true;
-      ParseName(value, file, problems);
-    } else if (key == "dataset" || key == "model" || key == "train") {
-      ParseSection(key, value, file, problems);
-    } else if (key == "seeds") {
-      ParseSeeds(value, file, problems);
-    } else if (key == "grid") {
-      ParseGrid(value, file, problems);
-    } else {
-      Add(problems, key, UnknownNameMessage("key", key, TopLevelKeys()));
-    }
-  });
-  if (!has_name) Add(problems, "name", "missing (required: 1 to 64 characters of [a-z0-9_-])");
-}
-
-std::string YamlErrorMessage(const YAML::Exception& e) {
-  if (e.mark.is_null()) return e.msg;
-  return absl::StrCat("line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg);
-}
-
-absl::Status Invalid(const Problems& problems) { return absl::InvalidArgumentError(absl::StrJoin(problems, "\n")); }
-
-// ---- expansion ---------------------------------------------------------------
-
-// Validation problems of the cells, each reported once with the first cell where it
-// occurs; a problem of every cell (a scalar setting) is reported without a cell.
-class CellProblems {
+// Reads a loaded grid file into a GridFile, collecting every problem.
+class FileReader {
  public:
-  void Add(const std::string& line, int cell) {
-    const auto [it, inserted] = index_.emplace(line, entries_.size());
-    if (inserted) entries_.push_back({line, cell, 0});
-    ++entries_[it->second].count;
-  }
-  bool empty() const { return entries_.empty(); }
+  explicit FileReader(const std::atomic<bool>* cancel) : cancel_(cancel) {}
 
-  Problems Lines(int cells, const std::vector<std::string>& cell_names) const {
-    Problems lines;
-    for (const Entry& e : entries_) {
-      if (lines.size() == kMaxCellProblems) {
-        lines.push_back(absl::StrCat("... and ", entries_.size() - kMaxCellProblems, " more problems"));
-        break;
-      }
-      if (e.count == cells) {
-        lines.push_back(e.line);
-        continue;
-      }
-      std::string line = absl::StrCat("grid cell ", cell_names[e.first_cell], ": ", e.line);
-      if (e.count > 1) absl::StrAppend(&line, " (and ", e.count - 1, " more cells)");
-      lines.push_back(std::move(line));
-    }
-    return lines;
+  absl::StatusOr<GridFile> Read(const YAML::Node& root) {
+    if (absl::Status counts = CheckListLengths(root); !counts.ok()) return counts;
+    ParseTopLevel(root);
+    if (Stopped(cancel_)) return CancelledWhileReading();
+    if (!problems_.empty()) return problems_.ToStatus();
+    return std::move(file_);
   }
 
  private:
-  struct Entry {
-    std::string line;
-    int first_cell;
-    int count;
-  };
-  std::vector<Entry> entries_;
-  std::map<std::string, size_t> index_;
+  void ParseTopLevel(const YAML::Node& root) {
+    if (!root.IsNull() && !root.IsMap()) {
+      problems_.Add("file", "expected a map of top-level keys, got " + Describe(root));
+      return;
+    }
+    bool has_name = false;
+    ForEachEntry(root, "", &problems_, [&](const std::string& key, const YAML::Node& value) {
+      if (key == "name") {
+        has_name = true;
+        ParseName(value);
+      } else if (key == "dataset" || key == "model" || key == "train") {
+        ParseSection(key, value);
+      } else if (key == "seeds") {
+        ParseSeeds(value);
+      } else if (key == "grid") {
+        ParseGrid(value);
+      } else {
+        problems_.Add(Shown(key), UnknownNameMessage("key", key, TopLevelKeys()));
+      }
+    });
+    if (!has_name) problems_.Add("name", "missing (required: 1 to 64 characters of [a-z0-9_-])");
+  }
+
+  void ParseName(const YAML::Node& node) {
+    if (!node.IsScalar() || !ValidName(node.Scalar())) {
+      problems_.Add("name", "expected 1 to 64 characters of [a-z0-9_-], got " + Describe(node));
+      return;
+    }
+    file_.name = node.Scalar();
+  }
+
+  void ParseSection(absl::string_view section, const YAML::Node& node) {
+    ForEachEntry(node, section, &problems_, [&](const std::string& key, const YAML::Node& value) {
+      const std::string path = Join(section, key);
+      const Field* field = FindField(section, key);
+      if (field == nullptr) return problems_.Add(path, UnknownKeyMessage(section, key));
+      absl::StatusOr<FieldValue> parsed = ParseFieldValue(*field, value);
+      if (!parsed.ok()) return problems_.Add(path, parsed.status().message());
+      field->apply(*parsed, &file_.base);
+    });
+  }
+
+  void ParseSeedList(const YAML::Node& node) {
+    if (node.size() == 0) return problems_.Add("seeds", "expected a count >= 1 or a non-empty list of seeds");
+    std::map<uint64_t, size_t> first_index;
+    file_.seeds.clear();
+    for (size_t i = 0; i < node.size() && !Stopped(cancel_); ++i) {
+      const std::string path = absl::StrCat("seeds[", i, "]");
+      absl::StatusOr<uint64_t> seed = ParseUnsigned(node[i]);
+      if (!seed.ok()) {
+        problems_.Add(path, seed.status().message());
+        continue;
+      }
+      const auto [seen, inserted] = first_index.emplace(*seed, i);
+      if (!inserted) {
+        problems_.Add(path, absl::StrCat("duplicate seed ", *seed, " (same as seeds[", seen->second, "])"));
+        continue;
+      }
+      file_.seeds.push_back(*seed);
+    }
+  }
+
+  void ParseSeeds(const YAML::Node& node) {
+    if (node.IsSequence()) return ParseSeedList(node);
+    absl::StatusOr<int64_t> count = node.IsScalar() ? ParseInteger(node) : absl::StatusOr<int64_t>(-1);
+    if (!count.ok() || *count < 1 || *count > kMaxGridTrials) {
+      return problems_.Add("seeds", absl::StrCat("expected a count in 1..", kMaxGridTrials,
+                                                 " or a list of seeds, got ", Describe(node)));
+    }
+    file_.seeds.clear();
+    for (int64_t s = 0; s < *count; ++s) file_.seeds.push_back(static_cast<uint64_t>(s));
+  }
+
+  // The values of one factor; problems are reported with the key as written.
+  void ParseFactorValues(const std::string& path, const YAML::Node& list, Factor* factor) {
+    std::map<std::string, size_t> first_index;  // by label: equal labels are equal values
+    for (size_t i = 0; i < list.size() && !Stopped(cancel_); ++i) {
+      const std::string item = absl::StrCat(path, "[", i, "]");
+      absl::StatusOr<FieldValue> value = ParseFieldValue(*factor->field, list[i]);
+      if (!value.ok()) {
+        problems_.Add(item, value.status().message());
+        continue;
+      }
+      const auto [seen, inserted] = first_index.emplace(value->label, i);
+      if (!inserted) {
+        problems_.Add(item, absl::StrCat("duplicate value ", Shown(value->label), " (same as ", path, "[",
+                                         seen->second, "])"));
+        continue;
+      }
+      factor->values.push_back(*std::move(value));
+    }
+  }
+
+  void ParseGrid(const YAML::Node& node) {
+    std::map<std::string, std::string> written_as;  // canonical factor -> key in the file
+    ForEachEntry(node, "grid", &problems_, [&](const std::string& key, const YAML::Node& list) {
+      const std::string path = Join("grid", key);
+      const Field* field = FindFactor(key);
+      if (field == nullptr) return problems_.Add(path, UnknownFactorMessage(key));
+      const auto [seen, inserted] = written_as.emplace(field->factor, key);
+      if (!inserted)
+        return problems_.Add(path, absl::StrCat("factor ", field->factor, " is listed twice (also as grid.",
+                                                seen->second, ")"));
+      if (!list.IsSequence() || list.size() == 0)
+        return problems_.Add(path, list.IsSequence()
+                                       ? std::string("expected a non-empty list of values, got an empty list")
+                                       : "expected a non-empty list of values, got " + Describe(list));
+      Factor factor{field->factor, field, {}};
+      ParseFactorValues(path, list, &factor);
+      file_.factors.push_back(std::move(factor));
+    });
+  }
+
+  const std::atomic<bool>* cancel_;
+  GridFile file_;
+  Problems problems_;
 };
+
+std::string YamlErrorMessage(const YAML::Exception& e) {
+  if (e.mark.is_null()) return Shown(e.msg, kMaxErrorLineBytes);
+  return Shown(absl::StrCat("line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg),
+               kMaxErrorLineBytes);
+}
+
+// ---- expansion ---------------------------------------------------------------
 
 // The factor value indices of `cell`: the last factor varies fastest.
 std::vector<size_t> CellIndices(const std::vector<Factor>& factors, int cell) {
@@ -290,25 +335,63 @@ std::vector<size_t> CellIndices(const std::vector<Factor>& factors, int cell) {
   return indices;
 }
 
+// "activation=relu, depth=300": labels shown escaped and cut.
+std::string CellName(const GridFile& file, int cell) {
+  const std::vector<size_t> indices = CellIndices(file.factors, cell);
+  std::vector<std::string> assignment;
+  for (size_t f = 0; f < file.factors.size(); ++f)
+    assignment.push_back(absl::StrCat(file.factors[f].name, "=", Shown(file.factors[f].values[indices[f]].label)));
+  return absl::StrJoin(assignment, ", ");
+}
+
+// Validation problems of the cells, each reported once with the first cell where it
+// occurs; a problem of every cell (a scalar setting) is reported without a cell. The
+// first kMaxErrorsListed distinct problems are listed, the others counted.
+class CellProblems {
+ public:
+  void Add(const std::string& line, int cell) {
+    if (const auto it = index_.find(line); it != index_.end()) {
+      ++entries_[it->second].count;
+    } else if (entries_.size() < kMaxErrorsListed) {
+      index_.emplace(line, entries_.size());
+      entries_.push_back({line, cell, 1});
+    } else {
+      others_.insert(std::hash<std::string>()(line));
+    }
+  }
+  bool empty() const { return entries_.empty(); }
+
+  absl::Status ToStatus(const GridFile& file, int cells) const {
+    Problems lines;
+    for (const Entry& e : entries_) {
+      if (e.count == cells) {
+        lines.AddLine(e.line);
+        continue;
+      }
+      std::string line = absl::StrCat("grid cell ", CellName(file, e.first_cell), ": ", e.line);
+      if (e.count > 1) absl::StrAppend(&line, " (and ", e.count - 1, " more cells)");
+      lines.AddLine(line);
+    }
+    absl::Status status = lines.ToStatus();
+    if (others_.empty()) return status;
+    return absl::InvalidArgumentError(absl::StrCat(status.message(), "\n... and ", others_.size(), " more problems"));
+  }
+
+ private:
+  struct Entry {
+    std::string line;
+    int first_cell;
+    int count;
+  };
+  std::vector<Entry> entries_;
+  std::map<std::string, size_t> index_;
+  std::set<size_t> others_;  // hashes of the problems past the listed ones
+};
+
 // The defaults that depend on other fields, filled in after the factors are applied.
 void Canonicalize(v1::TrialSpec* spec) {
   v1::DatasetSpec* d = spec->mutable_dataset();
   if (d->kind() == v1::DATASET_KIND_FASHION_MNIST && d->path().empty()) d->set_path(kFashionMnistPath);
-}
-
-std::string CountText(double count) {
-  return count < 9e18 ? std::to_string(static_cast<long long>(count)) : engine::FormatNumber(count);
-}
-
-// At most kMaxTrials trials, counted in double so that huge products cannot overflow.
-absl::Status CheckSize(const GridFile& file) {
-  double cells = 1;
-  for (const Factor& f : file.factors) cells *= static_cast<double>(f.values.size());
-  const double trials = cells * static_cast<double>(file.seeds.size());
-  if (trials <= static_cast<double>(kMaxTrials)) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("grid: ", CountText(cells), " cells x ", file.seeds.size(),
-                                                 " seeds = ", CountText(trials), " trials; at most ",
-                                                 kMaxTrials, " are allowed"));
 }
 
 struct Cell {
@@ -316,88 +399,105 @@ struct Cell {
   std::vector<std::string> labels;
 };
 
-// Builds and validates every cell; fails with every distinct problem found.
-absl::StatusOr<std::vector<Cell>> BuildCells(const GridFile& file, int cells) {
+// Builds and validates every cell; fails with the distinct problems found.
+absl::StatusOr<std::vector<Cell>> BuildCells(const GridFile& file, int cells, const std::atomic<bool>* cancel) {
   std::vector<Cell> out(cells);
-  std::vector<std::string> names(cells);
   CellProblems problems;
   for (int c = 0; c < cells; ++c) {
+    if (Stopped(cancel)) return CancelledWhileReading();
     Cell& cell = out[c];
     cell.spec = file.base;
     const std::vector<size_t> indices = CellIndices(file.factors, c);
-    std::vector<std::string> assignment;
     for (size_t f = 0; f < file.factors.size(); ++f) {
       const FieldValue& value = file.factors[f].values[indices[f]];
       file.factors[f].field->apply(value, &cell.spec);
       cell.labels.push_back(value.label);
-      assignment.push_back(absl::StrCat(file.factors[f].name, "=", value.label));
     }
     Canonicalize(&cell.spec);
-    names[c] = absl::StrJoin(assignment, ", ");
     const absl::Status status = engine::ValidateTrialSpec(cell.spec);
     if (status.ok()) continue;
     for (absl::string_view line : absl::StrSplit(status.message(), '\n')) problems.Add(std::string(line), c);
   }
-  if (!problems.empty()) return Invalid(problems.Lines(cells, names));
+  if (!problems.empty()) return problems.ToStatus(file, cells);
   return out;
 }
 
-absl::StatusOr<Grid> Expand(const GridFile& file) {
-  if (absl::Status size = CheckSize(file); !size.ok()) return size;
+absl::StatusOr<Grid> Expand(GridFile file, const std::atomic<bool>* cancel) {
+  double cells = 1;
+  for (const Factor& f : file.factors) cells *= static_cast<double>(f.values.size());
+  if (absl::Status size = CheckTrialCount(cells, static_cast<double>(file.seeds.size())); !size.ok()) return size;
   Grid grid;
   grid.name = file.name;
-  grid.seeds = file.seeds;
-  grid.cells = 1;
-  for (const Factor& f : file.factors) {
-    grid.factors.push_back(f.name);
-    grid.cells *= static_cast<int>(f.values.size());
-  }
-  absl::StatusOr<std::vector<Cell>> cells = BuildCells(file, grid.cells);
-  if (!cells.ok()) return cells.status();
-  grid.trials.reserve(grid.seeds.size() * cells->size());
-  for (uint64_t seed : grid.seeds) {
+  grid.cells = static_cast<int>(cells);
+  for (const Factor& f : file.factors) grid.factors.push_back(f.name);
+  absl::StatusOr<std::vector<Cell>> built = BuildCells(file, grid.cells, cancel);
+  if (!built.ok()) return built.status();
+  grid.seeds = std::move(file.seeds);
+  grid.trials.reserve(grid.seeds.size() * built->size());
+  for (size_t s = 0; s < grid.seeds.size(); ++s) {
+    const bool last = s + 1 == grid.seeds.size();  // the cells are not needed after this seed
     for (int c = 0; c < grid.cells; ++c) {
+      if (Stopped(cancel)) return CancelledWhileReading();
+      Cell& cell = (*built)[c];
       GridTrial trial;
-      trial.spec = (*cells)[c].spec;
-      trial.spec.set_seed(seed);
+      trial.spec = last ? std::move(cell.spec) : cell.spec;
+      trial.spec.set_seed(grid.seeds[s]);
       trial.key = TrialKey(trial.spec);
       trial.cell = c;
-      trial.values = (*cells)[c].labels;
+      trial.seed_rank = static_cast<int>(s);
+      trial.values = last ? std::move(cell.labels) : cell.labels;
       grid.trials.push_back(std::move(trial));
     }
   }
   return grid;
 }
 
-absl::StatusOr<Grid> ParseRoot(const YAML::Node& root) {
-  GridFile file;
-  Problems problems;
-  ParseTopLevel(root, &file, &problems);
-  if (!problems.empty()) return Invalid(problems);
-  return Expand(file);
+absl::StatusOr<Grid> ParseRoot(const YAML::Node& root, const std::atomic<bool>* cancel) {
+  absl::StatusOr<GridFile> file = FileReader(cancel).Read(root);
+  if (!file.ok()) return file.status();
+  return Expand(*std::move(file), cancel);
+}
+
+absl::Status TooLarge(uint64_t bytes) {
+  return absl::InvalidArgumentError(absl::StrCat("file: ", bytes, " bytes; a grid file may have at most ",
+                                                 kMaxGridFileBytes, " bytes (1 MiB)"));
 }
 
 }  // namespace
 
-absl::StatusOr<Grid> ParseGridText(const std::string& yaml_text) {
+absl::StatusOr<Grid> ParseGridText(const std::string& yaml_text, const std::atomic<bool>* cancel) {
+  if (yaml_text.size() > kMaxGridFileBytes) return TooLarge(yaml_text.size());
+  const YamlBounds bounds{kMaxYamlAliases, kMaxYamlExpandedBytes, kMaxYamlValues, kMaxYamlDepth};
+  if (absl::Status bounded = CheckYamlBounds(yaml_text, bounds); !bounded.ok())
+    return absl::InvalidArgumentError(Shown(bounded.message(), kMaxErrorLineBytes));
+  if (Stopped(cancel)) return CancelledWhileReading();
   try {
-    return ParseRoot(YAML::Load(yaml_text));
+    return ParseRoot(YAML::Load(yaml_text), cancel);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(YamlErrorMessage(e));
   }
 }
 
-absl::StatusOr<Grid> ParseGridFile(const std::string& path) {
+absl::StatusOr<Grid> ParseGridFile(const std::string& path, const std::atomic<bool>* cancel) {
   std::error_code error;
   if (!std::filesystem::exists(path, error)) return absl::NotFoundError("grid file not found: " + path);
   if (std::filesystem::is_directory(path, error))
     return absl::InvalidArgumentError("grid file is a directory: " + path);
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::ErrnoToStatus(errno, "cannot open grid file " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
+  // At most one byte past the bound is read: a device or pipe without end is refused too.
+  std::string text(kMaxGridFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad()) return absl::ErrnoToStatus(errno, "cannot read grid file " + path);
-  return ParseGridText(text.str());
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxGridFileBytes) {
+    const uint64_t size = std::filesystem::is_regular_file(path, error) ? std::filesystem::file_size(path, error) : 0;
+    if (size > kMaxGridFileBytes) return TooLarge(size);
+    return absl::InvalidArgumentError(absl::StrCat("file: more than ", kMaxGridFileBytes,
+                                                   " bytes; a grid file may have at most ", kMaxGridFileBytes,
+                                                   " bytes (1 MiB)"));
+  }
+  return ParseGridText(text, cancel);
 }
 
 std::string TrialKey(const v1::TrialSpec& spec) {
@@ -431,8 +531,7 @@ v1::SubmitGridRequest ToSubmitRequest(const grid::Grid& grid, bool dry_run) {
     *out->mutable_spec() = t.spec;
     out->set_cell(t.cell);
     for (const auto& v : t.values) out->add_values(v);
-    const auto rank = std::find(grid.seeds.begin(), grid.seeds.end(), t.spec.seed()) - grid.seeds.begin();
-    out->set_seed_rank(int(rank));
+    out->set_seed_rank(t.seed_rank);
   }
   return request;
 }

@@ -4,6 +4,9 @@
 #ifndef ACTGRID_CLIENT_GRID_GRID_FILE_H_
 #define ACTGRID_CLIENT_GRID_GRID_FILE_H_
 
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,11 +17,31 @@
 
 namespace actgrid::grid {
 
+// The bounds of a grid file, each checked before any work that grows with it, so
+// that any file is refused or expanded within a second and a few hundred MB.
+inline constexpr size_t kMaxGridFileBytes = 1 << 20;  // 1 MiB of YAML text
+// YAML aliases (*name): at most this many, and the text with every alias replaced
+// by the value it names (scalar bytes, plus one per value) at most this large.
+inline constexpr int kMaxYamlAliases = 1000;
+inline constexpr int64_t kMaxYamlExpandedBytes = 2 << 20;  // 2 MiB
+inline constexpr int kMaxYamlDepth = 32;  // lists and maps inside each other
+// Values (scalars, lists and maps, aliases expanded): room for the longest list a
+// grid can use (kMaxGridTrials values) and the rest of the file.
+inline constexpr int64_t kMaxYamlValues = 250'000;
+// Cells x seeds. The coordinator's default limit per grid (its --max-trials) is the
+// same, so a grid this client expands is one a default coordinator accepts.
+inline constexpr int64_t kMaxGridTrials = 200'000;
+// Problems listed in an error; the rest are counted ("... and 12 more problems").
+inline constexpr size_t kMaxErrorsListed = 20;
+// No line of an error is longer than this (values in it are cut at kMaxEchoBytes).
+inline constexpr size_t kMaxErrorLineBytes = 1024;
+
 // One trial of a grid: its spec, key, and the value of each grid factor.
 struct GridTrial {
   v1::TrialSpec spec;
   std::string key;                  // TrialKey(spec)
   int cell = 0;                     // index of the factor combination, 0..cells-1
+  int seed_rank = 0;                // index of spec.seed in Grid::seeds
   std::vector<std::string> values;  // labels, parallel to Grid::factors ("relu", "0.1")
 };
 
@@ -31,11 +54,15 @@ struct Grid {
 };
 
 // Parses and expands a grid file. On any error nothing is expanded and the
-// InvalidArgument status lists every problem found, one per line, each naming the
+// InvalidArgument status lists the problems found, one per line, each naming the
 // field path and the bad value, with the nearest valid name where there is one:
 //   grid.activation[2]: unknown activation "relux"; did you mean "relu"?
-absl::StatusOr<Grid> ParseGridFile(const std::string& path);
-absl::StatusOr<Grid> ParseGridText(const std::string& yaml_text);
+// At most kMaxErrorsListed lines are listed, then "... and N more problems"; values
+// are shown escaped and cut (echo.h). A file past one of the bounds above is refused
+// with one line naming the bound. Cancelled as soon as `cancel` (when given) is
+// true, checked throughout parsing and expansion.
+absl::StatusOr<Grid> ParseGridFile(const std::string& path, const std::atomic<bool>* cancel = nullptr);
+absl::StatusOr<Grid> ParseGridText(const std::string& yaml_text, const std::atomic<bool>* cancel = nullptr);
 
 // The Grids.SubmitGrid request that queues `grid` (or only validates it: dry_run).
 v1::SubmitGridRequest ToSubmitRequest(const Grid& grid, bool dry_run);

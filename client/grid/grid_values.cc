@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "client/grid/echo.h"
 #include "client/grid/suggest.h"
 #include "worker/engine/spec_names.h"
 
@@ -99,8 +100,8 @@ struct Call {
 };
 
 absl::Status Unbalanced(absl::string_view text) {
-  return Problem(absl::StrCat("unbalanced parentheses in \"", text,
-                              "\" (quote values with commas inside a [...] list)"));
+  return Problem(absl::StrCat("unbalanced parentheses in ", Quoted(text),
+                              " (quote values with commas inside a [...] list)"));
 }
 
 absl::StatusOr<Call> SplitCall(absl::string_view raw) {
@@ -119,7 +120,7 @@ absl::StatusOr<Call> SplitCall(absl::string_view raw) {
   if (absl::StripAsciiWhitespace(inner).empty()) return call;
   for (absl::string_view part : absl::StrSplit(inner, ',')) {
     part = absl::StripAsciiWhitespace(part);
-    if (part.empty()) return Problem(absl::StrCat("empty parameter in \"", text, "\""));
+    if (part.empty()) return Problem(absl::StrCat("empty parameter in ", Quoted(text)));
     Argument arg;
     const size_t eq = part.find('=');
     if (eq == absl::string_view::npos) {
@@ -127,7 +128,7 @@ absl::StatusOr<Call> SplitCall(absl::string_view raw) {
     } else {
       arg.key = std::string(absl::StripAsciiWhitespace(part.substr(0, eq)));
       arg.value = std::string(absl::StripAsciiWhitespace(part.substr(eq + 1)));
-      if (arg.key.empty()) return Problem(absl::StrCat("parameter without a name in \"", text, "\""));
+      if (arg.key.empty()) return Problem(absl::StrCat("parameter without a name in ", Quoted(text)));
     }
     call.args.push_back(std::move(arg));
   }
@@ -155,8 +156,8 @@ absl::StatusOr<size_t> ArgumentIndex(const char* name, const std::vector<engine:
   }
   for (size_t i = 0; i < params.size(); ++i)
     if (arg.key == params[i].name) return i;
-  if (params.empty()) return Problem(TakesText(name, params) + absl::StrCat(", got \"", arg.key, "\""));
-  std::string message = absl::StrCat(name, " has no parameter \"", arg.key, "\"");
+  if (params.empty()) return Problem(TakesText(name, params) + absl::StrCat(", got ", Quoted(arg.key)));
+  std::string message = absl::StrCat(name, " has no parameter ", Quoted(arg.key));
   const std::string best = Suggest(arg.key, ParamNames(params));
   if (!best.empty()) return Problem(absl::StrCat(message, "; did you mean \"", best, "\"?"));
   return Problem(absl::StrCat(message, "; its parameters: ", absl::StrJoin(ParamNames(params), ", ")));
@@ -182,8 +183,8 @@ absl::StatusOr<std::vector<double>> ResolveParams(const char* name,
     given[*index] = true;
     const std::optional<double> d = ParseDouble(arg.value);
     if (!d || !std::isfinite(*d))
-      return Problem(absl::StrCat(name, " parameter ", param, ": expected a finite number, got \"",
-                                  arg.value, "\""));
+      return Problem(absl::StrCat(name, " parameter ", param, ": expected a finite number, got ",
+                                  Quoted(arg.value)));
     values[*index] = *d;
   }
   return values;
@@ -506,8 +507,8 @@ std::string Describe(const YAML::Node& node) {
   if (node.IsSequence()) return "a list";
   if (node.IsMap()) return "a map";
   const std::string& s = node.Scalar();
-  if (node.Tag() != "!" && ParseDouble(s)) return s;
-  return absl::StrCat("\"", s, "\"");
+  if (s.size() <= kMaxEchoBytes && node.Tag() != "!" && ParseDouble(s)) return EscapeControls(s);
+  return Quoted(s);
 }
 
 }  // namespace actgrid::grid

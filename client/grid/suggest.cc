@@ -5,7 +5,9 @@
 #include <cctype>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "absl/strings/str_join.h"
+#include "client/grid/echo.h"
 
 namespace actgrid::grid {
 namespace {
@@ -36,10 +38,14 @@ int EditDistance(absl::string_view a, absl::string_view b) {
   return row[b.size()];
 }
 
-std::string Suggest(absl::string_view word, const std::vector<std::string>& candidates) {
+std::string Suggest(absl::string_view word, const std::vector<std::string>& all_candidates) {
+  if (word.size() > kMaxSuggestWordBytes) return "";
+  const absl::Span<const std::string> candidates =
+      absl::MakeConstSpan(all_candidates).first(std::min(all_candidates.size(), kMaxSuggestCandidates));
   const std::string* best = nullptr;
   int best_distance = 3;
   for (const std::string& c : candidates) {
+    if (c.size() > kMaxSuggestWordBytes) continue;
     const int d = EditDistance(word, c);
     const int shorter = static_cast<int>(std::min(word.size(), c.size()));
     if (d < best_distance && d < shorter) {
@@ -55,7 +61,7 @@ std::string Suggest(absl::string_view word, const std::vector<std::string>& cand
 
 std::string UnknownNameMessage(absl::string_view what, absl::string_view word,
                                const std::vector<std::string>& candidates) {
-  std::string message = absl::StrCat("unknown ", what, " \"", word, "\"");
+  std::string message = absl::StrCat("unknown ", what, " ", Quoted(word));
   const std::string best = Suggest(word, candidates);
   if (!best.empty()) return absl::StrCat(message, "; did you mean \"", best, "\"?");
   return absl::StrCat(message, "; valid: ", absl::StrJoin(candidates, ", "));

@@ -3,6 +3,7 @@
 #ifndef ACTGRID_CLIENT_GRID_SUGGEST_H_
 #define ACTGRID_CLIENT_GRID_SUGGEST_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -10,17 +11,24 @@
 
 namespace actgrid::grid {
 
-// Case-insensitive Levenshtein distance.
+// Suggestions are looked for only for words up to this many bytes, among at most
+// this many candidates: their cost stays a few thousand steps whatever the input.
+inline constexpr size_t kMaxSuggestWordBytes = 64;
+inline constexpr size_t kMaxSuggestCandidates = 256;
+
+// Case-insensitive Levenshtein distance: O(|a| * |b|) time, O(|b|) memory.
 int EditDistance(absl::string_view a, absl::string_view b);
 
 // The candidate nearest to `word`: the smallest edit distance when it is <= 2 (and
 // smaller than the shorter string, so "ab" never suggests "lr"), else the first
 // candidate that `word` is a prefix of or that is a prefix of `word` (>= 2 chars
-// shared). Empty when nothing is close.
+// shared). Empty when nothing is close, and for a word longer than
+// kMaxSuggestWordBytes (only the first kMaxSuggestCandidates candidates are tried).
 std::string Suggest(absl::string_view word, const std::vector<std::string>& candidates);
 
 // `unknown <what> "<word>"; did you mean "<best>"?`, or, with nothing close,
-// `unknown <what> "<word>"; valid: a, b, c`.
+// `unknown <what> "<word>"; valid: a, b, c`. The word is shown as Quoted() shows it
+// (escaped, cut after kMaxEchoBytes with its size).
 std::string UnknownNameMessage(absl::string_view what, absl::string_view word,
                                const std::vector<std::string>& candidates);
 

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -126,10 +129,18 @@ seeds: 2
   RunOptions options;
   options.grid_path = path;
   options.db_path = TempDb(::testing::UnitTest::GetInstance()->current_test_info()->name());
-  std::atomic<bool> cancel{true};
+  // Ctrl-C once the run has begun: the database file exists only after the grid file
+  // has been read (a cancel before that stops the reading; see the next test).
+  std::atomic<bool> cancel{false};
+  std::thread ctrl_c([&] {
+    for (int i = 0; i < 12000 && !std::filesystem::exists(options.db_path); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    cancel = true;
+  });
   std::FILE* out = std::tmpfile();
   std::FILE* err = std::tmpfile();
   EXPECT_EQ(RunGrid(options, out, err, &cancel), 130);
+  ctrl_c.join();
   EXPECT_NE(ReadAll(out).find("final_test_acc"), std::string::npos);
   EXPECT_NE(ReadAll(err).find("cancelled"), std::string::npos);
   std::fclose(out);

@@ -8,6 +8,9 @@
 #include <fstream>
 #include <cstdio>
 #include <map>
+#include <mutex>
+#include <functional>
+#include <condition_variable>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -43,14 +46,17 @@ server::CoordinatorOptions FreshDatabase(const std::string& name) {
 }
 
 // A worker thread with one slot on the coordinator's in-process channel, until `stop`.
+// `tune`, when given, adjusts the worker's options (test hooks).
 std::thread StartWorker(server::Coordinator& coordinator, const std::atomic<bool>& stop,
                         runner::WorkerStats* stats, std::chrono::milliseconds grace = std::chrono::seconds(30),
-                        const std::string& id = "") {
-  return std::thread([&coordinator, &stop, stats, grace, id] {
+                        const std::string& id = "",
+                        std::function<void(runner::WorkerOptions*)> tune = nullptr) {
+  return std::thread([&coordinator, &stop, stats, grace, id, tune] {
     runner::WorkerOptions w;
     w.threads = 1;
     w.grace = grace;
     w.worker_id = id;
+    if (tune) tune(&w);
     *stats = runner::RemoteWorker(coordinator.InProcessChannel(), w).Run(stop);
   });
 }
@@ -233,7 +239,9 @@ TEST(InProcess, StoppingWorkerFinishesWithinGraceOrReleases) {
   ASSERT_TRUE(client.Submit(grid::ToSubmitRequest(*endless, false)).ok());
   std::atomic<bool> stop{false};
   runner::WorkerStats stats;
-  std::thread worker = StartWorker(**coordinator, stop, &stats, std::chrono::milliseconds(200));
+  // Held at epoch 10 until cancelled: it cannot finish within the grace period on any machine.
+  std::thread worker = StartWorker(**coordinator, stop, &stats, std::chrono::milliseconds(200), "",
+                                   [](runner::WorkerOptions* w) { w->hold_at_epoch = 10; });
   WaitForProgress(client, "endless");
   stop = true;
   worker.join();
@@ -313,12 +321,24 @@ TEST(InProcess, WorkerLeasedTheSameTrialAgainDropsTheOldAttempt) {
   auto coordinator = server::Coordinator::Start(options);
   ASSERT_TRUE(coordinator.ok()) << coordinator.status();
   cli::Client client((*coordinator)->InProcessChannel());
-  auto grid = grid::ParseGridText("name: again\ndataset: {name: circle, samples: 100}\ntrain: {epochs: 40000}\n");
+  auto grid = grid::ParseGridText("name: again\ndataset: {name: circle, samples: 100}\ntrain: {epochs: 2000}\n");
   ASSERT_TRUE(grid.ok());
   ASSERT_TRUE(client.Submit(grid::ToSubmitRequest(*grid, false)).ok());
   std::atomic<bool> stop{false};
   runner::WorkerStats stats;
-  std::thread worker = StartWorker(**coordinator, stop, &stats);
+  // Attempt 1 is held at epoch 100 until attempt 2 exists, so it cannot finish first
+  // however fast the machine trains.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool go = false;
+  std::thread worker = StartWorker(**coordinator, stop, &stats, std::chrono::seconds(30), "",
+                                   [&](runner::WorkerOptions* w) {
+                                     w->after_epoch = [&](const v1::Lease& lease, int epoch) {
+                                       if (lease.attempt() != 1 || epoch != 100) return;
+                                       std::unique_lock<std::mutex> lock(mu);
+                                       cv.wait(lock, [&] { return go; });
+                                     };
+                                   });
   WaitForProgress(client, "again");
   auto& store = (*coordinator)->store();
   const int64_t trial = (*store.ListGridTrials(client.GetGrid("again")->id()))[0].trial_id;
@@ -328,6 +348,11 @@ TEST(InProcess, WorkerLeasedTheSameTrialAgainDropsTheOldAttempt) {
     (*coordinator)->scheduler().ExpireLeases();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    go = true;
+  }
+  cv.notify_all();
   ASSERT_GE(store.GetTrial(trial)->attempt, 2) << "state " << store.GetTrial(trial)->state << " error " << store.GetTrial(trial)->last_error << " epochs_done " << store.GetTrial(trial)->epochs_done;
   ASSERT_TRUE(client.Watch("again", [](const v1::GridEvent&) {}, nullptr, std::chrono::seconds(60)).ok());
   stop = true;
@@ -335,7 +360,7 @@ TEST(InProcess, WorkerLeasedTheSameTrialAgainDropsTheOldAttempt) {
   EXPECT_GE(stats.dropped, 1);
   EXPECT_EQ(stats.completed, 1);
   EXPECT_EQ(store.GetTrial(trial)->state, v1::TRIAL_STATE_SUCCEEDED);
-  EXPECT_EQ(store.LoadEpochs(trial)->size(), 40001u);
+  EXPECT_EQ(store.LoadEpochs(trial)->size(), 2001u);
 }
 
 }  // namespace

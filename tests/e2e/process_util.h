@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -52,9 +53,14 @@ struct Process {
   std::string out, err;
 
   static Process Start(const std::vector<std::string>& argv, const std::string& name) {
+    // Named per test process and call: tests run in parallel processes (ctest -j) share
+    // the temporary directory, and must never read each other's output.
+    static std::atomic<int> calls{0};
+    const std::string base =
+        ::testing::TempDir() + "/" + name + "." + std::to_string(getpid()) + "." + std::to_string(calls++);
     Process p;
-    p.out = ::testing::TempDir() + "/" + name + ".out";
-    p.err = ::testing::TempDir() + "/" + name + ".err";
+    p.out = base + ".out";
+    p.err = base + ".err";
     std::fflush(nullptr);  // or the child's freopen writes our buffered output again
     p.pid = fork();
     if (p.pid == 0) {
@@ -109,6 +115,8 @@ inline int Actgrid(const std::vector<std::string>& args, const std::string& name
   const int code = p.Wait();
   *out = Slurp(p.out);
   *err = Slurp(p.err);
+  std::remove(p.out.c_str());
+  std::remove(p.err.c_str());
   return code;
 }
 

@@ -411,7 +411,7 @@ TEST(GridFile, DuplicatesAreErrors) {
 
 TEST(GridFile, SeedErrors) {
   EXPECT_EQ(OneError(WithName("seeds: [0, -1]\n")), "seeds[1]: expected an integer >= 0, got -1");
-  EXPECT_EQ(OneError(WithName("seeds: 0\n")), "seeds: expected a count in 1..1000000 or a list of seeds, got 0");
+  EXPECT_EQ(OneError(WithName("seeds: 0\n")), "seeds: expected a count in 1..200000 or a list of seeds, got 0");
   EXPECT_EQ(OneError(WithName("seeds: []\n")), "seeds: expected a count >= 1 or a non-empty list of seeds");
 }
 
@@ -452,7 +452,7 @@ TEST(GridFile, ExpandedSpecsAreValidated) {
 
 TEST(GridFile, TooManyTrialsIsAnError) {
   const std::string text = WithName("seeds: 200000\ngrid:\n  depth: [1, 2]\n  bias: [0, 0.5, 1]\n");
-  EXPECT_EQ(OneError(text), "grid: 6 cells x 200000 seeds = 1200000 trials; at most 1000000 are allowed");
+  EXPECT_EQ(OneError(text), "grid: 6 cells x 200000 seeds = 1200000 trials; at most 200000 are allowed");
 }
 
 TEST(GridFile, InvalidYamlGivesTheLine) {
