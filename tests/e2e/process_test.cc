@@ -48,6 +48,15 @@ TEST(Processes, ServerAndTwoWorkersOverLoopback) {
                               "worker2");
 
   std::string out, err;
+  // Both workers have said hello (asked for work) before there is any, so both are
+  // listed below however fast the grid trains (a bounded wait).
+  bool both = false;
+  for (int i = 0; i < 600 && !both; ++i) {
+    both = Actgrid({"workers", "--server", address}, "workers_hello", &out, &err) == 0 &&
+           out.find("w1") != std::string::npos && out.find("w2") != std::string::npos;
+    if (!both) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(both) << out << err;
   // The server may still be starting: submit retries through the channel's backoff.
   int code = ActgridWithRetry({"submit", grid, "--server", address, "--watch", "--no-progress"}, "submit", &out, &err);
   ASSERT_EQ(code, 0) << out << err << Slurp(server.err);
