@@ -23,22 +23,13 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/free_port.h"
+
 namespace actgrid::e2e {
 
 inline const std::string kBin = ACTGRID_BINARY_DIR;
 
-// A TCP port nobody listens on right now.
-inline int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using actgrid::testing::FreePort;  // a TCP port nobody listens on right now
 
 inline std::string Slurp(const std::string& path) {
   std::ifstream in(path);

@@ -2,10 +2,6 @@
 // the pending lease call's deadline.
 #include "worker/runner/remote_worker.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -14,24 +10,13 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/free_port.h"
+
 namespace actgrid::runner {
 namespace {
 
-// A loopback port with nothing listening on it.
-int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST(RemoteWorker, StopsAtOnceWhileItsCoordinatorIsUnreachable) {
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(UnusedPort()), grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(actgrid::testing::FreePort()), grpc::InsecureChannelCredentials());
   WorkerOptions options;
   options.threads = 1;
   options.worker_id = "lonely";
