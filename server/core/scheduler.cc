@@ -599,6 +599,7 @@ absl::Status Scheduler::StoreFull(const absl::Status& status, const std::vector<
 }
 
 void Scheduler::StoreWrote() {
+  if (!store_full_.load(std::memory_order_relaxed)) return;  // the usual case, without the lock
   bool was_full = false;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -164,7 +165,8 @@ class Scheduler {
   // A write failed for want of room in the database (since the operator was told), and
   // when the last one did: leases do not expire until a lease period plus
   // kFullDatabaseGraceMs after it, since workers were told to hold on and retry.
-  bool store_full_ = false;
+  // store_full_ is atomic so that every successful write can check it without mu_.
+  std::atomic<bool> store_full_{false};
   int64_t last_full_ms_ = 0;
   uint64_t failure_seq_ = 0;
 };
