@@ -174,8 +174,8 @@ int SubmitCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const
   }
   std::fprintf(err, "grid %s submitted as %lld: %d trials", grid->name.c_str(),
                static_cast<long long>(response->grid_id()), response->trials());
-  if (response->reused()) std::fprintf(err, ", %d already finished (reused)", response->reused());
   if (response->shared()) std::fprintf(err, ", %d already queued by other grids", response->shared());
+  if (const std::string reuse = ReuseText(*response); !reuse.empty()) std::fprintf(err, "; %s", reuse.c_str());
   std::fprintf(err, "\n");
   std::fprintf(out, "%lld\n", static_cast<long long>(response->grid_id()));
   std::fflush(out);

@@ -140,8 +140,7 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   }
   const std::string grid_ref = std::to_string(submitted->grid_id());
   std::fprintf(err, "grid %s stored in %s", grid_ref.c_str(), options.db_path.c_str());
-  if (submitted->reused() > 0)
-    std::fprintf(err, "; %d of its trials were already finished there and are reused", submitted->reused());
+  if (const std::string reuse = ReuseText(*submitted); !reuse.empty()) std::fprintf(err, "; %s", reuse.c_str());
   std::fprintf(err, "\n");
   if (dashboard)
     std::fprintf(err, "dashboard: %s#/grid/%s (live while the grid runs%s)\n", dashboard->url().c_str(),

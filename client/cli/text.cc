@@ -144,4 +144,14 @@ std::string PValue(double p) {
   return p >= 1e-4 ? absl::StrFormat("%.4f", p) : absl::StrFormat("%.2g", p);
 }
 
+std::string ReuseText(const v1::SubmitGridResponse& response) {
+  if (response.reused() == 0 && response.earlier_size() == 0) return "";
+  std::string text = absl::StrCat("reused ", response.reused());
+  for (const v1::EngineResults& e : response.earlier())
+    absl::StrAppend(&text, "; ", e.trials(), e.trials() == 1 ? " earlier result was" : " earlier results were",
+                    " measured by engine version ", e.engine_version(), " and ", e.trials() == 1 ? "is" : "are",
+                    " measured again");
+  return text;
+}
+
 }  // namespace actgrid::cli

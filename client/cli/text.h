@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "actgrid/v1/grids.pb.h"
+
 namespace actgrid::cli {
 
 // Shortest decimal that reads back as the same double ("nan", "inf" as C++ spells them).
@@ -45,6 +47,11 @@ std::string TerminalText(const std::string& s);
 // "... and N more lines". However long a message a coordinator sends, what is
 // printed stays a screenful.
 std::string ErrorText(const std::string& message);
+
+// What a submission reused and what it measures again because an older engine measured
+// it: "reused 3; 120 earlier results were measured by engine version 1 and are measured
+// again". Empty when nothing was reused and nothing earlier exists.
+std::string ReuseText(const v1::SubmitGridResponse& response);
 
 }  // namespace actgrid::cli
 

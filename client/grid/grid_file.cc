@@ -7,7 +7,6 @@
 
 #include <algorithm>
 
-#include <openssl/evp.h>
 
 #include <cerrno>
 #include <cstring>
@@ -25,8 +24,8 @@
 #include "client/grid/grid_values.h"
 #include "client/grid/suggest.h"
 #include "client/grid/yaml_bounds.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "common/spec/trial_key.h"
+#include "worker/engine/dataset.h"
 #include "worker/engine/spec_names.h"
 #include "worker/engine/validate.h"
 #include "yaml-cpp/yaml.h"
@@ -442,7 +441,7 @@ absl::StatusOr<Grid> Expand(GridFile file, const std::atomic<bool>* cancel) {
       GridTrial trial;
       trial.spec = last ? std::move(cell.spec) : cell.spec;
       trial.spec.set_seed(grid.seeds[s]);
-      trial.key = TrialKey(trial.spec);
+      trial.key = spec::TrialKey(trial.spec);
       trial.cell = c;
       trial.seed_rank = static_cast<int>(s);
       trial.values = last ? std::move(cell.labels) : cell.labels;
@@ -497,27 +496,32 @@ absl::StatusOr<Grid> ParseGridFile(const std::string& path, const std::atomic<bo
                                                    " bytes; a grid file may have at most ", kMaxGridFileBytes,
                                                    " bytes (1 MiB)"));
   }
-  return ParseGridText(text, cancel);
+  absl::StatusOr<Grid> grid = ParseGridText(text, cancel);
+  if (!grid.ok()) return grid;
+  if (absl::Status s = AttachDatasetDigests(&*grid); !s.ok()) return s;
+  return grid;
 }
 
-std::string TrialKey(const v1::TrialSpec& spec) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    spec.SerializeToCodedStream(&coded);
+absl::Status AttachDatasetDigests(Grid* grid) {
+  std::map<std::pair<int, std::string>, std::string> digests;  // (kind, path) -> digest
+  for (GridTrial& trial : grid->trials) {
+    v1::DatasetSpec* dataset = trial.spec.mutable_dataset();
+    const auto where = std::make_pair(int(dataset->kind()), dataset->path());
+    auto it = digests.find(where);
+    if (it == digests.end()) {
+      absl::StatusOr<std::string> digest = engine::DatasetDigest(*dataset);
+      if (!digest.ok())
+        return absl::Status(digest.status().code(),
+                            absl::StrCat("dataset.path: ", digest.status().message(),
+                                         " (the machine that expands a grid hashes its dataset files, so that "
+                                         "results are filed under their content)"));
+      it = digests.emplace(where, *std::move(digest)).first;
+    }
+    if (it->second.empty()) continue;
+    dataset->set_digest(it->second);
+    trial.key = spec::TrialKey(trial.spec);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
+  return absl::OkStatus();
 }
 
 v1::SubmitGridRequest ToSubmitRequest(const grid::Grid& grid, bool dry_run) {

@@ -39,7 +39,7 @@ inline constexpr size_t kMaxErrorLineBytes = 1024;
 // One trial of a grid: its spec, key, and the value of each grid factor.
 struct GridTrial {
   v1::TrialSpec spec;
-  std::string key;                  // TrialKey(spec)
+  std::string key;                  // spec::TrialKey(spec) (common/spec/trial_key.h)
   int cell = 0;                     // index of the factor combination, 0..cells-1
   int seed_rank = 0;                // index of spec.seed in Grid::seeds
   std::vector<std::string> values;  // labels, parallel to Grid::factors ("relu", "0.1")
@@ -53,7 +53,8 @@ struct Grid {
   std::vector<GridTrial> trials;     // seed-major: every cell of seeds[0], then seeds[1], ...
 };
 
-// Parses and expands a grid file. On any error nothing is expanded and the
+// Parses and expands a grid file, with the digests of its dataset files attached
+// (AttachDatasetDigests; ParseGridText leaves them out). On any error nothing is expanded and the
 // InvalidArgument status lists the problems found, one per line, each naming the
 // field path and the bad value, with the nearest valid name where there is one:
 //   grid.activation[2]: unknown activation "relux"; did you mean "relu"?
@@ -67,8 +68,10 @@ absl::StatusOr<Grid> ParseGridText(const std::string& yaml_text, const std::atom
 // The Grids.SubmitGrid request that queues `grid` (or only validates it: dry_run).
 v1::SubmitGridRequest ToSubmitRequest(const Grid& grid, bool dry_run);
 
-// Hex SHA-256 of the deterministic serialization of a canonical TrialSpec.
-std::string TrialKey(const v1::TrialSpec& spec);
+// Sets dataset.digest on every trial whose dataset is read from files (the content
+// digest of those files, engine::DatasetDigest) and recomputes its key. ParseGridFile
+// does it; a caller of ParseGridText must before it submits. Errors name dataset.path.
+absl::Status AttachDatasetDigests(Grid* grid);
 
 }  // namespace actgrid::grid
 

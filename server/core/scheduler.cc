@@ -1,17 +1,28 @@
 // Scheduler (see scheduler.h).
 #include "server/core/scheduler.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <random>
 #include <set>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "client/grid/grid_file.h"
 #include "client/grid/grid_values.h"
+#include "common/spec/engine_version.h"
+#include "common/spec/trial_key.h"
 #include "server/core/transitions.h"
+#include "worker/engine/trainer.h"
 #include "worker/engine/validate.h"
 
 namespace actgrid::core {
@@ -30,8 +41,138 @@ constexpr size_t kMaxLabelBytes = 256;
 // plus this long before they may expire: more than a worker's longest retry backoff.
 constexpr int64_t kFullDatabaseGraceMs = 10'000;
 
+constexpr size_t kMaxBuildBytes = 256;
+
 v1::TrialState StateOfOutcome(v1::TrialOutcome outcome) {
   return outcome == v1::TRIAL_OUTCOME_DIVERGED ? v1::TRIAL_STATE_DIVERGED : v1::TRIAL_STATE_SUCCEEDED;
+}
+
+// 128 bits from the kernel's CSPRNG, as hex: a lease's secret.
+std::string NewLeaseSecret() {
+  unsigned char bytes[16];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) {
+      got += size_t(n);
+    } else if (n < 0 && errno != EINTR) {
+      std::random_device device;  // getrandom(2) missing: the same source through libstdc++
+      for (unsigned char& b : bytes) b = static_cast<unsigned char>(device());
+      got = sizeof bytes;
+    }
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : bytes) {
+    hex.push_back(kHex[b >> 4]);
+    hex.push_back(kHex[b & 15]);
+  }
+  return hex;
+}
+
+// Compares without leaking where two secrets differ through timing.
+bool SameSecret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size() || a.empty()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+bool IsSha256Hex(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+bool ReadsFiles(v1::DatasetKind kind) {
+  return kind == v1::DATASET_KIND_FASHION_MNIST || kind == v1::DATASET_KIND_IDX || kind == v1::DATASET_KIND_CSV;
+}
+
+// Summary fields that do not follow from the curve: the worker's timing, the network's
+// size (it needs the data's shape) and what measured the trial.
+bool FromTheCurve(const google::protobuf::FieldDescriptor* field) {
+  const std::string& name = field->name();
+  return name != "seconds" && name != "steps_per_second" && name != "parameters" &&
+         name != "engine_version" && name != "build";
+}
+
+// The first field of `claimed` that the curve does not imply ("best_test_acc 0.9, the
+// curve says 0.85"), or "" when every such field matches bit for bit (NaN matches NaN).
+std::string SummaryDifference(const v1::TrialSummary& claimed, const v1::TrialSummary& curve) {
+  const google::protobuf::Descriptor* d = v1::TrialSummary::descriptor();
+  const google::protobuf::Reflection* r = v1::TrialSummary::GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (!FromTheCurve(f)) continue;
+    bool same = true;
+    std::string a, b;
+    switch (f->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE: {
+        const double x = r->GetDouble(claimed, f), y = r->GetDouble(curve, f);
+        same = (std::isnan(x) && std::isnan(y)) || std::memcmp(&x, &y, sizeof x) == 0;
+        a = absl::StrCat(x);
+        b = absl::StrCat(y);
+        break;
+      }
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT32:
+        same = r->GetInt32(claimed, f) == r->GetInt32(curve, f);
+        a = absl::StrCat(r->GetInt32(claimed, f));
+        b = absl::StrCat(r->GetInt32(curve, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT64:
+        same = r->GetInt64(claimed, f) == r->GetInt64(curve, f);
+        a = absl::StrCat(r->GetInt64(claimed, f));
+        b = absl::StrCat(r->GetInt64(curve, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
+        same = r->GetBool(claimed, f) == r->GetBool(curve, f);
+        a = r->GetBool(claimed, f) ? "true" : "false";
+        b = r->GetBool(curve, f) ? "true" : "false";
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_ENUM:
+        same = r->GetEnumValue(claimed, f) == r->GetEnumValue(curve, f);
+        a = r->GetEnum(claimed, f)->name();
+        b = r->GetEnum(curve, f)->name();
+        break;
+      default:  // strings and messages: none follows from the curve
+        break;
+    }
+    if (!same) return absl::StrCat(f->name(), " ", a, ", the stored curve says ", b);
+  }
+  return "";
+}
+
+// The summary to store for a completion: recomputed from every stored epoch of the
+// attempt with the worker's own code (engine::Summarize), with the worker's timing and
+// size and this coordinator's provenance. An error says why the completion is refused.
+absl::StatusOr<v1::TrialSummary> VerifiedSummary(const v1::TrialSpec& spec, const v1::TrialSummary& claimed,
+                                                 const std::vector<v1::EpochMetrics>& epochs,
+                                                 const std::string& build) {
+  for (size_t i = 0; i < epochs.size(); ++i)
+    if (epochs[i].epoch() != int(i))
+      return absl::FailedPreconditionError(absl::StrCat("epoch ", i, " is missing from the stored curve"));
+  if (epochs.size() != size_t(claimed.epochs_run()) + 1)
+    return absl::FailedPreconditionError(absl::StrCat("the summary ends at epoch ", claimed.epochs_run(),
+                                                      ", the stored curve at epoch ", epochs.size() - 1));
+  v1::TrialSummary summary = engine::Summarize(spec, epochs);
+  if (!summary.diverged() && summary.epochs_run() != spec.train().epochs())
+    return absl::FailedPreconditionError(absl::StrCat("the curve ends at epoch ", summary.epochs_run(), " of 0..",
+                                                      spec.train().epochs(), " without diverging"));
+  if (std::string diff = SummaryDifference(claimed, summary); !diff.empty())
+    return absl::FailedPreconditionError(absl::StrCat("the summary disagrees with the stored curve: ", diff));
+  auto finite_or_zero = [](double v) { return std::isfinite(v) && v >= 0 ? v : 0.0; };
+  summary.set_seconds(finite_or_zero(claimed.seconds()));
+  summary.set_steps_per_second(finite_or_zero(claimed.steps_per_second()));
+  summary.set_parameters(std::max<int64_t>(0, claimed.parameters()));
+  summary.set_engine_version(spec::kEngineVersion);
+  std::string kept;
+  for (size_t i = 0; i < build.size() && i < kMaxBuildBytes; ++i) {
+    const unsigned char c = static_cast<unsigned char>(build[i]);
+    kept.push_back(c >= 0x20 && c < 0x7f ? char(c) : '?');
+  }
+  summary.set_build(kept);
+  return summary;
 }
 
 }  // namespace
@@ -97,7 +238,7 @@ absl::Status Scheduler::Recover() {
   if (!grids.ok()) return grids.status();
   const int64_t now = clock_->NowMs();
   std::vector<int64_t> orphans_pending;
-  std::vector<std::pair<int64_t, int>> orphans_leased, in_process;
+  std::vector<std::pair<int64_t, int>> orphans_leased, in_process, unsecret;
   {
     std::lock_guard<std::mutex> lock(mu_);
     trials_.clear();
@@ -114,6 +255,7 @@ absl::Status Scheduler::Recover() {
       t.attempt = r.attempt;
       t.failures = r.failures;
       t.worker_id = r.worker_id;
+      t.secret = r.lease_secret;
       t.deadline_ms = now + options_.lease_ms;  // give holders time to reconnect
       trials_.emplace(t.id, std::move(t));
     }
@@ -133,6 +275,7 @@ absl::Status Scheduler::Recover() {
       } else {
         leased_.insert(id);
         if (t.worker_id == kInProcessWorkerId) in_process.push_back({id, t.attempt});
+        else if (t.secret.empty()) unsecret.push_back({id, t.attempt});
       }
     }
     for (int64_t id : orphans_pending) trials_.erase(id);
@@ -148,6 +291,11 @@ absl::Status Scheduler::Recover() {
   for (const auto& [id, attempt] : in_process) {
     store::AttemptEnd end{id, attempt, v1::TRIAL_STATE_PENDING, std::nullopt,
                           "released: the in-process worker stopped with its coordinator", false, now};
+    EndAttempt(id, attempt, v1::TRIAL_STATE_LEASED, end).IgnoreError();
+  }
+  for (const auto& [id, attempt] : unsecret) {
+    store::AttemptEnd end{id, attempt, v1::TRIAL_STATE_PENDING, std::nullopt,
+                          "released: leased by an older coordinator, without a lease secret", false, now};
     EndAttempt(id, attempt, v1::TRIAL_STATE_LEASED, end).IgnoreError();
   }
   return absl::OkStatus();
@@ -260,7 +408,17 @@ std::string Scheduler::ValidateSubmission(const v1::SubmitGridRequest& r, std::v
         add(absl::StrCat(at, ".spec.", line));
       continue;
     }
-    std::string key = grid::TrialKey(t.spec());
+    const std::string& digest = t.spec().dataset().digest();
+    if (ReadsFiles(t.spec().dataset().kind()) ? !IsSha256Hex(digest) : !digest.empty()) {
+      add(absl::StrCat(at, ".spec.dataset.digest: ",
+                       ReadsFiles(t.spec().dataset().kind())
+                           ? "a dataset read from files needs the SHA-256 of their content (64 lowercase hex "
+                             "digits; actgrid sets it when it expands a grid file), got "
+                           : "only a dataset read from files has a digest, got ",
+                       Echo(digest)));
+      continue;
+    }
+    std::string key = spec::TrialKey(t.spec());
     if (auto [it, fresh] = key_at.emplace(key, i); !fresh)
       add(absl::StrCat(at, ".spec: the same trial as trials[", it->second, "] (a grid holds each trial once)"));
     keys->push_back(std::move(key));
@@ -301,11 +459,17 @@ absl::StatusOr<v1::SubmitGridResponse> Scheduler::Submit(const v1::SubmitGridReq
   grid.created_ms = clock_->NowMs();
   for (int i = 0; i < request.trials_size(); ++i) {
     const auto& t = request.trials(i);
-    grid.trials.push_back({t.spec(), keys[i], t.cell(), t.seed_rank(), {t.values().begin(), t.values().end()}});
+    grid.trials.push_back({t.spec(), keys[i], spec::SpecKey(t.spec()), t.cell(), t.seed_rank(),
+                           {t.values().begin(), t.values().end()}});
   }
   auto created = store_->CreateGrid(grid);
   if (!created.ok()) return created.status();
   response.set_grid_id(created->grid_id);
+  for (const auto& [version, count] : created->earlier) {
+    v1::EngineResults* earlier = response.add_earlier();
+    earlier->set_engine_version(version);
+    earlier->set_trials(count);
+  }
 
   // Trials that were FAILED or CANCELLED went back to PENDING: read their attempt.
   std::map<int64_t, store::TrialRow> revived;
@@ -456,6 +620,13 @@ absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRe
     return absl::InvalidArgumentError(absl::StrCat("threads: must be in 0..65536, got ", request.threads()));
   if (request.max_trials() < 1 || request.max_trials() > 1024)
     return absl::InvalidArgumentError(absl::StrCat("max_trials: must be in 1..1024, got ", request.max_trials()));
+  if (request.engine_version() != spec::kEngineVersion)
+    return absl::FailedPreconditionError(absl::StrCat(
+        "engine_version: this coordinator files results under engine version ", spec::kEngineVersion,
+        " and leases only to workers of the same; worker ", Echo(request.worker_id()), " has ",
+        request.engine_version() == 0 ? std::string("none (an older actgrid)")
+                                      : absl::StrCat("version ", request.engine_version()),
+        ": run the same actgrid release on both"));
   ExpireLeases();
   const int64_t now = clock_->NowMs();
   v1::WorkerInfo info;
@@ -477,8 +648,9 @@ absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRe
       ++t.attempt;
       t.worker_id = request.worker_id();
       t.deadline_ms = now + options_.lease_ms;
+      t.secret = NewLeaseSecret();
       leased_.insert(id);
-      grants.push_back({id, t.attempt, t.worker_id, t.deadline_ms});
+      grants.push_back({id, t.attempt, t.worker_id, t.deadline_ms, t.secret});
     }
   }
   v1::LeaseTrialsResponse response;
@@ -511,6 +683,7 @@ absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRe
       t.attempt = grants[i].attempt;
       t.worker_id = grants[i].worker_id;
       t.deadline_ms = grants[i].deadline_ms;
+      t.secret = grants[i].lease_secret;
       leased_.insert(t.id);
       v1::Lease* lease = response.add_leases();
       lease->set_trial_id(t.id);
@@ -518,6 +691,7 @@ absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRe
       lease->set_attempt(grants[i].attempt);
       *lease->mutable_spec() = *t.spec;
       lease->set_deadline_ms(grants[i].deadline_ms);
+      lease->set_lease_secret(grants[i].lease_secret);
     }
     Bump();
   }
@@ -548,6 +722,37 @@ absl::StatusOr<v1::ReportAck> Scheduler::Report(const v1::ReportBatch& batch) {
   }
   std::vector<store::Renewal> renewals;
   for (const auto& h : batch.heartbeats()) renewals.push_back({h.trial_id(), h.attempt()});
+  {
+    // Only the holder of a lease, quoting its secret, may report for it, and only
+    // epochs of its spec. A current lease named by anyone else is STALE to the store:
+    // its rows go in under attempt -1, which no trial ever has. (Other attempts the
+    // store refuses by itself, or calls CANCELLED.)
+    std::unordered_map<int64_t, bool> held;
+    auto holds = [&](int64_t id, int attempt, const std::string& secret) {
+      auto t = trials_.find(id);
+      const bool current = t != trials_.end() && t->second.state == v1::TRIAL_STATE_LEASED &&
+                           t->second.attempt == attempt;
+      const bool ok = !current || Holds(id, attempt, batch.worker_id(), secret);
+      auto [it, fresh] = held.emplace(id, ok);
+      if (!fresh) it->second = it->second && ok;
+      return current && ok;
+    };
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int i = 0; i < batch.epochs_size(); ++i) {
+      const auto& e = batch.epochs(i);
+      const bool holder = holds(e.trial_id(), e.attempt(), e.lease_secret());
+      auto it = trials_.find(e.trial_id());
+      if (holder && e.metrics().epoch() > it->second.spec->train().epochs())
+        return absl::InvalidArgumentError(absl::StrCat("epochs[", i, "]: epoch ", e.metrics().epoch(),
+                                                       " is outside trial ", e.trial_id(), "'s epochs 0..",
+                                                       it->second.spec->train().epochs()));
+    }
+    for (const auto& h : batch.heartbeats()) holds(h.trial_id(), h.attempt(), h.lease_secret());
+    for (auto& row : rows)
+      if (!held[row.trial_id]) row.attempt = -1;
+    for (auto& renewal : renewals)
+      if (!held[renewal.trial_id]) renewal.attempt = -1;
+  }
   const int64_t deadline = clock_->NowMs() + options_.lease_ms;
   auto verdicts = store_->AppendEpochs(rows, renewals, deadline);
   if (!verdicts.ok()) {
@@ -636,17 +841,26 @@ absl::Status Scheduler::EndAttempt(int64_t id, int attempt, v1::TrialState from,
   return absl::OkStatus();
 }
 
-int Scheduler::HolderFailures(int64_t id, int attempt) const {
-  std::lock_guard<std::mutex> lock(mu_);
+bool Scheduler::Holds(int64_t id, int attempt, const std::string& worker_id, const std::string& secret) const {
   auto it = trials_.find(id);
-  if (it == trials_.end() || it->second.state != v1::TRIAL_STATE_LEASED || it->second.attempt != attempt)
-    return -1;
-  return it->second.failures;
+  return it != trials_.end() && it->second.state == v1::TRIAL_STATE_LEASED && it->second.attempt == attempt &&
+         it->second.worker_id == worker_id && SameSecret(it->second.secret, secret);
+}
+
+int Scheduler::HolderFailures(int64_t id, int attempt, const std::string& worker_id,
+                              const std::string& secret) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!Holds(id, attempt, worker_id, secret)) return -1;
+  return trials_.at(id).failures;
 }
 
 absl::Status Scheduler::StaleError(int64_t id, int attempt) {
   auto row = store_->GetTrial(id);
   if (!row.ok()) return row.status();
+  if (row->state == v1::TRIAL_STATE_LEASED && row->attempt == attempt)
+    return absl::FailedPreconditionError(absl::StrCat("trial ", row->id, " attempt ", attempt,
+                                                      ": not this worker's lease, or the wrong lease secret; "
+                                                      "nothing changes"));
   return absl::FailedPreconditionError(absl::StrCat("trial ", row->id, " is ", StateName(row->state),
                                                     " at attempt ", row->attempt, "; attempt ", attempt,
                                                     " is stale"));
@@ -656,17 +870,57 @@ absl::Status Scheduler::Complete(const v1::CompleteTrialRequest& request) {
   const auto outcome = request.summary().outcome();
   if (outcome != v1::TRIAL_OUTCOME_SUCCEEDED && outcome != v1::TRIAL_OUTCOME_DIVERGED)
     return absl::InvalidArgumentError("summary.outcome: must be SUCCEEDED or DIVERGED");
-  const int failures = HolderFailures(request.trial_id(), request.attempt());
+  const int failures =
+      HolderFailures(request.trial_id(), request.attempt(), request.worker_id(), request.lease_secret());
   if (failures < 0) return StaleError(request.trial_id(), request.attempt());
+  std::shared_ptr<const v1::TrialSpec> spec;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    spec = trials_.at(request.trial_id()).spec;
+  }
+  const int last = request.summary().epochs_run();
+  if (last < 0 || last > spec->train().epochs())
+    return RefuseCompletion(request, failures, absl::StrCat("epochs_run ", last, " is outside the spec's 0..",
+                                                            spec->train().epochs()));
   store::AttemptEnd end{request.trial_id(), request.attempt(), StateOfOutcome(outcome), request.summary(),
                         "", false, clock_->NowMs()};
+  std::string refused;  // set when the store's copy of the curve does not bear the summary out
+  end.verify = [&](const std::vector<v1::EpochMetrics>& epochs, v1::TrialSummary* summary) -> absl::Status {
+    absl::StatusOr<v1::TrialSummary> verified = VerifiedSummary(*spec, *summary, epochs, request.build());
+    if (!verified.ok()) {
+      refused = std::string(verified.status().message());
+      return verified.status();
+    }
+    *summary = *std::move(verified);
+    return absl::OkStatus();
+  };
   absl::Status s = EndAttempt(request.trial_id(), request.attempt(), v1::TRIAL_STATE_LEASED, end);
+  if (!s.ok() && !refused.empty()) return RefuseCompletion(request, failures, refused);
   if (s.ok()) Notify({request.trial_id()});
   return s;
 }
 
+absl::Status Scheduler::RefuseCompletion(const v1::CompleteTrialRequest& request, int failures,
+                                         const std::string& why) {
+  const std::string message =
+      absl::StrCat("completion of trial ", request.trial_id(), " attempt ", request.attempt(), " by worker ",
+                   Echo(request.worker_id()), " refused: ", why);
+  if (options_.log) options_.log(message);
+  store::AttemptEnd end{request.trial_id(), request.attempt(), v1::TRIAL_STATE_PENDING, std::nullopt,
+                        message, true, clock_->NowMs()};
+  if (failures + 1 >= options_.max_attempts) {
+    end.to = v1::TRIAL_STATE_FAILED;
+    end.error += absl::StrCat(" (after ", failures + 1, " attempts)");
+  }
+  absl::Status s = EndAttempt(request.trial_id(), request.attempt(), v1::TRIAL_STATE_LEASED, end);
+  if (s.ok() && end.to == v1::TRIAL_STATE_FAILED) Notify({request.trial_id()});
+  if (!s.ok() && !absl::IsFailedPrecondition(s)) return s;
+  return absl::FailedPreconditionError(message);
+}
+
 absl::Status Scheduler::Fail(const v1::FailTrialRequest& request) {
-  const int failures = HolderFailures(request.trial_id(), request.attempt());
+  const int failures =
+      HolderFailures(request.trial_id(), request.attempt(), request.worker_id(), request.lease_secret());
   if (failures < 0) return StaleError(request.trial_id(), request.attempt());
   // A worker's error text is kept as the trial's last error: bounded, not refused.
   std::string error = request.error().substr(0, kMaxErrorBytes);
@@ -738,6 +992,7 @@ void Scheduler::Reconcile(int64_t trial_id) {
     t.attempt = row->attempt;
     t.failures = row->failures;
     t.worker_id = row->worker_id;
+    t.secret = row->lease_secret;
     if (row->state == v1::TRIAL_STATE_PENDING) {
       Enqueue(t);
     } else {

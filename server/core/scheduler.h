@@ -5,6 +5,13 @@
 //
 // The store is the source of truth (every fencing check is repeated inside its write
 // transaction); the scheduler keeps the unfinished trials in memory to lease fast.
+//
+// Nothing a worker says is taken on trust: a lease is bound to the worker that took it
+// by an unguessable secret that every report and completion must quote; epochs must
+// lie within the spec; a completion must cover the spec's epochs (or end at a recorded
+// divergence), and the summary stored is the one the coordinator recomputes from the
+// stored curve, inside the same transaction. Leases go only to workers of this
+// build's engine version, which is part of every trial key.
 #ifndef ACTGRID_SERVER_CORE_SCHEDULER_H_
 #define ACTGRID_SERVER_CORE_SCHEDULER_H_
 
@@ -108,6 +115,7 @@ class Scheduler {
     int failures = 0;
     std::string worker_id;
     int64_t deadline_ms = 0;
+    std::string secret;  // the current lease's secret
     std::vector<Member> members;
     Order order;
   };
@@ -128,8 +136,11 @@ class Scheduler {
   // the caller saw; the transition is checked first.
   absl::Status EndAttempt(int64_t id, int attempt, v1::TrialState from, store::AttemptEnd end);
   void Notify(const std::vector<int64_t>& finished);
-  // The failures of `id` when it is leased with `attempt`, else -1.
-  int HolderFailures(int64_t id, int attempt) const;
+  // The failures of `id` when it is leased with `attempt` to `worker_id` under
+  // `secret`, else -1.
+  int HolderFailures(int64_t id, int attempt, const std::string& worker_id, const std::string& secret) const;
+  // Whether `id` is leased with `attempt` to `worker_id` under `secret` (mu_ held).
+  bool Holds(int64_t id, int attempt, const std::string& worker_id, const std::string& secret) const;
   // FailedPrecondition saying what the trial is now (NotFound when unknown).
   absl::Status StaleError(int64_t id, int attempt);
   absl::StatusOr<v1::Grid> ToGrid(const store::GridRow& row);
@@ -141,6 +152,9 @@ class Scheduler {
   void StoreWrote();  // a write went through: tells the operator when that ends a full spell
   std::string ValidateSubmission(const v1::SubmitGridRequest& r, std::vector<std::string>* keys,
                                  std::vector<std::string>* errors) const;
+  // A completion whose summary is not the one its stored curve implies, or whose
+  // curve does not cover the spec, is refused and counted as a failed attempt.
+  absl::Status RefuseCompletion(const v1::CompleteTrialRequest& request, int failures, const std::string& why);
 
   store::Store* store_;
   const Clock* clock_;

@@ -57,6 +57,8 @@ void BindSummary(sql::Stmt& stmt, int first, const v1::TrialSummary& s) {
   stmt.Bind(i++, s.epochs_run());
   stmt.Bind(i++, static_cast<int64_t>(s.parameters()));
   stmt.Bind(i++, s.born_dead());
+  stmt.Bind(i++, s.engine_version());
+  stmt.Bind(i++, s.build());
 }
 
 v1::TrialSummary ReadSummary(const sql::Stmt& stmt, int first) {
@@ -83,6 +85,8 @@ v1::TrialSummary ReadSummary(const sql::Stmt& stmt, int first) {
   s.set_epochs_run(stmt.Int(i++));
   s.set_parameters(stmt.Int64(i++));
   s.set_born_dead(stmt.Int64(i++) != 0);  // NULL (measured before schema 4) reads as false
+  s.set_engine_version(stmt.Int(i++));
+  s.set_build(stmt.Text(i++));
   return s;
 }
 
@@ -197,6 +201,7 @@ absl::StatusOr<TrialRow> ReadTrialRow(const sql::Stmt& stmt) {
   row.deadline_ms = stmt.Int64(7);
   row.last_error = stmt.Text(8);
   row.epochs_done = stmt.Int(9);
+  row.lease_secret = stmt.Text(10);
   return row;
 }
 
@@ -247,12 +252,17 @@ absl::Status ForEachRecord(absl::string_view chunk, int64_t trial_id,
     if (chunk.size() - at < kRecordHeadBytes) break;
     std::memcpy(&epoch, chunk.data() + at, sizeof(epoch));
     std::memcpy(&layers, chunk.data() + at + sizeof(epoch), sizeof(layers));
+    const bool extended = layers >= 0 && (layers & kRecordExtended) != 0;
+    if (extended) layers &= ~kRecordExtended;
+    const size_t head = kRecordHeadBytes + (extended ? sizeof(int64_t) : 0);
     const size_t layer_bytes = size_t(std::max(layers, 0)) * kLayerBytes;
-    if (layers < 0 || chunk.size() - at - kRecordHeadBytes < layer_bytes) break;
+    if (layers < 0 || chunk.size() - at < head || chunk.size() - at - head < layer_bytes) break;
     e.epoch = epoch;
     std::memcpy(e.values, chunk.data() + at + 2 * sizeof(int32_t), sizeof(e.values));
-    e.layers = chunk.substr(at + kRecordHeadBytes, layer_bytes);
-    at += kRecordHeadBytes + layer_bytes;
+    e.nonfinite_params = 0;
+    if (extended) std::memcpy(&e.nonfinite_params, chunk.data() + at + kRecordHeadBytes, sizeof(int64_t));
+    e.layers = chunk.substr(at + head, layer_bytes);
+    at += head + layer_bytes;
     if (absl::Status status = fn(e); !status.ok()) return status;
   }
   if (at != chunk.size())
@@ -270,7 +280,8 @@ int CurveColumnIndex(absl::string_view name) {
 
 void AppendEpochRecord(const v1::EpochMetrics& m, std::string* chunk) {
   const int32_t epoch = m.epoch();
-  const int32_t layers = m.layers_size();
+  const int32_t layers = m.layers_size();  // at most a few thousand: below kRecordExtended
+  const int64_t nonfinite = m.nonfinite_params();
   // Every NaN is stored as the one quiet NaN, as a NULL REAL reads back: a value
   // reads the same whichever table it went through.
   auto canonical = [](double v) { return std::isnan(v) ? double(NAN) : v; };
@@ -279,12 +290,18 @@ void AppendEpochRecord(const v1::EpochMetrics& m, std::string* chunk) {
       canonical(m.test_acc()),        canonical(m.dead_fraction()),  canonical(m.sparsity()),
       canonical(m.grad_norm_first()), canonical(m.grad_norm_last()), canonical(m.seconds())};
   const size_t start = chunk->size();
-  chunk->resize(start + kRecordHeadBytes + size_t(layers) * kLayerBytes);
+  const size_t extra = nonfinite != 0 ? sizeof(int64_t) : 0;
+  chunk->resize(start + kRecordHeadBytes + extra + size_t(layers) * kLayerBytes);
   char* p = chunk->data() + start;
+  const int32_t layers_field = nonfinite != 0 ? (layers | kRecordExtended) : layers;
   std::memcpy(p, &epoch, sizeof(epoch));
-  std::memcpy(p + sizeof(epoch), &layers, sizeof(layers));
+  std::memcpy(p + sizeof(epoch), &layers_field, sizeof(layers_field));
   std::memcpy(p + 2 * sizeof(int32_t), values, sizeof(values));
   p += kRecordHeadBytes;
+  if (extra != 0) {
+    std::memcpy(p, &nonfinite, sizeof(nonfinite));
+    p += extra;
+  }
   for (const v1::LayerMetrics& l : m.layers()) {
     const int32_t index = l.layer();
     const double v[5] = {canonical(l.dead_fraction()), canonical(l.sparsity()), canonical(l.grad_norm()),
@@ -306,6 +323,7 @@ absl::Status ToMetrics(const StoredEpoch& e, v1::EpochMetrics* m) {
   m->set_grad_norm_first(e.values[6]);
   m->set_grad_norm_last(e.values[7]);
   m->set_seconds(e.values[8]);
+  m->set_nonfinite_params(e.nonfinite_params);
   return DecodeLayers(e.layers, m);
 }
 

@@ -25,16 +25,19 @@ absl::StatusOr<std::vector<std::string>> DecodeList(absl::string_view text);
 // The summaries columns after trial_id, in TrialSummary field order. A macro so that
 // SQL statements can be composed as string literals (the statement cache keys on
 // their addresses).
-#define ACTGRID_SUMMARY_COLUMNS                                                             \
+// The numeric ones (ACTGRID_SUMMARY_METRIC_COLUMNS) are what analyses may select by name;
+// engine_version and build say what measured the trial.
+#define ACTGRID_SUMMARY_METRIC_COLUMNS                                                      \
   "outcome, final_test_acc, best_test_acc, best_epoch, final_test_loss, final_train_loss, " \
   "epochs_to_target, auc_test_acc, init_sparsity, final_sparsity, init_dead_fraction, "     \
   "final_dead_fraction, max_dead_fraction, grad_ratio, diverged, diverged_epoch, seconds, " \
   "steps_per_second, epochs_run, parameters, born_dead"
-inline constexpr int kSummaryColumnCount = 21;
+#define ACTGRID_SUMMARY_COLUMNS ACTGRID_SUMMARY_METRIC_COLUMNS ", engine_version, build"
+inline constexpr int kSummaryColumnCount = 23;
 
-// Binds the summary's kSummaryColumnCount values to parameters first..first+20.
+// Binds the summary's kSummaryColumnCount values to parameters first..first+22.
 void BindSummary(sql::Stmt& stmt, int first, const v1::TrialSummary& summary);
-// Reads a summary from columns first..first+19 (NULL reals read back as NaN).
+// Reads a summary from columns first..first+22 (NULL reals read back as NaN).
 v1::TrialSummary ReadSummary(const sql::Stmt& stmt, int first);
 
 // The epochs metric columns after (trial_id, epoch), in EpochMetrics field order; the
@@ -55,8 +58,9 @@ std::string EncodeLayers(const v1::EpochMetrics& metrics);
 absl::Status DecodeLayers(absl::string_view blob, v1::EpochMetrics* metrics);
 
 // The trials columns a TrialRow is read from, in ReadTrialRow's order.
-#define ACTGRID_TRIAL_COLUMNS \
-  "id, trial_key, spec, state, attempt, failures, worker_id, deadline_ms, last_error, epochs_done"
+#define ACTGRID_TRIAL_COLUMNS                                                                \
+  "id, trial_key, spec, state, attempt, failures, worker_id, deadline_ms, last_error, epochs_done, " \
+  "lease_secret"
 // DataLoss when the stored spec does not parse.
 absl::StatusOr<TrialRow> ReadTrialRow(const sql::Stmt& stmt);
 
@@ -83,13 +87,17 @@ int CurveColumnIndex(absl::string_view name);
 // the epoch (int32), its layer count n (int32), the kCurveColumnCount values
 // (ACTGRID_CURVE_COLUMNS order, IEEE doubles) and n layers as in EncodeLayers, all
 // little-endian. One row per report instead of one per epoch is what lets a single
-// SQLite writer take a hundred thousand epochs a second.
+// SQLite writer take a hundred thousand epochs a second. An epoch with non-finite
+// parameters (schema version 5) sets kRecordExtended in its layer count and stores
+// nonfinite_params as an int64 right after the values; other records are as before.
+inline constexpr int32_t kRecordExtended = int32_t{1} << 30;
 void AppendEpochRecord(const v1::EpochMetrics& metrics, std::string* chunk);
 
 // One stored epoch as read back; `layers` points into the row being read.
 struct StoredEpoch {
   int epoch = 0;
   double values[kCurveColumnCount] = {};  // ACTGRID_CURVE_COLUMNS order
+  int64_t nonfinite_params = 0;
   absl::string_view layers;               // EncodeLayers format
 };
 // The metrics of a stored epoch; DataLoss when its layers are corrupt.

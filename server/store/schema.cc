@@ -174,7 +174,25 @@ constexpr const char* kMigration4 = R"sql(
 ALTER TABLE summaries ADD COLUMN born_dead INTEGER;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4};
+// Provenance and lease secrets.
+//  - trials.spec_key: the spec's own key without engine version (common/spec/trial_key.h).
+//    Trial keys of earlier versions were exactly that, so they are copied; from this
+//    version on, trial_key also covers the engine version, and results of earlier
+//    engines are never reused for new grids (CreateGrid counts them instead).
+//  - trials.lease_secret: the current lease's secret, which survives a coordinator
+//    restart. Leases from before this version have none and are released on recovery.
+//  - summaries.engine_version and build: what measured the trial. Trials measured
+//    before versions were recorded are engine version 1, build unknown ('').
+constexpr const char* kMigration5 = R"sql(
+ALTER TABLE trials ADD COLUMN spec_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE trials ADD COLUMN lease_secret TEXT NOT NULL DEFAULT '';
+UPDATE trials SET spec_key = trial_key;
+CREATE INDEX trials_by_spec_key ON trials(spec_key);
+ALTER TABLE summaries ADD COLUMN engine_version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE summaries ADD COLUMN build TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
 

@@ -8,6 +8,8 @@
 #define ACTGRID_SERVER_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,7 +26,7 @@
 namespace actgrid::store {
 
 // The schema version this build writes; older files are migrated on Open.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 struct StoreOptions {
   std::string path;        // a file, or ":memory:" (private to this Store, shared by its connections)
@@ -46,7 +48,8 @@ struct StoreOptions {
 
 struct NewGridTrial {
   v1::TrialSpec spec;
-  std::string key;                  // trial key (hex SHA-256 of the canonical spec)
+  std::string key;                  // trial key (common/spec/trial_key.h: spec and engine version)
+  std::string spec_key;             // the spec alone: finds earlier engines' results
   int cell = 0;
   int seed_rank = 0;
   std::vector<std::string> values;  // factor labels, parallel to NewGrid::factors
@@ -64,6 +67,9 @@ struct CreatedGrid {
   int64_t grid_id = 0;
   std::vector<int64_t> trial_ids;           // parallel to NewGrid::trials
   std::vector<v1::TrialState> prior_state;  // the state the trial had before: UNSPECIFIED when new
+  // New trials whose spec was measured before by another engine version only: how many,
+  // by the newest such version.
+  std::map<int, int> earlier;
 };
 
 // A trial as the scheduler sees it.
@@ -78,6 +84,7 @@ struct TrialRow {
   int64_t deadline_ms = 0;  // current lease's deadline
   std::string last_error;
   int epochs_done = 0;      // epochs stored for the current attempt
+  std::string lease_secret; // the current or last lease's secret ("" before schema 5)
 };
 
 // Where a trial sits in a grid.
@@ -159,6 +166,7 @@ struct LeaseGrant {
   int attempt = 0;  // must be the stored attempt + 1
   std::string worker_id;
   int64_t deadline_ms = 0;
+  std::string lease_secret = "";
 };
 
 struct EpochRow {
@@ -189,6 +197,11 @@ struct AttemptEnd {
   std::string error;                                // kept as last_error when not empty
   bool counts_as_failure = false;                   // increments failures (failed or expired)
   int64_t now_ms = 0;
+  // SUCCEEDED and DIVERGED: when set, called inside the write transaction with every
+  // stored epoch of the attempt (in epoch order, with their layers); it may replace the
+  // summary to store, and an error from it ends the call with that error, nothing
+  // changed. The coordinator recomputes the summary from the curve here.
+  std::function<absl::Status(const std::vector<v1::EpochMetrics>& epochs, v1::TrialSummary* summary)> verify = nullptr;
 };
 
 class Store {
@@ -204,7 +217,8 @@ class Store {
 
   // Inserts the grid and its positions. A trial whose key is already stored is
   // reused: SUCCEEDED, DIVERGED, PENDING and LEASED trials are left as they are;
-  // FAILED and CANCELLED ones go back to PENDING with failures = 0.
+  // FAILED and CANCELLED ones go back to PENDING with failures = 0. New trials whose
+  // spec key has finished results of another engine version are counted in `earlier`.
   virtual absl::StatusOr<CreatedGrid> CreateGrid(const NewGrid& grid) = 0;
 
   // Marks the grid cancelled (its trials are cancelled through EndAttempt/CancelPending).
@@ -230,9 +244,9 @@ class Store {
                                                            int64_t deadline_ms) = 0;
 
   // Ends the trial's current attempt when it is LEASED with end.attempt (for
-  // to == CANCELLED also when PENDING). SUCCEEDED/DIVERGED store the summary and
-  // require epochs 0..summary.epochs_run stored (InvalidArgument naming the missing
-  // epoch otherwise, nothing changes). Errors: FailedPrecondition for a stale attempt
+  // to == CANCELLED also when PENDING). SUCCEEDED/DIVERGED store the summary (after
+  // end.verify) and require epochs 0..summary.epochs_run stored (InvalidArgument
+  // naming the missing epoch otherwise, nothing changes). Errors: FailedPrecondition for a stale attempt
   // or a trial not in a state that can end; NotFound for an unknown trial.
   virtual absl::Status EndAttempt(const AttemptEnd& end) = 0;
 

@@ -31,7 +31,7 @@ namespace {
 const std::vector<std::string>& SummaryFields() {
   static const std::vector<std::string> fields = [] {
     std::vector<std::string> out;
-    for (absl::string_view f : absl::StrSplit(ACTGRID_SUMMARY_COLUMNS, ", ")) out.emplace_back(f);
+    for (absl::string_view f : absl::StrSplit(ACTGRID_SUMMARY_METRIC_COLUMNS, ", ")) out.emplace_back(f);
     return out;
   }();
   return fields;

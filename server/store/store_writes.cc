@@ -32,8 +32,12 @@ constexpr const char* kResubmitTrial =
     "UPDATE trials SET state = 1, failures = 0, epochs_done = 0, finished_ms = NULL "
     "WHERE id = ?1";
 constexpr const char* kInsertTrial =
-    "INSERT INTO trials(trial_key, spec, state, epochs_total, created_ms) "
-    "VALUES(?1, ?2, 1, ?3, ?4)";
+    "INSERT INTO trials(trial_key, spec, state, epochs_total, created_ms, spec_key) "
+    "VALUES(?1, ?2, 1, ?3, ?4, ?5)";
+// The newest other engine version that finished the same spec.
+constexpr const char* kEarlierEngine =
+    "SELECT max(s.engine_version) FROM trials t JOIN summaries s ON s.trial_id = t.id "
+    "WHERE t.spec_key = ?1 AND t.state IN (3, 4)";
 constexpr const char* kInsertGridTrial =
     "INSERT INTO grid_trials(grid_id, position, trial_id, cell, seed_rank, seed, vals) "
     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -42,7 +46,7 @@ constexpr const char* kCancelPending =
     "UPDATE trials SET state = 6, finished_ms = ?2 WHERE id = ?1 AND state = 1";
 constexpr const char* kLeaseTrial =
     "UPDATE trials SET state = 2, attempt = ?2, worker_id = ?3, deadline_ms = ?4, "
-    "epochs_done = 0 WHERE id = ?1 AND state = 1 AND attempt = ?2 - 1";
+    "epochs_done = 0, lease_secret = ?5 WHERE id = ?1 AND state = 1 AND attempt = ?2 - 1";
 constexpr const char* kDeleteEpochs = "DELETE FROM epochs WHERE trial_id = ?1";
 constexpr const char* kDeleteChunks = "DELETE FROM epoch_chunks WHERE trial_id = ?1";
 constexpr const char* kInsertChunk =
@@ -66,14 +70,14 @@ constexpr const char* kEndAttemptRow =
 constexpr const char* kUpsertSummary =
     "INSERT OR REPLACE INTO summaries(trial_id, " ACTGRID_SUMMARY_COLUMNS
     ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-    "?18, ?19, ?20, ?21, ?22)";
+    "?18, ?19, ?20, ?21, ?22, ?23, ?24)";
 constexpr const char* kTouchWorker =
     "INSERT INTO workers(worker_id, hostname, threads, first_seen_ms, last_seen_ms) "
     "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(worker_id) DO UPDATE SET "
     "hostname = excluded.hostname, threads = excluded.threads, "
     "last_seen_ms = excluded.last_seen_ms";
 
-static_assert(kSummaryColumnCount == 21, "kUpsertSummary's VALUES follow ACTGRID_SUMMARY_COLUMNS");
+static_assert(kSummaryColumnCount == 23, "kUpsertSummary's VALUES follow ACTGRID_SUMMARY_COLUMNS");
 
 int64_t WallClockMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -100,6 +104,7 @@ absl::Status InsertGrid(sql::Conn& conn, const NewGrid& grid, const std::vector<
   ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt resubmit, conn.Prepare(kResubmitTrial));
   ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt insert_trial, conn.Prepare(kInsertTrial));
   ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt insert_member, conn.Prepare(kInsertGridTrial));
+  ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt earlier, conn.Prepare(kEarlierEngine));
   // A key listed twice in this grid reports the state it had before this call.
   std::unordered_map<std::string, std::pair<int64_t, v1::TrialState>> seen;
   for (size_t i = 0; i < grid.trials.size(); ++i) {
@@ -119,10 +124,17 @@ absl::Status InsertGrid(sql::Conn& conn, const NewGrid& grid, const std::vector<
         insert_trial.Bind(1, trial.key)
             .BindBlob(2, specs[i])
             .Bind(3, static_cast<int64_t>(trial.spec.train().epochs()) + 1)
-            .Bind(4, grid.created_ms);
+            .Bind(4, grid.created_ms)
+            .Bind(5, trial.spec_key);
         ACTGRID_STORE_RETURN_IF_ERROR(insert_trial.Run());
         insert_trial.Reset();
         id = conn.LastInsertRowid();
+        if (!trial.spec_key.empty()) {
+          earlier.Bind(1, trial.spec_key);
+          ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, earlier.Step());
+          if (row && !earlier.IsNull(0)) ++created->earlier[earlier.Int(0)];
+          earlier.Reset();
+        }
       } else if (prior == v1::TRIAL_STATE_FAILED || prior == v1::TRIAL_STATE_CANCELLED) {
         resubmit.Bind(1, id);
         ACTGRID_STORE_RETURN_IF_ERROR(resubmit.Run());
@@ -267,8 +279,10 @@ absl::Status EndTrialAttempt(sql::Conn& conn, const AttemptEnd& end) {
     // epochs above those): epoch `expected` must be next, up to `last`.
     std::vector<double> curves[kCurveColumnCount];  // packed into the curves row below
     for (auto& curve : curves) curve.reserve(size_t(std::min(last, 100'000)) + 1);
+    std::vector<v1::EpochMetrics> stored;  // every stored epoch, for end.verify
     int expected = 0;
     ACTGRID_STORE_RETURN_IF_ERROR(ForEachStoredEpoch(conn, end.trial_id, [&](const StoredEpoch& e) {
+      if (end.verify) ACTGRID_STORE_RETURN_IF_ERROR(ToMetrics(e, &stored.emplace_back()));
       if (e.epoch != expected || expected > last) return absl::OkStatus();
       for (int c = 0; c < kCurveColumnCount; ++c) curves[c].push_back(e.values[c]);
       ++expected;
@@ -279,9 +293,11 @@ absl::Status EndTrialAttempt(sql::Conn& conn, const AttemptEnd& end) {
                                                      end.attempt, ": epoch ", expected, " of 0..",
                                                      last, " was not reported"));
     }
+    v1::TrialSummary verified = *end.summary;
+    if (end.verify) ACTGRID_STORE_RETURN_IF_ERROR(end.verify(stored, &verified));
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt summary, conn.Prepare(kUpsertSummary));
     summary.Bind(1, end.trial_id);
-    BindSummary(summary, 2, *end.summary);
+    BindSummary(summary, 2, verified);
     ACTGRID_STORE_RETURN_IF_ERROR(summary.Run());
     ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt packed, conn.Prepare(kUpsertCurves));
     packed.Bind(1, end.trial_id);
@@ -371,7 +387,8 @@ absl::StatusOr<std::vector<bool>> SqliteStore::Lease(const std::vector<LeaseGran
       lease.Bind(1, grant.trial_id)
           .Bind(2, grant.attempt)
           .Bind(3, grant.worker_id)
-          .Bind(4, grant.deadline_ms);
+          .Bind(4, grant.deadline_ms)
+          .Bind(5, grant.lease_secret);
       ACTGRID_STORE_RETURN_IF_ERROR(lease.Run());
       lease.Reset();
       if (conn.Changes() == 0) continue;  // not PENDING, or another attempt

@@ -2,6 +2,7 @@
 // fencing of stale attempts, retries, dedupe across grids, cancel, recovery.
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -9,7 +10,9 @@
 #include "client/grid/grid_file.h"
 #include "server/core/clock.h"
 #include "server/core/scheduler.h"
+#include "common/spec/engine_version.h"
 #include "server/store/store.h"
+#include "worker/engine/trainer.h"
 #include "worker/engine/validate.h"
 
 namespace actgrid::core {
@@ -57,20 +60,30 @@ class SchedulerTest : public ::testing::Test {
     v1::LeaseTrialsRequest r;
     r.set_worker_id(worker);
     r.set_max_trials(n);
+    r.set_engine_version(spec::kEngineVersion);
     auto response = scheduler_->Lease(r);
     EXPECT_TRUE(response.ok()) << response.status();
+    for (const v1::Lease& lease : response->leases()) {
+      EXPECT_EQ(lease.lease_secret().size(), 32u);
+      holder_[{lease.trial_id(), lease.attempt()}] = worker;
+    }
     return {response->leases().begin(), response->leases().end()};
   }
 
-  // Reports epochs [from, to] of the lease; returns the verdict of its trial.
-  v1::ReportVerdict Report(const v1::Lease& lease, int from, int to, const std::string& worker = "w") {
+  // The worker that took the lease.
+  std::string Holder(const v1::Lease& lease) { return holder_[{lease.trial_id(), lease.attempt()}]; }
+
+  // Reports epochs [from, to] of the lease (as its holder unless `worker` is given);
+  // returns the verdict of its trial.
+  v1::ReportVerdict Report(const v1::Lease& lease, int from, int to, const std::string& worker = "") {
     v1::ReportBatch batch;
-    batch.set_worker_id(worker);
+    batch.set_worker_id(worker.empty() ? Holder(lease) : worker);
     batch.set_sequence(7);
     for (int e = from; e <= to; ++e) {
       auto* r = batch.add_epochs();
       r->set_trial_id(lease.trial_id());
       r->set_attempt(lease.attempt());
+      r->set_lease_secret(lease.lease_secret());
       r->mutable_metrics()->set_epoch(e);
       r->mutable_metrics()->set_test_acc(0.5 + 0.1 * e);
       r->mutable_metrics()->set_seconds(lease.attempt());  // tells attempts apart
@@ -82,18 +95,35 @@ class SchedulerTest : public ::testing::Test {
     return ack->verdicts(0).verdict();
   }
 
-  absl::Status Complete(const v1::Lease& lease, int epochs_run = 2) {
+  // What a worker would send: the summary of the epochs 0..epochs_run stored for it.
+  v1::CompleteTrialRequest Completion(const v1::Lease& lease, int epochs_run = 2) {
     v1::CompleteTrialRequest r;
     r.set_trial_id(lease.trial_id());
     r.set_attempt(lease.attempt());
-    *r.mutable_summary() = Summary(epochs_run);
-    return scheduler_->Complete(r);
+    r.set_worker_id(Holder(lease));
+    r.set_lease_secret(lease.lease_secret());
+    r.set_build("engine test build");
+    std::vector<v1::EpochMetrics> epochs;
+    if (auto stored = store_->LoadEpochs(lease.trial_id()); stored.ok())
+      for (const auto& m : *stored)
+        if (m.epoch() <= epochs_run) epochs.push_back(m);
+    *r.mutable_summary() = epochs.empty() ? Summary(epochs_run) : engine::Summarize(lease.spec(), epochs);
+    r.mutable_summary()->set_epochs_run(epochs_run);
+    r.mutable_summary()->set_seconds(1.5);
+    r.mutable_summary()->set_parameters(42);
+    return r;
+  }
+
+  absl::Status Complete(const v1::Lease& lease, int epochs_run = 2) {
+    return scheduler_->Complete(Completion(lease, epochs_run));
   }
 
   absl::Status Fail(const v1::Lease& lease, bool permanent = false, bool release = false) {
     v1::FailTrialRequest r;
     r.set_trial_id(lease.trial_id());
     r.set_attempt(lease.attempt());
+    r.set_worker_id(Holder(lease));
+    r.set_lease_secret(lease.lease_secret());
     r.set_error("boom");
     r.set_permanent(permanent);
     r.set_release(release);
@@ -103,6 +133,7 @@ class SchedulerTest : public ::testing::Test {
   v1::TrialState StateOf(int64_t trial_id) { return store_->GetTrial(trial_id)->state; }
 
   FakeClock clock_;
+  std::map<std::pair<int64_t, int>, std::string> holder_;  // (trial, attempt) -> worker
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Scheduler> scheduler_;
 };
@@ -425,6 +456,7 @@ TEST_F(SchedulerTest, WorkerRequestsAreBoundedAndNamedPrecisely) {
   v1::LeaseTrialsRequest lease;
   lease.set_worker_id(std::string(300, 'w'));
   lease.set_max_trials(1);
+  lease.set_engine_version(spec::kEngineVersion);
   auto refused = scheduler_->Lease(lease);
   ASSERT_TRUE(absl::IsInvalidArgument(refused.status()));
   EXPECT_NE(refused.status().message().find("worker_id: at most 256 bytes"), std::string::npos);
@@ -454,12 +486,188 @@ TEST_F(SchedulerTest, WorkerRequestsAreBoundedAndNamedPrecisely) {
   v1::FailTrialRequest fail;
   fail.set_trial_id(l.trial_id());
   fail.set_attempt(l.attempt());
+  fail.set_worker_id("w");
+  fail.set_lease_secret(l.lease_secret());
   fail.set_error(std::string(100000, 'x'));
   fail.set_permanent(true);
   ASSERT_TRUE(scheduler_->Fail(fail).ok());
   const std::string kept = store_->GetTrial(l.trial_id())->last_error;
   EXPECT_LT(kept.size(), 17000u);
   EXPECT_NE(kept.find("(cut)"), std::string::npos);
+}
+
+TEST_F(SchedulerTest, LeasesGoOnlyToWorkersOfThisEngineVersion) {
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "", 1)).ok());
+  v1::LeaseTrialsRequest r;
+  r.set_worker_id("old");
+  r.set_max_trials(1);
+  for (int version : {0, spec::kEngineVersion - 1, spec::kEngineVersion + 1}) {
+    r.set_engine_version(version);
+    auto refused = scheduler_->Lease(r);
+    ASSERT_TRUE(absl::IsFailedPrecondition(refused.status())) << version;
+    EXPECT_NE(refused.status().message().find("engine version"), std::string::npos) << refused.status();
+  }
+  EXPECT_EQ(Lease("w", 1).size(), 1u);
+}
+
+TEST_F(SchedulerTest, OnlyTheHolderQuotingItsSecretMayReportCompleteOrFail) {
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "", 1)).ok());
+  const v1::Lease mine = Lease("a", 1).at(0);
+  ASSERT_EQ(Report(mine, 0, 0), v1::REPORT_VERDICT_ACCEPTED);
+  v1::Lease forged = mine;  // the attempt number alone: what another worker can guess
+  forged.set_lease_secret("");
+  v1::Lease guessed = mine;
+  guessed.set_lease_secret(std::string(32, '0'));
+  // Another worker id with the right secret, the right worker id with a wrong one, or none.
+  EXPECT_EQ(Report(mine, 1, 1, "b"), v1::REPORT_VERDICT_STALE);
+  holder_[{mine.trial_id(), mine.attempt()}] = "a";
+  EXPECT_EQ(Report(forged, 1, 1), v1::REPORT_VERDICT_STALE);
+  EXPECT_EQ(Report(guessed, 1, 1), v1::REPORT_VERDICT_STALE);
+  EXPECT_EQ(store_->GetTrial(mine.trial_id())->epochs_done, 1);  // nothing of theirs stored
+  for (const v1::Lease& bad : {forged, guessed}) {
+    EXPECT_TRUE(absl::IsFailedPrecondition(Complete(bad, 0)));
+    EXPECT_TRUE(absl::IsFailedPrecondition(Fail(bad)));
+  }
+  v1::CompleteTrialRequest other = Completion(mine);
+  other.set_worker_id("b");
+  EXPECT_TRUE(absl::IsFailedPrecondition(scheduler_->Complete(other)));
+  auto row = store_->GetTrial(mine.trial_id());
+  EXPECT_EQ(row->state, v1::TRIAL_STATE_LEASED);
+  EXPECT_EQ(row->failures, 0);
+  // Heartbeats too: a forged one does not keep the lease alive.
+  v1::ReportBatch beat;
+  beat.set_worker_id("a");
+  auto* h = beat.add_heartbeats();
+  h->set_trial_id(mine.trial_id());
+  h->set_attempt(mine.attempt());
+  auto ack = scheduler_->Report(beat);
+  ASSERT_TRUE(ack.ok());
+  EXPECT_EQ(ack->verdicts(0).verdict(), v1::REPORT_VERDICT_STALE);
+  // The holder goes on undisturbed.
+  EXPECT_EQ(Report(mine, 1, 2), v1::REPORT_VERDICT_ACCEPTED);
+  EXPECT_TRUE(Complete(mine).ok());
+  EXPECT_EQ(StateOf(mine.trial_id()), v1::TRIAL_STATE_SUCCEEDED);
+}
+
+TEST_F(SchedulerTest, EpochsOutsideTheSpecAreRefused) {
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "", 1, /*epochs=*/5)).ok());
+  const v1::Lease l = Lease("w", 1).at(0);
+  v1::ReportBatch batch;
+  batch.set_worker_id("w");
+  auto* e = batch.add_epochs();
+  e->set_trial_id(l.trial_id());
+  e->set_attempt(l.attempt());
+  e->set_lease_secret(l.lease_secret());
+  e->mutable_metrics()->set_epoch(500000);
+  auto refused = scheduler_->Report(batch);
+  ASSERT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("outside trial"), std::string::npos) << refused.status();
+  EXPECT_EQ(store_->GetTrial(l.trial_id())->epochs_done, 0);
+}
+
+TEST_F(SchedulerTest, ACompletionMustCoverTheSpecsEpochs) {
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "", 1, /*epochs=*/5)).ok());
+  const v1::Lease l = Lease("w", 1).at(0);
+  ASSERT_EQ(Report(l, 0, 0), v1::REPORT_VERDICT_ACCEPTED);
+  const absl::Status short_run = Complete(l, 0);  // SUCCEEDED after epoch 0 of 0..5
+  ASSERT_TRUE(absl::IsFailedPrecondition(short_run)) << short_run;
+  EXPECT_NE(short_run.message().find("without diverging"), std::string::npos) << short_run;
+  auto row = store_->GetTrial(l.trial_id());
+  EXPECT_EQ(row->state, v1::TRIAL_STATE_PENDING);  // a failed attempt, tried again
+  EXPECT_EQ(row->failures, 1);
+  EXPECT_NE(row->last_error.find("refused"), std::string::npos) << row->last_error;
+
+  // A later grid of the same spec finds nothing to reuse.
+  auto again = scheduler_->Submit(Request("h", "", 1, 5));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->reused(), 0);
+  EXPECT_EQ(again->shared(), 1);
+
+  // Completions past the spec's last epoch are refused as well.
+  const v1::Lease next = Lease("w", 1).at(0);
+  ASSERT_EQ(Report(next, 0, 5), v1::REPORT_VERDICT_ACCEPTED);
+  EXPECT_TRUE(absl::IsFailedPrecondition(Complete(next, 6)));
+}
+
+TEST_F(SchedulerTest, TheStoredSummaryIsTheOneTheStoredCurveImplies) {
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "", 1)).ok());
+  const v1::Lease l = Lease("w", 1).at(0);
+  ASSERT_EQ(Report(l, 0, 2), v1::REPORT_VERDICT_ACCEPTED);
+  // A summary that flatters the curve: best_test_acc 0.99 where the curve peaks at 0.7.
+  v1::CompleteTrialRequest forged = Completion(l);
+  forged.mutable_summary()->set_best_test_acc(0.99);
+  std::vector<std::string> logged;
+  const absl::Status refused = scheduler_->Complete(forged);
+  ASSERT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_NE(refused.message().find("best_test_acc 0.99, the stored curve says 0.7"), std::string::npos) << refused;
+  auto row = store_->GetTrial(l.trial_id());
+  EXPECT_EQ(row->state, v1::TRIAL_STATE_PENDING);
+  EXPECT_EQ(row->failures, 1);
+
+  // The honest completion of the next attempt is stored with this coordinator's
+  // provenance and the worker's build.
+  const v1::Lease next = Lease("w", 1).at(0);
+  ASSERT_EQ(Report(next, 0, 2), v1::REPORT_VERDICT_ACCEPTED);
+  v1::CompleteTrialRequest honest = Completion(next);
+  honest.mutable_summary()->set_engine_version(99);  // not the worker's to say
+  ASSERT_TRUE(scheduler_->Complete(honest).ok());
+  auto trials = store_->ListGridTrials(scheduler_->GetGrid("g")->id());
+  ASSERT_TRUE(trials.ok());
+  ASSERT_TRUE(trials->at(0).summary.has_value());
+  const v1::TrialSummary& stored = *trials->at(0).summary;
+  EXPECT_EQ(stored.engine_version(), spec::kEngineVersion);
+  EXPECT_EQ(stored.build(), "engine test build");
+  EXPECT_DOUBLE_EQ(stored.best_test_acc(), 0.7);
+  EXPECT_EQ(stored.parameters(), 42);
+  EXPECT_DOUBLE_EQ(stored.seconds(), 1.5);
+}
+
+TEST_F(SchedulerTest, PathDatasetsNeedTheirContentDigest) {
+  v1::SubmitGridRequest request = Request("g", "", 1);
+  for (auto& t : *request.mutable_trials()) {
+    t.mutable_spec()->mutable_dataset()->set_kind(v1::DATASET_KIND_CSV);
+    t.mutable_spec()->mutable_dataset()->set_path("/data/points.csv");
+  }
+  auto refused = scheduler_->Submit(request);
+  ASSERT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("trials[0].spec.dataset.digest"), std::string::npos);
+  for (auto& t : *request.mutable_trials()) t.mutable_spec()->mutable_dataset()->set_digest(std::string(64, 'a'));
+  auto a = scheduler_->Submit(request);
+  ASSERT_TRUE(a.ok()) << a.status();
+  // Other file content: other trials, nothing shared or reused.
+  request.set_name("h");
+  for (auto& t : *request.mutable_trials()) t.mutable_spec()->mutable_dataset()->set_digest(std::string(64, 'b'));
+  auto b = scheduler_->Submit(request);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->shared() + b->reused(), 0);
+}
+
+TEST_F(SchedulerTest, ResultsOfAnOlderEngineAreCountedNotReused) {
+  // A database written before engine versions (schema 4), by the actgrid of that time.
+  const std::string path = ::testing::TempDir() + "/scheduler_engine1.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((path + s).c_str());
+  std::filesystem::copy_file(ACTGRID_SOURCE_DIR "/tests/store/testdata/schema4-engine1.db", path);
+  Open(path);
+  auto grid = grid::ParseGridFile(ACTGRID_SOURCE_DIR "/tests/store/testdata/schema4-engine1.yaml");
+  ASSERT_TRUE(grid.ok()) << grid.status();
+  auto submitted = scheduler_->Submit(grid::ToSubmitRequest(*grid, false));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(submitted->trials(), 8);
+  EXPECT_EQ(submitted->reused(), 0);
+  EXPECT_EQ(submitted->shared(), 0);
+  ASSERT_EQ(submitted->earlier_size(), 1);
+  EXPECT_EQ(submitted->earlier(0).engine_version(), spec::kUnversionedEngine);
+  EXPECT_EQ(submitted->earlier(0).trials(), 8);
+  EXPECT_EQ(Lease("w", 100).size(), 8u);  // every trial measured again
+  // The old grid still answers, with its trials marked as engine version 1.
+  auto old = store_->ListGridTrials(1);
+  ASSERT_TRUE(old.ok()) << old.status();
+  ASSERT_EQ(old->size(), 8u);
+  for (const auto& t : *old) {
+    ASSERT_TRUE(t.summary.has_value());
+    EXPECT_EQ(t.summary->engine_version(), spec::kUnversionedEngine);
+    EXPECT_EQ(t.summary->build(), "");
+  }
 }
 
 }  // namespace

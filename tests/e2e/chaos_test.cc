@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/spec/engine_version.h"
 #include "server/store/store.h"
 #include "tests/e2e/process_util.h"
 #include "worker/engine/dataset.h"
@@ -140,6 +141,9 @@ TEST(Chaos, RandomKillsAndPausesLoseAndDuplicateNothing) {
     recomputed.set_seconds(r.summary->seconds());
     recomputed.set_steps_per_second(r.summary->steps_per_second());
     recomputed.set_parameters(r.summary->parameters());
+    recomputed.set_engine_version(r.summary->engine_version());
+    recomputed.set_build(r.summary->build());
+    EXPECT_EQ(r.summary->engine_version(), actgrid::spec::kEngineVersion);
     EXPECT_EQ(recomputed.SerializeAsString(), r.summary->SerializeAsString()) << r.trial_id;
     // ...and the curve is the one the trial gives when trained again, fault-free.
     auto data = actgrid::engine::LoadDataset(trial->spec.dataset());

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli/client.h"
 #include "client/grid/grid_file.h"
+#include "common/spec/engine_version.h"
 #include "server/core/summary_metric.h"
 #include "server/grpc/coordinator.h"
 #include "worker/engine/trainer.h"
@@ -111,6 +112,10 @@ TEST(InProcess, GridOnTwoWorkersCompletesAndStoresEveryEpochOnce) {
     recomputed.set_seconds(r.summary->seconds());
     recomputed.set_steps_per_second(r.summary->steps_per_second());
     recomputed.set_parameters(r.summary->parameters());  // a property of the network, not the curve
+    EXPECT_EQ(r.summary->engine_version(), actgrid::spec::kEngineVersion);
+    EXPECT_EQ(r.summary->build(), actgrid::spec::BuildDescription());  // what measured it
+    recomputed.set_engine_version(r.summary->engine_version());
+    recomputed.set_build(r.summary->build());
     EXPECT_EQ(recomputed.SerializeAsString(), r.summary->SerializeAsString()) << r.trial_id;
     by_activation[r.values[0]].push_back(recomputed.final_test_acc());
   }
@@ -394,6 +399,7 @@ TEST(InProcess, WorkersReadDatasetsOnlyFromTheirDataDirectories) {
     auto grid = grid::ParseGridText(std::string("name: ") + name + "\ndataset: {name: csv, path: \"" + path +
                                     "\", label_column: label}\ntrain: {epochs: 2}\n");
     ASSERT_TRUE(grid.ok()) << grid.status();
+    ASSERT_TRUE(grid::AttachDatasetDigests(&*grid).ok());
     ASSERT_TRUE(client.Submit(grid::ToSubmitRequest(*grid, false)).ok());
     std::vector<std::string> errors;
     ASSERT_TRUE(client.Watch(name, [&](const v1::GridEvent& e) {

@@ -754,5 +754,46 @@ TEST(DataPath, OnlyFilesInsideTheDataDirectoriesMayBeRead) {
   EXPECT_TRUE(absl::IsNotFound(CheckDataPath(dir.File("data/absent.csv"), roots)));
 }
 
+// ---------------------------------------------------------------- digests
+
+TEST(DatasetDigest, FollowsTheContentOfTheFilesAndNothingElse) {
+  TempDir dir;
+  const std::string csv = "x,label\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n";
+  const v1::DatasetSpec spec = CsvSpec(WriteCsv(dir, csv));
+  auto a = DatasetDigest(spec);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->size(), 64u);
+  v1::DatasetSpec other_split = spec;
+  other_split.set_test_fraction(0.5);  // the spec's own fields are in the key already
+  EXPECT_EQ(*DatasetDigest(other_split), *a);
+  WriteCsv(dir, csv + "9,0\n");
+  EXPECT_NE(*DatasetDigest(spec), *a);
+  v1::DatasetSpec circle;
+  circle.set_kind(v1::DATASET_KIND_CIRCLE);
+  EXPECT_EQ(*DatasetDigest(circle), "");
+  EXPECT_TRUE(absl::IsNotFound(DatasetDigest(CsvSpec(dir.File("missing.csv"))).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(DatasetDigest(CsvSpec(dir.path())).status()));  // a directory
+
+  WriteSet(dir, "train", MakeIdx(20, 2, 2, 2), /*gzip=*/true);
+  const v1::DatasetSpec idx = IdxSpec(dir.path());
+  auto gz = DatasetDigest(idx);
+  ASSERT_TRUE(gz.ok()) << gz.status();
+  WriteSet(dir, "t10k", MakeIdx(8, 2, 2, 2), true);  // a test split appears: other data
+  EXPECT_NE(*DatasetDigest(idx), *gz);
+}
+
+TEST(DatasetDigest, LoadingRefusesFilesThatAreNotTheGridsAsAPermanentError) {
+  TempDir dir;
+  const std::string csv = "x,label\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n";
+  v1::DatasetSpec spec = CsvSpec(WriteCsv(dir, csv));
+  spec.set_digest(*DatasetDigest(spec));
+  EXPECT_TRUE(LoadDataset(spec).ok());
+  WriteCsv(dir, "x,label\n1,1\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n");  // one label changed
+  auto refused = LoadDataset(spec);
+  ASSERT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("not the ones the grid was expanded with"), std::string::npos)
+      << refused.status();
+}
+
 }  // namespace
 }  // namespace actgrid::engine

@@ -1,5 +1,8 @@
-// Initializations: sample mean and variance against their fan-in/fan-out formulas.
+// Initializations: sample mean and variance against their fan-in/fan-out formulas;
+// unknown kinds are errors.
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include <Eigen/Dense>
 #include <gtest/gtest.h>
@@ -32,7 +35,7 @@ class InitStatistics : public ::testing::TestWithParam<Case> {};
 TEST_P(InitStatistics, VarianceMatchesFormula) {
   const Case c = GetParam();
   Rng rng(3, 4);
-  const auto w = InitWeights(DefaultInit(FindInit(c.name)->kind), 400, 300, rng);
+  const auto w = *InitWeights(DefaultInit(FindInit(c.name)->kind), 400, 300, rng);
   ASSERT_EQ(w.size(), 400u * 300u);
   const Moments m = Measure(w);
   EXPECT_NEAR(m.mean, 0.0, 5 * std::sqrt(c.expected_var / w.size()) + 1e-12) << c.name;
@@ -50,10 +53,12 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Init, ConstantAndZeros) {
   Rng rng(1);
-  for (double v : InitWeights(DefaultInit(v1::INIT_KIND_ZEROS), 5, 4, rng)) EXPECT_EQ(v, 0.0);
+  const std::vector<double> zeros = *InitWeights(DefaultInit(v1::INIT_KIND_ZEROS), 5, 4, rng);
+  for (double v : zeros) EXPECT_EQ(v, 0.0);
   v1::InitSpec c = DefaultInit(v1::INIT_KIND_CONSTANT);
   c.set_params(0, 0.7);
-  for (double v : InitWeights(c, 5, 4, rng)) EXPECT_EQ(v, 0.7);
+  const std::vector<double> constant = *InitWeights(c, 5, 4, rng);
+  for (double v : constant) EXPECT_EQ(v, 0.7);
 }
 
 TEST(Init, OrthogonalHasOrthonormalRowsOrColumns) {
@@ -61,7 +66,7 @@ TEST(Init, OrthogonalHasOrthonormalRowsOrColumns) {
     Rng rng(9);
     v1::InitSpec spec = DefaultInit(v1::INIT_KIND_ORTHOGONAL);
     spec.set_params(0, 2.0);
-    const auto w = InitWeights(spec, in, out, rng);
+    const auto w = *InitWeights(spec, in, out, rng);
     const Eigen::Map<const Eigen::MatrixXd> m(w.data(), out, in);
     const Eigen::MatrixXd gram = out >= in ? Eigen::MatrixXd(m.transpose() * m) : Eigen::MatrixXd(m * m.transpose());
     const Eigen::MatrixXd expected = 4.0 * Eigen::MatrixXd::Identity(gram.rows(), gram.cols());
@@ -69,11 +74,22 @@ TEST(Init, OrthogonalHasOrthonormalRowsOrColumns) {
   }
 }
 
+// An init kind without a formula is an error, not a matrix of zeros.
+TEST(Init, UnknownKindIsAnError) {
+  v1::InitSpec spec;
+  spec.set_kind(v1::InitKind(999));
+  Rng rng(1);
+  const auto w = InitWeights(spec, 5, 4, rng);
+  EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(w.status().message()).find("unknown init kind 999"), std::string::npos)
+      << w.status();
+}
+
 TEST(Init, SameSeedSameWeights) {
   Rng a(5), b(5), c(6);
   const auto spec = DefaultInit(v1::INIT_KIND_HE_NORMAL);
-  EXPECT_EQ(InitWeights(spec, 8, 8, a), InitWeights(spec, 8, 8, b));
-  EXPECT_NE(InitWeights(spec, 8, 8, a), InitWeights(spec, 8, 8, c));
+  EXPECT_EQ(*InitWeights(spec, 8, 8, a), *InitWeights(spec, 8, 8, b));
+  EXPECT_NE(*InitWeights(spec, 8, 8, a), *InitWeights(spec, 8, 8, c));
 }
 
 }  // namespace

@@ -1,12 +1,17 @@
 // The trainer: metric semantics at initialization, learning sanity on the circle,
 // bit-identical reruns, divergence as an outcome, and the trial summary.
 #include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "worker/engine/dataset.h"
+#include "worker/engine/random.h"
 #include "worker/engine/spec_names.h"
 #include "worker/engine/trainer.h"
+#include "worker/engine/validate.h"
 
 namespace actgrid::engine {
 namespace {
@@ -38,10 +43,10 @@ v1::TrialSpec CircleSpec(v1::ActivationKind act, int depth, int width, int epoch
   return spec;
 }
 
-v1::TrialResult Train(const v1::TrialSpec& spec) {
+v1::TrialResult Train(const v1::TrialSpec& spec, const TrialHooks& hooks = {}) {
   auto data = LoadDataset(spec.dataset());
   EXPECT_TRUE(data.ok()) << data.status();
-  auto result = RunTrial(spec, **data);
+  auto result = RunTrial(spec, **data, hooks);
   EXPECT_TRUE(result.ok()) << result.status();
   return *result;
 }
@@ -154,6 +159,126 @@ TEST(Divergence, NonFiniteLossEndsTheTrialAsDiverged) {
   EXPECT_LT(r.summary().diverged_epoch(), 50);
   EXPECT_EQ(r.epochs_size(), r.summary().diverged_epoch() + 1);
   EXPECT_FALSE(std::isfinite(r.epochs(r.epochs_size() - 1).train_loss()));
+}
+
+// Sets params[0] (the first weight of the first hidden layer) to `value` after `epoch`'s updates.
+TrialHooks InjectFirstWeight(int epoch, float value) {
+  TrialHooks hooks;
+  hooks.on_params = [epoch, value](int e, std::vector<float>& params) {
+    if (e == epoch) params[0] = value;
+  };
+  return hooks;
+}
+
+// A NaN weight makes its ReLU unit NaN, not a dead zero: the NaN reaches the loss, and
+// neither that unit nor the units it feeds count as dead.
+TEST(Divergence, NanWeightDivergesInsteadOfLookingDead) {
+  const auto spec = CircleSpec(v1::ACTIVATION_KIND_RELU, 2, 8, 5);
+  const auto clean = Train(spec);
+  const auto r = Train(spec, InjectFirstWeight(2, std::numeric_limits<float>::quiet_NaN()));
+  EXPECT_EQ(r.summary().outcome(), v1::TRIAL_OUTCOME_DIVERGED);
+  EXPECT_TRUE(r.summary().diverged());
+  EXPECT_EQ(r.summary().diverged_epoch(), 2);
+  ASSERT_EQ(r.epochs_size(), 3);
+  const v1::EpochMetrics& last = r.epochs(2);
+  const v1::EpochMetrics& same = clean.epochs(2);  // the same network but for that weight
+  EXPECT_EQ(last.nonfinite_params(), 1);
+  EXPECT_EQ(same.nonfinite_params(), 0);
+  EXPECT_TRUE(std::isnan(last.train_loss()));
+  ASSERT_EQ(last.layers_size(), 2);
+  EXPECT_LE(last.layers(0).dead_fraction(), same.layers(0).dead_fraction());
+  EXPECT_EQ(last.layers(1).dead_fraction(), 0.0);  // every unit of layer 1 sees the NaN
+  EXPECT_LE(last.dead_fraction(), same.dead_fraction());
+}
+
+// tanh saturates at an infinite weight, so the losses stay finite; the parameter count
+// still ends the trial, at epoch 0 as at any later one.
+TEST(Divergence, InfiniteWeightBehindSaturatedTanhDiverges) {
+  const auto spec = CircleSpec(v1::ACTIVATION_KIND_TANH, 2, 8, 5);
+  for (int epoch : {0, 1}) {
+    const auto r = Train(spec, InjectFirstWeight(epoch, std::numeric_limits<float>::infinity()));
+    EXPECT_EQ(r.summary().outcome(), v1::TRIAL_OUTCOME_DIVERGED) << epoch;
+    EXPECT_EQ(r.summary().diverged_epoch(), epoch);
+    ASSERT_EQ(r.epochs_size(), epoch + 1);
+    const v1::EpochMetrics& last = r.epochs(epoch);
+    EXPECT_EQ(last.nonfinite_params(), 1);
+    EXPECT_TRUE(std::isfinite(last.train_loss()));
+    EXPECT_TRUE(std::isfinite(last.test_loss()));
+  }
+  const auto clean = Train(spec);
+  EXPECT_EQ(clean.summary().outcome(), v1::TRIAL_OUTCOME_SUCCEEDED);
+  for (const auto& e : clean.epochs()) EXPECT_EQ(e.nonfinite_params(), 0);
+}
+
+TEST(Summary, NonFiniteParametersWithFiniteLossesMeanDiverged) {
+  v1::TrialSpec spec;
+  std::vector<v1::EpochMetrics> curve(2);
+  for (int e = 0; e < 2; ++e) {
+    curve[e].set_epoch(e);
+    curve[e].set_train_loss(0.5);
+    curve[e].set_test_loss(0.5);
+    curve[e].set_test_acc(0.8);
+  }
+  curve[1].set_nonfinite_params(3);
+  const auto s = Summarize(spec, curve);
+  EXPECT_TRUE(s.diverged());
+  EXPECT_EQ(s.outcome(), v1::TRIAL_OUTCOME_DIVERGED);
+  EXPECT_EQ(s.diverged_epoch(), 1);
+}
+
+// Unknown activation and init kinds are refused up front, naming the field.
+TEST(UnknownKinds, RunTrialAndValidationRefuseThem) {
+  const auto base = CircleSpec(v1::ACTIVATION_KIND_RELU, 2, 8, 1);
+  auto data = LoadDataset(base.dataset());
+  ASSERT_TRUE(data.ok()) << data.status();
+  auto bad_activation = base;
+  bad_activation.mutable_activation()->set_kind(v1::ActivationKind(999));
+  auto bad_init = base;
+  bad_init.mutable_init()->set_kind(v1::InitKind(999));
+  for (const auto& [spec, expected] : {std::pair{bad_activation, "model.activation: unknown activation kind 999"},
+                                       std::pair{bad_init, "model.init: unknown init kind 999"}}) {
+    const absl::Status valid = ValidateTrialSpec(spec);
+    EXPECT_EQ(valid.code(), absl::StatusCode::kInvalidArgument) << expected;
+    EXPECT_NE(std::string(valid.message()).find(expected), std::string::npos) << valid;
+    const auto result = RunTrial(spec, **data);
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << expected;
+    EXPECT_NE(std::string(result.status().message()).find(expected), std::string::npos) << result.status();
+  }
+}
+
+// Probe statistics against a long double reference over the same float activations:
+// a full probe of the widest layer (4096 units), and a layer far from zero with a
+// small spread. Summed in float lanes, the running sums would round away digits of
+// the mean and the spread (about 7e-7 and 8e-5 of them, relative, in the first).
+TEST(Metrics, ActivationStatisticsAreAccumulatedInDouble) {
+  struct Case {
+    int units;
+    double mean, std;
+  };
+  for (const Case c : {Case{4096, 10.0, 1.0}, Case{64, 3000.0, 0.01}}) {
+    const size_t count = size_t(kMaxProbeSamples) * c.units + 5;  // and a remainder past the SIMD blocks
+    std::vector<float> a(count);
+    Rng rng(3);
+    for (float& v : a) v = float(rng.Normal(c.mean, c.std));
+    long double sum = 0, sumsq = 0;
+    for (float v : a) sum += v;
+    const long double mean = sum / count;
+    for (float v : a) sumsq += (v - mean) * (v - mean);
+    const double std = double(std::sqrt(sumsq / count));
+    const ActivationStats s = MeasureActivations(a.data(), count);
+    EXPECT_NEAR(s.mean, double(mean), 1e-12 * double(mean)) << c.units << " units";
+    EXPECT_NEAR(s.std, std, 1e-9 * std) << c.units << " units";
+    EXPECT_EQ(s.zeros, 0);
+  }
+}
+
+// Exact zeros are counted in the SIMD blocks and in the remainder.
+TEST(Metrics, ActivationZerosAreCounted) {
+  std::vector<float> a(8 * 5 + 3);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = i % 3 == 0 ? 0.0f : float(i);
+  const ActivationStats s = MeasureActivations(a.data(), a.size());
+  EXPECT_EQ(s.zeros, 15);  // 0, 3, ..., 42
+  EXPECT_DOUBLE_EQ(s.mean, (43.0 * 42 / 2 - 3.0 * (14 * 15 / 2)) / 43);
 }
 
 TEST(Summary, FieldsFollowTheCurve) {

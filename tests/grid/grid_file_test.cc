@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
@@ -12,10 +13,13 @@
 
 #include "absl/strings/str_split.h"
 #include "client/grid/grid_values.h"
+#include "common/spec/trial_key.h"
 #include "gtest/gtest.h"
 
 namespace actgrid::grid {
 namespace {
+
+using spec::TrialKey;
 
 // The example of DESIGN.md, "The grid file (YAML)".
 constexpr char kDesignExample[] = R"yaml(
@@ -275,11 +279,43 @@ TEST(GridFile, AnyFieldChangeChangesTheKey) {
   EXPECT_NE(other.trials[1].key, grid.trials[1].key);
 }
 
-TEST(GridFile, KeyIsSha256OfTheSerializedSpec) {
-  EXPECT_EQ(TrialKey(v1::TrialSpec()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+TEST(GridFile, TheKeysOfAFileDatasetFollowItsContent) {
+  const std::string dir = ::testing::TempDir() + "/grid_digest_" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  const std::string csv = dir + "/points.csv";
+  const std::string grid_path = dir + "/grid.yaml";
+  std::ofstream(grid_path) << "name: digest\ndataset: {name: csv, path: \"" << csv
+                           << "\"}\nseeds: 2\ngrid: {depth: [1, 2]}\n";
+  std::ofstream(csv) << "x,label\n1,0\n2,1\n3,0\n4,1\n";
+  auto first = ParseGridFile(grid_path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->trials.size(), 4u);
+  for (const GridTrial& t : first->trials) {
+    EXPECT_EQ(t.spec.dataset().digest().size(), 64u);
+    EXPECT_EQ(t.key, TrialKey(t.spec));
+  }
+  auto same = ParseGridFile(grid_path);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->trials[0].key, first->trials[0].key);
+  std::ofstream(csv) << "x,label\n1,0\n2,1\n3,0\n4,0\n";  // the same path, other data
+  auto changed = ParseGridFile(grid_path);
+  ASSERT_TRUE(changed.ok());
+  for (size_t i = 0; i < changed->trials.size(); ++i) EXPECT_NE(changed->trials[i].key, first->trials[i].key);
+  std::filesystem::remove(csv);
+  auto missing = ParseGridFile(grid_path);
+  ASSERT_TRUE(absl::IsNotFound(missing.status())) << missing.status();
+  EXPECT_NE(missing.status().message().find("dataset.path: "), std::string::npos) << missing.status();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(GridFile, SpecKeyIsSha256OfTheSerializedSpec) {
+  // The keys databases gave their trials before engine versions: SpecKey must keep
+  // them, or earlier results could not be found.
+  EXPECT_EQ(spec::SpecKey(v1::TrialSpec()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   v1::TrialSpec depth;
   depth.set_depth(3);  // serializes to 0x38 0x03
-  EXPECT_EQ(TrialKey(depth), "d832bbe402ce21844f9c0174b7f1f8c1d2d8de3d792062ab4cde7ef89b5fc1ab");
+  EXPECT_EQ(spec::SpecKey(depth), "d832bbe402ce21844f9c0174b7f1f8c1d2d8de3d792062ab4cde7ef89b5fc1ab");
+  EXPECT_NE(TrialKey(depth), spec::SpecKey(depth));
 }
 
 TEST(GridFile, GridWinsOverScalarAndEmptyGridIsOneCell) {

@@ -1,9 +1,12 @@
-// Trial keys: the content hash that lets identical trials be recognized across grids.
+// Trial keys: the content hash that lets identical trials be recognized across grids,
+// and never across engine versions or changed data files.
+#include "common/spec/trial_key.h"
+
 #include <gtest/gtest.h>
 
-#include "client/grid/grid_file.h"
+#include "common/spec/engine_version.h"
 
-namespace actgrid::grid {
+namespace actgrid::spec {
 namespace {
 
 TEST(TrialKey, IsHexSha256AndFollowsContent) {
@@ -22,5 +25,34 @@ TEST(TrialKey, IsHexSha256AndFollowsContent) {
   EXPECT_NE(TrialKey(b), key);
 }
 
+TEST(TrialKey, CoversTheEngineVersion) {
+  v1::TrialSpec a;
+  a.set_depth(3);
+  EXPECT_EQ(TrialKey(a), TrialKey(a, kEngineVersion));
+  EXPECT_NE(TrialKey(a, kEngineVersion), TrialKey(a, kEngineVersion + 1));
+  EXPECT_NE(TrialKey(a, kUnversionedEngine), SpecKey(a));  // older databases' keys never match
+  EXPECT_EQ(SpecKey(a), SpecKey(a));
+}
+
+TEST(TrialKey, CoversTheDatasetDigestButSpecKeyDoesNot) {
+  v1::TrialSpec a;
+  a.mutable_dataset()->set_kind(v1::DATASET_KIND_CSV);
+  a.mutable_dataset()->set_path("/data/x.csv");
+  v1::TrialSpec b = a;
+  a.mutable_dataset()->set_digest(std::string(64, 'a'));
+  b.mutable_dataset()->set_digest(std::string(64, 'b'));
+  EXPECT_NE(TrialKey(a), TrialKey(b));
+  EXPECT_EQ(SpecKey(a), SpecKey(b));
+  v1::TrialSpec none = a;
+  none.mutable_dataset()->clear_digest();
+  EXPECT_EQ(SpecKey(a), SpecKey(none));
+}
+
+TEST(BuildDescription, NamesTheEngineRevisionAndTarget) {
+  const std::string build = BuildDescription();
+  EXPECT_EQ(build.rfind("engine " + std::to_string(kEngineVersion) + ", rev ", 0), 0u) << build;
+  EXPECT_TRUE(build.find(", native") != std::string::npos || build.find(", portable") != std::string::npos) << build;
+}
+
 }  // namespace
-}  // namespace actgrid::grid
+}  // namespace actgrid::spec

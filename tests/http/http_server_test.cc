@@ -18,6 +18,7 @@
 #include "client/cli/client.h"
 #include "client/dashboard/assets.h"
 #include "client/grid/grid_file.h"
+#include "common/spec/engine_version.h"
 #include "server/core/analysis.h"
 #include "server/grpc/coordinator.h"
 #include "server/http/http_server.h"
@@ -328,6 +329,7 @@ TEST_F(HttpTest, WatchGridSendsEveryChangeAndEndsWithTheGrid) {
   lease.set_worker_id("test:1:0");
   lease.set_threads(1);
   lease.set_max_trials(1);
+  lease.set_engine_version(spec::kEngineVersion);
   ASSERT_TRUE(coordinator_->scheduler().Lease(lease).ok());
   EXPECT_TRUE(watcher.WaitFor([](const v1::GridEvent& e) { return e.grid().counts().leased() == 1; }));
   ASSERT_TRUE(coordinator_->scheduler().CancelGrid(std::to_string(id)).ok());

@@ -53,6 +53,11 @@ void BackToSchema1(const std::string& path, const std::vector<std::pair<int64_t,
   RawSql(path, "DROP TABLE epoch_chunks");
   RawSql(path, "ALTER TABLE trials DROP COLUMN epoch_chunks");
   RawSql(path, "ALTER TABLE summaries DROP COLUMN born_dead");
+  RawSql(path, "DROP INDEX trials_by_spec_key");
+  RawSql(path, "ALTER TABLE trials DROP COLUMN spec_key");
+  RawSql(path, "ALTER TABLE trials DROP COLUMN lease_secret");
+  RawSql(path, "ALTER TABLE summaries DROP COLUMN engine_version");
+  RawSql(path, "ALTER TABLE summaries DROP COLUMN build");
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;

@@ -166,7 +166,7 @@ inline AttemptEnd End(int64_t trial_id, int attempt, v1::TrialState to, int64_t 
 
 inline LeaseGrant Grant(int64_t trial_id, int attempt, const std::string& worker = "w1",
                         int64_t deadline_ms = 10000) {
-  return LeaseGrant{trial_id, attempt, worker, deadline_ms};
+  return LeaseGrant{trial_id, attempt, worker, deadline_ms, "secret-" + std::to_string(trial_id)};
 }
 
 }  // namespace actgrid::store::test_util

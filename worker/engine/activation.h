@@ -2,10 +2,14 @@
 // derivative D (given the pre-activation z and the cached output a) and, for
 // learnable ones, the gradient of f with respect to its per-neuron parameters.
 // A layer is dispatched once to a templated loop (VisitActivation), never per element.
+// A NaN pre-activation gives a NaN value and derivative everywhere: a unit fed by a NaN
+// weight must show up as diverged, not as a dead unit with zero gradients.
 #ifndef ACTGRID_WORKER_ENGINE_ACTIVATION_H_
 #define ACTGRID_WORKER_ENGINE_ACTIVATION_H_
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "actgrid/v1/spec.pb.h"
@@ -20,6 +24,13 @@ struct ActContext {
   const T* learn = nullptr;
   int units = 0;
 };
+
+// `z > 0 ? pos : nonpos` for the piecewise functions, except that NaN z, which fails
+// both comparisons, comes out as itself instead of taking the nonpositive piece.
+template <class T>
+inline T Piecewise(T z, T pos, T nonpos) {
+  return z > T(0) ? pos : (z <= T(0) ? nonpos : z);
+}
 
 // f(z) = z;  f'(z) = 1
 template <class T>
@@ -49,8 +60,8 @@ struct Tanh {
 template <class T>
 struct Relu {
   static constexpr int kLearnable = 0;
-  T F(T z, int) const { return z > T(0) ? z : T(0); }
-  T D(T z, T, int) const { return z > T(0) ? T(1) : T(0); }
+  T F(T z, int) const { return Piecewise(z, z, T(0)); }
+  T D(T z, T, int) const { return Piecewise(z, T(1), T(0)); }
 };
 
 // f(z) = z for z > 0, alpha z otherwise;  f'(z) = 1 or alpha
@@ -59,7 +70,7 @@ struct LeakyRelu {
   static constexpr int kLearnable = 0;
   T alpha;
   T F(T z, int) const { return z > T(0) ? z : alpha * z; }
-  T D(T z, T, int) const { return z > T(0) ? T(1) : alpha; }
+  T D(T z, T, int) const { return Piecewise(z, T(1), alpha); }
 };
 
 // f(z) = z for z > 0, a_i z otherwise, a_i learnable per unit;
@@ -69,7 +80,7 @@ struct Prelu {
   static constexpr int kLearnable = 1;
   const T* slope;
   T F(T z, int i) const { return z > T(0) ? z : slope[i] * z; }
-  T D(T z, T, int i) const { return z > T(0) ? T(1) : slope[i]; }
+  T D(T z, T, int i) const { return Piecewise(z, T(1), slope[i]); }
   void Grad(T z, int i, T g, T* grad, int) const { grad[i] += z > T(0) ? T(0) : g * z; }
 };
 
@@ -166,7 +177,10 @@ struct Reflu {
     const T d = z - p[2 * units + i];
     return p[3 * units + i] + (d < T(0) ? p[i] : p[units + i]) * d;
   }
-  T D(T z, T, int i) const { return z < p[2 * units + i] ? p[i] : p[units + i]; }
+  T D(T z, T, int i) const {
+    const T d = z - p[2 * units + i];
+    return d < T(0) ? p[i] : (d >= T(0) ? p[units + i] : d);
+  }
   void Grad(T z, int i, T g, T* grad, int n) const {
     const T d = z - p[2 * n + i];
     if (d < T(0)) {
@@ -189,23 +203,39 @@ struct Gaussian {
 };
 
 // f(z) = sin(z) / z, f(0) = 1;  f'(z) = (cos z - f(z)) / z, f'(0) = 0
-// Near 0 the Taylor series 1 - z^2/6 + z^4/120 and -z/3 + z^3/30 avoid the cancellation
-// in cos z - f(z), which in single precision is already severe at |z| ~ 1e-3.
+// sin(z) / z is accurate to an ulp or two for every z != 0. The derivative is not:
+// cos z and f(z) both round to ~u (the unit roundoff) near 1 while their difference is
+// ~z^2 / 3, so the direct form loses a relative ~6u / z^2. Below kSeries it is the
+// Taylor series sum_k (-1)^k 2k z^(2k-1) / (2k+1)! instead, through z^13, whose first
+// omitted term is below u there: kSeries = 1 for float (direct error <= ~4e-7 above),
+// 0.5 for double (<= ~3e-15 above).
 template <class T>
 struct Sinc {
   static constexpr int kLearnable = 0;
-  static constexpr T kSeries = sizeof(T) <= 4 ? T(1e-2) : T(1e-4);
-  T F(T z, int) const {
-    const T z2 = z * z;
-    return std::abs(z) < kSeries ? T(1) - z2 / T(6) + z2 * z2 / T(120) : std::sin(z) / z;
-  }
+  static constexpr T kSeries = sizeof(T) <= 4 ? T(1) : T(0.5);
+  T F(T z, int) const { return z == T(0) ? T(1) : std::sin(z) / z; }
   T D(T z, T a, int) const {
-    return std::abs(z) < kSeries ? -z / T(3) + z * z * z / T(30) : (std::cos(z) - a) / z;
+    if (!(std::abs(z) < kSeries)) return (std::cos(z) - a) / z;  // also NaN
+    const T z2 = z * z;
+    return z * (T(-1.0 / 3) +
+                z2 * (T(1.0 / 30) +
+                      z2 * (T(-1.0 / 840) +
+                            z2 * (T(1.0 / 45360) +
+                                  z2 * (T(-1.0 / 3991680) +
+                                        z2 * (T(1.0 / 518918400) + z2 * T(-1.0 / 93405312000)))))));
   }
 };
 
+// VisitActivation reached with a kind it does not implement: a spec that skipped
+// validation (Network::Initialize refuses unknown kinds). No stand-in would be right.
+[[noreturn]] inline void UnknownActivation(v1::ActivationKind kind) {
+  std::fprintf(stderr, "actgrid engine: unknown activation kind %d\n", int(kind));
+  std::abort();
+}
+
 // Calls fn(op) with the op of the spec's kind. Maxout is not an elementwise op
 // (the network handles it) and reaches fn as Linear, which the caller must not use.
+// An unknown kind aborts the process.
 template <class T, class Fn>
 decltype(auto) VisitActivation(v1::ActivationKind kind, const ActContext<T>& ctx, Fn&& fn) {
   switch (kind) {
@@ -224,7 +254,9 @@ decltype(auto) VisitActivation(v1::ActivationKind kind, const ActContext<T>& ctx
     case v1::ACTIVATION_KIND_REFLU: return fn(Reflu<T>{ctx.learn, ctx.units});
     case v1::ACTIVATION_KIND_GAUSSIAN: return fn(Gaussian<T>{});
     case v1::ACTIVATION_KIND_SINC: return fn(Sinc<T>{});
-    default: return fn(Linear<T>{});
+    case v1::ACTIVATION_KIND_LINEAR:
+    case v1::ACTIVATION_KIND_MAXOUT: return fn(Linear<T>{});
+    default: UnknownActivation(kind);
   }
 }
 

@@ -236,6 +236,18 @@ absl::StatusOr<std::shared_ptr<const Dataset>> LoadDataset(const v1::DatasetSpec
   if (absl::Status s = CheckCommon(spec); !s.ok()) return s;
   absl::StatusOr<Dataset> data = LoadSplit(spec);
   if (!data.ok()) return data.status();
+  if (!spec.digest().empty()) {
+    // The files are the ones the grid was expanded with, or the trial would be filed
+    // under a key that names other data.
+    absl::StatusOr<std::string> digest = DatasetDigest(spec);
+    if (!digest.ok()) return digest.status();
+    if (*digest != spec.digest())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dataset.path ", spec.path().empty() ? dataset_internal::kDefaultFashionDir : spec.path(),
+          ": the files are not the ones the grid was expanded with (SHA-256 ", digest->substr(0, 16),
+          "..., the grid's ", spec.digest().substr(0, 16),
+          "...); put those files back, or submit the grid again to measure these"));
+  }
   Limit(spec.train_limit(), data->train_x, data->train_y);
   Limit(spec.test_limit(), data->test_x, data->test_y);
   dataset_internal::ScaleFeatures(spec.scaling(), &*data);

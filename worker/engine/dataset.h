@@ -49,8 +49,17 @@ struct IdxArray {
 absl::StatusOr<IdxArray> ReadIdx(const std::string& path);
 
 // Loads the dataset a spec describes, split and scaled. InvalidArgument for a bad
-// spec, NotFound for a missing file, DataLoss for a malformed or truncated file.
+// spec, or for files whose content is not the one spec.digest names (when set);
+// NotFound for a missing file, DataLoss for a malformed or truncated file.
 absl::StatusOr<std::shared_ptr<const Dataset>> LoadDataset(const v1::DatasetSpec& spec);
+
+// The content digest of the files a dataset reads (lowercase hex SHA-256; see
+// DatasetSpec.digest): for fashion_mnist and idx the IDX files the loader would open
+// ({train,t10k}-{images-idx3,labels-idx1}-ubyte, .gz or not, those present), for csv the
+// file; each file's name within the dataset, size and bytes, in a fixed order. Empty
+// for the generated sets. NotFound for a missing file or directory, InvalidArgument
+// for a path that is not a regular file.
+absl::StatusOr<std::string> DatasetDigest(const v1::DatasetSpec& spec);
 
 // Whether a dataset `path` may be read by a process confined to `roots` (directories):
 // OK when its real path (symlinks and ".." resolved) lies inside the real path of one
@@ -91,6 +100,12 @@ void SplitShuffled(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, doub
 
 // Fits `scaling` on the training split and applies it to both splits.
 void ScaleFeatures(v1::Scaling scaling, Dataset* data);
+
+// Where fashion_mnist reads from without a path: Debian's dataset-fashion-mnist.
+inline constexpr char kDefaultFashionDir[] = "/usr/share/datasets/fashion-mnist";
+
+// `name` in dir with .gz, else without; empty when neither is a regular file.
+std::string FindFile(const std::string& dir, const std::string& name);
 
 // The fashion_mnist and idx loaders (idx.cc) and the csv loader (csv.cc): split,
 // with features and classes set, but neither limited nor scaled nor described.

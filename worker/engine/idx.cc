@@ -21,7 +21,7 @@ namespace {
 // A payload larger than this is treated as a corrupt header, not allocated.
 constexpr uint64_t kMaxPayloadBytes = uint64_t{1} << 31;
 constexpr uint8_t kUnsignedByte = 0x08;
-constexpr char kDefaultFashionDir[] = "/usr/share/datasets/fashion-mnist";
+
 
 struct GzClose {
   void operator()(gzFile_s* f) const { gzclose(f); }
@@ -90,14 +90,8 @@ absl::StatusOr<std::vector<int32_t>> ReadDims(gzFile f, const std::string& path,
 
 std::string DimsText(const std::vector<int32_t>& dims) { return absl::StrJoin(dims, " x "); }
 
-// `name` in dir with .gz, else without; empty when neither is a regular file.
-std::string FindFile(const std::string& dir, const std::string& name) {
-  std::error_code ec;
-  for (const std::string& candidate :
-       {absl::StrCat(dir, "/", name, ".gz"), absl::StrCat(dir, "/", name)})
-    if (std::filesystem::is_regular_file(candidate, ec)) return candidate;
-  return "";
-}
+using dataset_internal::FindFile;
+using dataset_internal::kDefaultFashionDir;
 
 absl::StatusOr<IdxArray> ReadIdxIn(const std::string& dir, const std::string& name) {
   const std::string path = FindFile(dir, name);
@@ -253,6 +247,14 @@ absl::StatusOr<IdxArray> ReadIdx(const std::string& path) {
 }
 
 namespace dataset_internal {
+
+std::string FindFile(const std::string& dir, const std::string& name) {
+  std::error_code ec;
+  for (const std::string& candidate :
+       {absl::StrCat(dir, "/", name, ".gz"), absl::StrCat(dir, "/", name)})
+    if (std::filesystem::is_regular_file(candidate, ec)) return candidate;
+  return "";
+}
 
 absl::StatusOr<Dataset> LoadIdxDataset(const v1::DatasetSpec& spec) {
   const bool fashion = spec.kind() == v1::DATASET_KIND_FASHION_MNIST;

@@ -6,6 +6,9 @@
 
 #include <Eigen/Dense>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
 namespace actgrid::engine {
 namespace {
 
@@ -37,7 +40,8 @@ void FillOrthogonal(std::vector<double>& w, int rows, int cols, double gain, Rng
 
 }  // namespace
 
-std::vector<double> InitWeights(const v1::InitSpec& spec, int fan_in, int fan_out, Rng& rng) {
+absl::StatusOr<std::vector<double>> InitWeights(const v1::InitSpec& spec, int fan_in, int fan_out,
+                                                Rng& rng) {
   std::vector<double> w(size_t(fan_in) * fan_out, 0.0);
   const double in = fan_in, out = fan_out;
   auto param = [&](int i, double fallback) {
@@ -76,8 +80,8 @@ std::vector<double> InitWeights(const v1::InitSpec& spec, int fan_in, int fan_ou
     case v1::INIT_KIND_ORTHOGONAL:  // gain * Q, Q with orthonormal rows or columns
       FillOrthogonal(w, fan_out, fan_in, param(0, 1.0), rng);
       break;
-    default:
-      break;
+    default:  // not zeros: an unknown kind must not pass for a valid init
+      return absl::InvalidArgumentError(absl::StrCat("unknown init kind ", int(spec.kind())));
   }
   return w;
 }

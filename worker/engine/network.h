@@ -13,11 +13,15 @@
 
 #include <Eigen/Core>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "actgrid/v1/spec.pb.h"
 #include "worker/engine/activation.h"
 #include "worker/engine/gemm.h"
 #include "worker/engine/init.h"
 #include "worker/engine/random.h"
+#include "worker/engine/spec_names.h"
 
 namespace actgrid::engine {
 
@@ -99,16 +103,22 @@ class Network {
   const std::vector<std::pair<size_t, size_t>>& weight_ranges() const { return weight_ranges_; }
 
   // Weights from `init` (fan_in = inputs, fan_out = pre-activations of the layer), every
-  // bias = `bias`, activation parameters at their spec values.
-  void Initialize(const v1::InitSpec& init, double bias, Rng& rng) {
+  // bias = `bias`, activation parameters at their spec values. InvalidArgument for an
+  // activation or init kind the engine does not know (no stand-in for either), in which
+  // case the network must not be used.
+  absl::Status Initialize(const v1::InitSpec& init, double bias, Rng& rng) {
+    if (FindActivation(kind_) == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("unknown activation kind ", int(kind_)));
     for (const Layer& layer : layers_) {
-      const std::vector<double> w = InitWeights(init, layer.in, layer.rows, rng);
-      for (size_t i = 0; i < w.size(); ++i) params_[layer.w + i] = T(w[i]);
+      absl::StatusOr<std::vector<double>> w = InitWeights(init, layer.in, layer.rows, rng);
+      if (!w.ok()) return w.status();
+      for (size_t i = 0; i < w->size(); ++i) params_[layer.w + i] = T((*w)[i]);
       for (int i = 0; i < layer.rows; ++i) params_[layer.b + i] = T(bias);
       for (int q = 0; q < layer.learnable; ++q)
         for (int i = 0; i < layer.units; ++i)
           params_[layer.p + size_t(q) * layer.units + i] = T(hyper_[q]);
     }
+    return absl::OkStatus();
   }
 
   Workspace MakeWorkspace(int capacity) const {
@@ -233,15 +243,18 @@ class Network {
     });
   }
 
-  // Maxout: unit u outputs max over its pieces u*k .. u*k+k-1 (after bias).
+  // Maxout: unit u outputs max over its pieces u*k .. u*k+k-1 (after bias). A NaN piece
+  // wins (and keeps winning: nothing compares greater than NaN), so it is not skipped.
   void MaxoutForward(const Layer& layer, int n, const T* z, T* a, int* arg) const {
     const int k = pieces_;
     for (int j = 0; j < n; ++j) {
       const T* zc = z + size_t(j) * layer.rows;
       for (int u = 0; u < layer.units; ++u) {
         int best = u * k;
-        for (int q = 1; q < k; ++q)
-          if (zc[u * k + q] > zc[best]) best = u * k + q;
+        for (int q = 1; q < k; ++q) {
+          const T v = zc[u * k + q];
+          if (v > zc[best] || std::isnan(v)) best = u * k + q;
+        }
         a[size_t(j) * layer.units + u] = zc[best];
         arg[size_t(j) * layer.units + u] = best;
       }

@@ -28,60 +28,41 @@ struct Counts {
   long correct = 0;
 };
 
+// A block of floats as double lanes.
+Rows<double> Widen(const Rows<float>& v) { return __builtin_convertvector(v, Rows<double>); }
+
 // Accumulates the per-layer probe statistics of one Forward over the probe set.
 void MeasureProbe(const Net& net, const Net::Workspace& ws, int n, v1::EpochMetrics& m) {
   long units_total = 0, dead_total = 0, zeros_total = 0;
   for (int l = 0; l < net.hidden_layers(); ++l) {
     const auto& layer = net.layers()[l];
-    const float* a = ws.a[l].data();
-    long dead = 0, zeros = 0;
-    double sum = 0.0, sumsq = 0.0;
+    long dead = 0;
     for (int i = 0; i < layer.units; ++i) {
       bool active = false;
       for (int j = 0; j < n && !active; ++j) active = net.UnitActive(ws, l, i, j);
       dead += !active;
     }
-    // Two vectorized passes (one SIMD lane per position, no serial chain): the mean and
-    // zero count, then the squared deviations from the mean, which stay accurate when
-    // the spread is small next to the mean (saturated units, large biases).
     const size_t total = size_t(layer.units) * n;
-    const size_t whole = total - total % kRowBlock;
-    Rows<float> lane_sum{}, lane_zero{};
-    for (size_t e = 0; e < whole; e += kRowBlock) {
-      const Rows<float> v = LoadRows(a + e);
-      lane_sum += v;
-      lane_zero += v == Rows<float>{} ? Broadcast(1.0f) : Rows<float>{};
-    }
-    for (int k = 0; k < kRowBlock; ++k) {
-      sum += lane_sum[k];
-      zeros += long(lane_zero[k]);
-    }
-    for (size_t e = whole; e < total; ++e) {
-      sum += a[e];
-      zeros += a[e] == 0.0f;
-    }
-    const double count = double(total);
-    const double mean = sum / count;
-    const Rows<float> mean_lanes = Broadcast(float(mean));
-    Rows<float> lane_sq{};
-    for (size_t e = 0; e < whole; e += kRowBlock) {
-      const Rows<float> dv = LoadRows(a + e) - mean_lanes;
-      lane_sq += dv * dv;
-    }
-    for (int k = 0; k < kRowBlock; ++k) sumsq += lane_sq[k];
-    for (size_t e = whole; e < total; ++e) sumsq += (a[e] - mean) * (a[e] - mean);
+    const ActivationStats stats = MeasureActivations(ws.a[l].data(), total);
     v1::LayerMetrics* lm = m.add_layers();
     lm->set_layer(l);
     lm->set_dead_fraction(double(dead) / layer.units);
-    lm->set_sparsity(zeros / count);
-    lm->set_act_mean(mean);
-    lm->set_act_std(std::sqrt(sumsq / count));
+    lm->set_sparsity(stats.zeros / double(total));
+    lm->set_act_mean(stats.mean);
+    lm->set_act_std(stats.std);
     units_total += layer.units;
     dead_total += dead;
-    zeros_total += zeros;
+    zeros_total += stats.zeros;
   }
   m.set_dead_fraction(double(dead_total) / units_total);
   m.set_sparsity(double(zeros_total) / (double(units_total) * n));
+}
+
+// Parameters that are NaN or infinite: one pass, once per epoch.
+long NonFiniteCount(const std::vector<float>& params) {
+  long count = 0;
+  for (const float v : params) count += !std::isfinite(v);
+  return count;
 }
 
 // Gradient norms of the mean probe loss per hidden layer (needs a Forward on the probe).
@@ -131,15 +112,57 @@ v1::EpochMetrics MeasureEpoch(int epoch, Net& net, const Dataset& data, Net::Wor
   m.set_train_acc(train.correct / n_train);
   m.set_test_loss(n_test > 0 ? test.loss_sum / n_test : std::numeric_limits<double>::quiet_NaN());
   m.set_test_acc(n_test > 0 ? test.correct / n_test : std::numeric_limits<double>::quiet_NaN());
+  m.set_nonfinite_params(NonFiniteCount(net.params()));
   m.set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
   return m;
 }
 
+// A saturating unit can keep the losses finite around an infinite weight: the
+// parameters are checked too.
 bool Finite(const v1::EpochMetrics& m) {
-  return std::isfinite(m.train_loss()) && (std::isnan(m.test_acc()) || std::isfinite(m.test_loss()));
+  return m.nonfinite_params() == 0 && std::isfinite(m.train_loss()) &&
+         (std::isnan(m.test_acc()) || std::isfinite(m.test_loss()));
 }
 
 }  // namespace
+
+// Two vectorized passes in double lanes (one SIMD lane per position, no serial chain;
+// float lanes lose digits once a lane has summed thousands of activations): the mean
+// and zero count, then the squared deviations from the mean, which stay accurate when
+// the spread is small next to the mean (saturated units, large biases).
+ActivationStats MeasureActivations(const float* a, size_t count) {
+  ActivationStats s;
+  if (count == 0) return s;
+  const size_t whole = count - count % kRowBlock;
+  Rows<double> lane_sum{}, lane_zero{};
+  for (size_t e = 0; e < whole; e += kRowBlock) {
+    const Rows<double> v = Widen(LoadRows(a + e));
+    lane_sum += v;
+    lane_zero += v == Rows<double>{} ? Broadcast(1.0) : Rows<double>{};
+  }
+  double sum = 0.0, zeros = 0.0;
+  for (int k = 0; k < kRowBlock; ++k) {
+    sum += lane_sum[k];
+    zeros += lane_zero[k];
+  }
+  for (size_t e = whole; e < count; ++e) {
+    sum += a[e];
+    zeros += a[e] == 0.0f;
+  }
+  s.mean = sum / double(count);
+  s.zeros = long(zeros);
+  const Rows<double> mean_lanes = Broadcast(s.mean);
+  Rows<double> lane_sq{};
+  for (size_t e = 0; e < whole; e += kRowBlock) {
+    const Rows<double> dv = Widen(LoadRows(a + e)) - mean_lanes;
+    lane_sq += dv * dv;
+  }
+  double sumsq = 0.0;
+  for (int k = 0; k < kRowBlock; ++k) sumsq += lane_sq[k];
+  for (size_t e = whole; e < count; ++e) sumsq += (a[e] - s.mean) * (a[e] - s.mean);
+  s.std = std::sqrt(sumsq / double(count));
+  return s;
+}
 
 absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Dataset& data,
                                          const TrialHooks& hooks) {
@@ -152,7 +175,7 @@ absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Datase
                      spec.model().hidden().empty() ? std::vector<int>() : HiddenSizes(spec)};
   Net net(shape);
   Rng init_rng(spec.seed(), kInitStream);
-  net.Initialize(spec.init(), spec.bias(), init_rng);
+  if (absl::Status init = net.Initialize(spec.init(), spec.bias(), init_rng); !init.ok()) return init;
 
   const int n_train = int(data.train_y.size());
   const int batch = std::max(1, std::min(spec.train().batch(), n_train));
@@ -176,6 +199,7 @@ absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Datase
   };
 
   long steps = 0;
+  if (hooks.on_params) hooks.on_params(0, net.params());
   bool ok = record(MeasureEpoch(0, net, data, eval_ws, start));
   for (int epoch = 1; ok && epoch <= spec.train().epochs(); ++epoch) {
     if (hooks.cancel && hooks.cancel->load(std::memory_order_relaxed))
@@ -194,6 +218,7 @@ absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Datase
       opt.Step(net.params(), net.grads());
       ++steps;
     }
+    if (hooks.on_params) hooks.on_params(epoch, net.params());
     ok = record(MeasureEpoch(epoch, net, data, eval_ws, start));
   }
 

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "actgrid/v1/workers.grpc.pb.h"
 #include "common/rpc/rpc.h"
+#include "common/spec/engine_version.h"
 #include "worker/engine/dataset.h"
 #include "worker/runner/local_pool.h"
 
@@ -179,6 +180,7 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     request.set_hostname(hostname_);
     request.set_threads(threads_);
     request.set_max_trials(free);
+    request.set_engine_version(spec::kEngineVersion);
     v1::LeaseTrialsResponse response;
     grpc::ClientContext context;
     rpc::SetDeadline(context, options_.call_timeout);
@@ -194,8 +196,10 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     }
     if (stop && !status.ok()) break;  // cancelled by the stop (leases it did get are released below)
     if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-        status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
-      // Retrying cannot help: the token is missing, unknown or not a worker's.
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+        status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      // Retrying cannot help: the token is missing, unknown or not a worker's, or this
+      // worker's engine version is not the coordinator's.
       Log(absl::StrCat("the coordinator refuses this worker: ", status.error_message()));
       stats_.refused = status.error_message();
       break;
@@ -292,6 +296,7 @@ void RemoteWorker::Impl::Train(std::shared_ptr<Slot> slot) {
       v1::EpochReport report;
       report.set_trial_id(lease.trial_id());
       report.set_attempt(lease.attempt());
+      report.set_lease_secret(lease.lease_secret());
       *report.mutable_metrics() = m;
       std::lock_guard<std::mutex> lock(mu_);
       epochs_.push_back(std::move(report));
@@ -408,6 +413,8 @@ void RemoteWorker::Impl::Finish(const End& end) {
     request.set_trial_id(lease.trial_id());
     request.set_attempt(lease.attempt());
     request.set_worker_id(options_.worker_id);
+    request.set_lease_secret(lease.lease_secret());
+    request.set_build(spec::BuildDescription());
     *request.mutable_summary() = end.result->summary();
     v1::CompleteTrialResponse response;
     status = call([&](grpc::ClientContext& c) { return stub_->CompleteTrial(&c, request, &response); });
@@ -418,6 +425,7 @@ void RemoteWorker::Impl::Finish(const End& end) {
     request.set_trial_id(lease.trial_id());
     request.set_attempt(lease.attempt());
     request.set_worker_id(options_.worker_id);
+    request.set_lease_secret(lease.lease_secret());
     const bool released = releasing && absl::IsCancelled(end.result.status());
     request.set_release(released);
     request.set_error(released ? "released by a stopping worker" : end.result.status().ToString());
@@ -471,6 +479,7 @@ void RemoteWorker::Impl::ReporterLoop() {
         auto* h = batch.add_heartbeats();
         h->set_trial_id(key.first);
         h->set_attempt(slot->lease.attempt());
+        h->set_lease_secret(slot->lease.lease_secret());
       }
       stats_.epochs_reported += batch.epochs_size();
     }
