@@ -30,6 +30,7 @@
 #include "actgrid/v1/workers.grpc.pb.h"
 #include "client/grid/grid_file.h"
 #include "common/rpc/rpc.h"
+#include "common/spec/engine_version.h"
 #include "worker/engine/trainer.h"
 
 namespace {
@@ -131,6 +132,7 @@ class SimWorker {
       request.set_hostname("load-bench");
       request.set_threads(slots_);
       request.set_max_trials(slots_);
+      request.set_engine_version(actgrid::spec::kEngineVersion);
       v1::LeaseTrialsResponse response;
       grpc::ClientContext context;
       actgrid::rpc::SetDeadline(context, std::chrono::seconds(30));
@@ -183,6 +185,7 @@ class SimWorker {
           v1::EpochReport* report = batch.add_epochs();
           report->set_trial_id(lease.trial_id());
           report->set_attempt(lease.attempt());
+          report->set_lease_secret(lease.lease_secret());
           report->mutable_metrics()->CopyFrom(m);
           if (batch.epochs_size() >= kBatchEpochs && !flush()) return;
         }
@@ -194,6 +197,7 @@ class SimWorker {
         complete.set_trial_id(lease.trial_id());
         complete.set_attempt(lease.attempt());
         complete.set_worker_id(worker_id);
+        complete.set_lease_secret(lease.lease_secret());
         *complete.mutable_summary() = curves[i]->summary;
         v1::CompleteTrialResponse done;
         grpc::ClientContext complete_context;

@@ -150,6 +150,7 @@ int Follow(Client& client, const std::string& ref, const CommandOptions& o, std:
   }
   if (!status.ok()) return Fail(err, o.target, status);
   std::fprintf(out, "%s\n", GridLine(last).c_str());
+  if (const std::string engines = EnginesLine(last); !engines.empty()) std::fprintf(out, "%s\n", engines.c_str());
   return last.counts().failed() > 0 ? 1 : 0;
 }
 
@@ -197,6 +198,7 @@ int StatusCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
   auto grid = (*backend)->GetGrid(o.grid);
   if (!grid.ok()) return Fail(err, o.target, grid.status());
   std::fprintf(out, "%s\n", GridLine(*grid).c_str());
+  if (const std::string engines = EnginesLine(*grid); !engines.empty()) std::fprintf(out, "%s\n", engines.c_str());
   return 0;
 }
 

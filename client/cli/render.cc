@@ -266,6 +266,16 @@ std::string GridLine(const v1::Grid& g) {
                                    CountsText(g), ", ", Percent(g), " of epochs"));
 }
 
+std::string EnginesLine(const v1::Grid& g) {
+  if (g.engines_size() == 0) return "";
+  std::vector<std::string> parts;
+  for (const v1::EngineBuild& e : g.engines())
+    parts.push_back(absl::StrCat(e.build().empty() ? absl::StrCat("engine ", e.engine_version(), ", build not recorded")
+                                                   : e.build(),
+                                 " (", e.trials(), e.trials() == 1 ? " trial)" : " trials)"));
+  return TerminalText(absl::StrCat("measured by ", absl::StrJoin(parts, "; ")));
+}
+
 std::string RenderGrids(const std::vector<v1::Grid>& grids) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& g : grids) {

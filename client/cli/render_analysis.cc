@@ -453,7 +453,7 @@ namespace {
 
 // The scalar fields of a message as (name, rendered value) in field order: doubles
 // exact (NaN empty for CSV, null for JSON), integers, booleans 0/1 (CSV) or
-// true/false (JSON), enums by name.
+// true/false (JSON), enums by name, strings as they are (CsvLine / JsonString quote).
 std::vector<std::pair<std::string, std::string>> Scalars(const google::protobuf::Message& m, bool json) {
   std::vector<std::pair<std::string, std::string>> out;
   const auto* desc = m.GetDescriptor();
@@ -475,6 +475,9 @@ std::vector<std::pair<std::string, std::string>> Scalars(const google::protobuf:
       case FieldDescriptor::CPPTYPE_BOOL: v = refl->GetBool(m, f) ? (json ? "true" : "1") : (json ? "false" : "0"); break;
       case FieldDescriptor::CPPTYPE_ENUM:
         v = json ? JsonString(refl->GetEnum(m, f)->name()) : refl->GetEnum(m, f)->name();
+        break;
+      case FieldDescriptor::CPPTYPE_STRING:
+        v = json ? JsonString(refl->GetString(m, f)) : refl->GetString(m, f);
         break;
       default: continue;
     }
@@ -508,6 +511,7 @@ const std::vector<EpochField>& EpochFields() {
       {"grad_norm_first", [](const v1::EpochMetrics& e) { return e.grad_norm_first(); }},
       {"grad_norm_last", [](const v1::EpochMetrics& e) { return e.grad_norm_last(); }},
       {"seconds", [](const v1::EpochMetrics& e) { return e.seconds(); }},
+      {"nonfinite_params", [](const v1::EpochMetrics& e) { return double(e.nonfinite_params()); }},
   };
   return fields;
 }

@@ -541,7 +541,12 @@ absl::StatusOr<v1::Grid> Scheduler::GetGrid(const std::string& ref) {
   if (ref.empty()) return absl::InvalidArgumentError("grid: give a grid id or name");
   auto row = store_->FindGrid(ref);
   if (!row.ok()) return row.status();
-  return ToGrid(*row);
+  auto grid = ToGrid(*row);
+  if (!grid.ok()) return grid;
+  auto engines = store_->ListGridEngines(row->id);
+  if (!engines.ok()) return engines.status();
+  for (auto& e : *engines) *grid->add_engines() = std::move(e);
+  return grid;
 }
 
 absl::StatusOr<std::vector<v1::Grid>> Scheduler::ListGrids(int limit) {

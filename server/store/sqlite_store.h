@@ -48,6 +48,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<GridRow>> ListGrids(int limit) override;
   absl::StatusOr<GridRow> FindGrid(const std::string& ref) override;
   absl::StatusOr<GridProgress> GetProgress(int64_t grid_id) override;
+  absl::StatusOr<std::vector<v1::EngineBuild>> ListGridEngines(int64_t grid_id) override;
   absl::StatusOr<std::vector<GridTrialRow>> ListGridTrials(int64_t grid_id) override;
   absl::StatusOr<std::vector<v1::EpochMetrics>> LoadEpochs(int64_t trial_id) override;
   absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers() override;

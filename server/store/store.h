@@ -266,6 +266,9 @@ class Store {
   // By id ("12") or by name (the newest grid of that name). NotFound otherwise.
   virtual absl::StatusOr<GridRow> FindGrid(const std::string& ref) = 0;
   virtual absl::StatusOr<GridProgress> GetProgress(int64_t grid_id) = 0;
+  // The engine versions and builds that measured the grid's finished trials, with how
+  // many each (a trial listed twice counts once), newest version first.
+  virtual absl::StatusOr<std::vector<v1::EngineBuild>> ListGridEngines(int64_t grid_id) = 0;
   // In position order.
   virtual absl::StatusOr<std::vector<GridTrialRow>> ListGridTrials(int64_t grid_id) = 0;
   // The stored epochs of a trial, in epoch order, with their layers.

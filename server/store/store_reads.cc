@@ -36,6 +36,10 @@ constexpr const char* kProgress =
     "sum(CASE WHEN t.state IN (3, 4, 5) THEN t.epochs_total "
     "ELSE min(t.epochs_done, t.epochs_total) END) "
     "FROM grid_trials m JOIN trials t ON t.id = m.trial_id WHERE m.grid_id = ?1 GROUP BY t.state";
+constexpr const char* kGridEngines =
+    "SELECT s.engine_version, s.build, count(*) FROM summaries s "
+    "WHERE s.trial_id IN (SELECT trial_id FROM grid_trials WHERE grid_id = ?1) "
+    "GROUP BY s.engine_version, s.build ORDER BY s.engine_version DESC, s.build";
 constexpr const char* kGridTrials =
     "SELECT m.trial_id, t.trial_key, m.position, m.cell, m.seed_rank, m.seed, m.vals, t.state, "
     "t.last_error, s.trial_id IS NOT NULL, " ACTGRID_SUMMARY_COLUMNS
@@ -160,6 +164,28 @@ absl::StatusOr<GridRow> SqliteStore::FindGrid(const std::string& ref) {
     return absl::OkStatus();
   }));
   return grid;
+}
+
+absl::StatusOr<std::vector<v1::EngineBuild>> SqliteStore::ListGridEngines(int64_t grid_id) {
+  std::vector<v1::EngineBuild> engines;
+  ACTGRID_STORE_RETURN_IF_ERROR(Read([&](sql::Conn& conn) -> absl::Status {
+    engines.clear();
+    ACTGRID_STORE_RETURN_IF_ERROR(BeginRead(conn));
+    ACTGRID_STORE_RETURN_IF_ERROR(CheckGridExists(conn, grid_id));
+    ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt stmt, conn.Prepare(kGridEngines));
+    stmt.Bind(1, grid_id);
+    for (;;) {
+      ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+      if (!row) break;
+      v1::EngineBuild& e = engines.emplace_back();
+      e.set_engine_version(stmt.Int(0));
+      e.set_build(stmt.Text(1));
+      e.set_trials(stmt.Int(2));
+    }
+    stmt.Reset();
+    return EndRead(conn);
+  }));
+  return engines;
 }
 
 absl::StatusOr<GridProgress> SqliteStore::GetProgress(int64_t grid_id) {

@@ -354,6 +354,22 @@ TEST_P(StoreTest, LoadEpochsRoundTripsLayersAndNonFiniteValues) {
   EXPECT_DOUBLE_EQ(got.layers(1).act_mean(), diverged.metrics.layers(1).act_mean());
 }
 
+TEST_P(StoreTest, NonFiniteParameterCountsRoundTripBetweenOrdinaryEpochs) {
+  // A record with the count stored is longer than the others: the records after it in
+  // the same chunk, and the chunks after, must still read back.
+  const std::vector<int64_t> ids = Create(Grid("g", {1}));
+  LeaseOk(ids[0], 1);
+  std::vector<EpochRow> rows;
+  for (int e = 0; e < 4; ++e) rows.push_back(Row(ids[0], 1, e, 2));
+  rows[1].metrics.set_nonfinite_params(int64_t{1} << 40);
+  STORE_ASSERT_OK(store_->AppendEpochs({rows[0], rows[1], rows[2]}, {}, 1));
+  STORE_ASSERT_OK(store_->AppendEpochs({rows[3]}, {}, 1));
+  const std::vector<v1::EpochMetrics> epochs = Must(store_->LoadEpochs(ids[0]));
+  ASSERT_EQ(epochs.size(), 4u);
+  for (int e = 0; e < 4; ++e)
+    EXPECT_EQ(epochs[e].SerializeAsString(), rows[e].metrics.SerializeAsString()) << e;
+}
+
 TEST_P(StoreTest, SucceedingRequiresEveryEpochAndChangesNothingOtherwise) {
   const std::vector<int64_t> ids = Create(Grid("g", {1}, 3));
   const int64_t id = ids[0];

@@ -19,6 +19,23 @@ const ALL_PARTS = ['heatmap', 'curves', 'layers', 'table', 'effects'];
 const MIN_REFRESH_MS = 1000; // live refreshes: at most one per second
 
 /** What makes the views change: the trials that ended, and the grid's state. */
+// What measured the finished trials: "measured by engine 2, rev 0123456789ab, native
+// (120 trials)". Trials of an older engine are shown too: they are never mixed up with
+// new ones by reuse, but a grid may hold both.
+function engineLine(engines) {
+  if (!engines || !engines.length) return null;
+  return h(
+    'div',
+    { class: 'engines', id: 'grid-engines' },
+    'measured by ',
+    engines.map((e, i) => [
+      i ? '; ' : '',
+      h('span', { class: 'engine' }, e.build || `engine ${int(e.engine_version)}, build not recorded`),
+      ` (${int(e.trials)} ${Number(e.trials) === 1 ? 'trial' : 'trials'})`,
+    ]),
+  );
+}
+
 function progressKey(grid) {
   const c = grid.counts || {};
   return [c.succeeded, c.diverged, c.failed, c.cancelled, grid.state].join('/');
@@ -323,6 +340,7 @@ export class GridView {
         count('pending', c.pending),
         h('span', { class: 'count' }, `${int(g.cells)} cells × ${g.cells ? int(g.trials / g.cells) : 0} seeds`),
       ),
+      engineLine(g.engines),
       this.errorsEl || null,
     );
     if (this.source.static) return;

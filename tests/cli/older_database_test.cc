@@ -1,0 +1,132 @@
+// A database written by the actgrid of before engine versions (schema 4, engine 1:
+// tests/store/testdata/schema4-engine1.db, made by `actgrid run` on the .yaml beside
+// it) still answers every analysis exactly as that actgrid did (its answers are in
+// tests/store/testdata/schema4-engine1/), and a new grid of the same trials measures
+// them again instead of reusing them, saying so.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+const std::string kData = ACTGRID_SOURCE_DIR "/tests/store/testdata/";
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs the actgrid binary with `args`; returns its exit code and output.
+Outcome Actgrid(const std::vector<std::string>& args) {
+  const std::string base = ::testing::TempDir() + "/older_db_" + std::to_string(getpid());
+  const std::string out_path = base + ".out", err_path = base + ".err";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv = {const_cast<char*>(ACTGRID_CLI_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    if (!freopen(out_path.c_str(), "w", stdout) || !freopen(err_path.c_str(), "w", stderr)) _exit(126);
+    execv(ACTGRID_CLI_BINARY, argv.data());
+    _exit(127);
+  }
+  Outcome run;
+  int status = 0;
+  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) run.code = WEXITSTATUS(status);
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  run.out = slurp(out_path);
+  run.err = slurp(err_path);
+  return run;
+}
+
+std::string Expected(const std::string& name) {
+  std::ifstream in(kData + "schema4-engine1/" + name);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class OlderDatabase : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/older_db_dir_" + std::to_string(getpid());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    db_ = dir_ + "/old.db";
+    std::filesystem::copy_file(kData + "schema4-engine1.db", db_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Every analysis the answers were recorded for, as that actgrid was asked.
+  void ExpectTheRecordedAnswers(const std::string& grid) {
+    const std::vector<std::pair<std::string, std::vector<std::string>>> asked = {
+        {"compare.json", {"compare", grid, "--by", "activation,depth", "--metric", "best_test_acc"}},
+        {"curves.json", {"curves", grid, "--by", "activation", "--metric", "test_acc"}},
+        {"effects.json", {"effects", grid, "--metric", "best_test_acc"}},
+        {"test.json", {"test", grid, "--metric", "best_test_acc", "--a", "activation=relu", "--b", "activation=tanh"}},
+        {"layers.json", {"layers", grid}},
+    };
+    for (auto [file, args] : asked) {
+      args.insert(args.end(), {"--db", db_, "--format", "json"});
+      const Outcome run = Actgrid(args);
+      ASSERT_EQ(run.code, 0) << args[0] << ": " << run.err;
+      EXPECT_EQ(run.out, Expected(file)) << args[0];  // asked by name or by id, the same answer
+    }
+    const Outcome exported = Actgrid({"export", grid, "--db", db_, "--format", "jsonl"});
+    ASSERT_EQ(exported.code, 0) << exported.err;
+    // The same rows, with what measured them added to each summary and the (empty)
+    // dataset digest to each spec.
+    std::string now = exported.out;
+    for (const std::string added : {", \"engine_version\": 1, \"build\": \"\"", ",\"digest\":\"\""}) {
+      size_t count = 0;
+      for (size_t at = now.find(added); at != std::string::npos; at = now.find(added, at)) {
+        now.erase(at, added.size());
+        ++count;
+      }
+      EXPECT_EQ(count, 8u) << added;
+    }
+    EXPECT_TRUE(now == Expected("export.jsonl")) << "export differs from what the older actgrid wrote:\n" << now;
+  }
+
+  std::string dir_, db_;
+};
+
+TEST_F(OlderDatabase, AnswersAsBeforeAndItsTrialsAreMeasuredAgain) {
+  ExpectTheRecordedAnswers("before-versions");
+
+  const Outcome status = Actgrid({"status", "before-versions", "--db", db_});
+  ASSERT_EQ(status.code, 0) << status.err;
+  EXPECT_NE(status.out.find("measured by engine 1, build not recorded (8 trials)"), std::string::npos) << status.out;
+
+  // The same grid again, on this engine: nothing reused, and it says why.
+  const Outcome run = Actgrid({"run", kData + "schema4-engine1.yaml", "--db", db_, "--workers", "2", "--no-dashboard"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.err.find("reused 0; 8 earlier results were measured by engine version 1 and are measured again"),
+            std::string::npos)
+      << run.err;
+  const Outcome fresh = Actgrid({"status", "2", "--db", db_});
+  ASSERT_EQ(fresh.code, 0) << fresh.err;
+  EXPECT_NE(fresh.out.find("DONE, 8/8"), std::string::npos) << fresh.out;
+  EXPECT_NE(fresh.out.find("measured by engine 2, rev "), std::string::npos) << fresh.out;
+
+  // The old grid's answers are untouched by the new one.
+  ExpectTheRecordedAnswers("1");
+  // Run once more: now the new results are reused.
+  const Outcome again = Actgrid({"run", kData + "schema4-engine1.yaml", "--db", db_, "--workers", "2", "--no-dashboard"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.err.find("reused 8"), std::string::npos) << again.err;
+  EXPECT_EQ(again.err.find("earlier results"), std::string::npos) << again.err;
+}
+
+}  // namespace
