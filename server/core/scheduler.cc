@@ -881,8 +881,10 @@ absl::Status Scheduler::Complete(const v1::CompleteTrialRequest& request) {
   std::shared_ptr<const v1::TrialSpec> spec;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    spec = trials_.at(request.trial_id()).spec;
+    auto it = trials_.find(request.trial_id());
+    if (it != trials_.end()) spec = it->second.spec;
   }
+  if (!spec) return StaleError(request.trial_id(), request.attempt());  // ended meanwhile
   const int last = request.summary().epochs_run();
   if (last < 0 || last > spec->train().epochs())
     return RefuseCompletion(request, failures, absl::StrCat("epochs_run ", last, " is outside the spec's 0..",

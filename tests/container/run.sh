@@ -119,7 +119,8 @@ if [[ -f build/client/dashboard/dist/app.js && -f build/client/dashboard/dist/ap
 fi
 say "building the images (docker/Dockerfile)"
 start=$SECONDS
-"${compose[@]}" build >"$TMP/build.log" 2>&1 || { tail -30 "$TMP/build.log"; fail "the images do not build"; }
+ACTGRID_REVISION=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown) \
+  "${compose[@]}" build >"$TMP/build.log" 2>&1 || { tail -30 "$TMP/build.log"; fail "the images do not build"; }
 say "built in $((SECONDS - start)) s"
 
 say "starting the coordinator and 3 workers"

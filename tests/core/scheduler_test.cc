@@ -5,6 +5,7 @@
 #include <map>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
 #include "client/grid/grid_file.h"
@@ -668,6 +669,31 @@ TEST_F(SchedulerTest, ResultsOfAnOlderEngineAreCountedNotReused) {
     EXPECT_EQ(t.summary->engine_version(), spec::kUnversionedEngine);
     EXPECT_EQ(t.summary->build(), "");
   }
+}
+
+TEST_F(SchedulerTest, RecoveryKeepsLeaseSecretsAndReleasesLeasesWithout) {
+  const std::string path = ::testing::TempDir() + "/scheduler_secrets.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((path + s).c_str());
+  Open(path);
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "grid: {depth: [1, 2]}", 1)).ok());
+  const v1::Lease kept = Lease("a", 1).at(0);
+  const v1::Lease older = Lease("b", 1).at(0);
+  scheduler_.reset();
+  store_.reset();
+  // As a lease taken before lease secrets were stored looks after migration.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const std::string sql = "UPDATE trials SET lease_secret = '' WHERE id = " + std::to_string(older.trial_id());
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  Open(path);
+  EXPECT_EQ(StateOf(older.trial_id()), v1::TRIAL_STATE_PENDING);  // nobody can prove holding it
+  EXPECT_EQ(store_->GetTrial(older.trial_id())->failures, 0);
+  v1::Lease forged = kept;
+  forged.set_lease_secret("");
+  EXPECT_EQ(Report(forged, 0, 0), v1::REPORT_VERDICT_STALE);
+  EXPECT_EQ(Report(kept, 0, 2), v1::REPORT_VERDICT_ACCEPTED);  // the holder carries on after the restart
+  EXPECT_TRUE(Complete(kept).ok());
 }
 
 }  // namespace
