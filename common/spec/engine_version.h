@@ -24,6 +24,10 @@ inline constexpr int kEngineVersion = 2;
 // The version stored for trials measured before versions were recorded.
 inline constexpr int kUnversionedEngine = 1;
 
+// How a coordinator's refusal of a worker of another engine version begins (a
+// FAILED_PRECONDITION from LeaseTrials): the worker stops, since retrying cannot help.
+inline constexpr char kEngineVersionRefusal[] = "engine_version: ";
+
 // This build as it is recorded with every trial it measures:
 // "engine 2, rev 0123456789ab, native" (or "portable"; "+dirty" marks uncommitted changes).
 std::string BuildDescription();

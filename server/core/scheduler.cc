@@ -155,6 +155,9 @@ absl::StatusOr<v1::TrialSummary> VerifiedSummary(const v1::TrialSpec& spec, cons
   if (epochs.size() != size_t(claimed.epochs_run()) + 1)
     return absl::FailedPreconditionError(absl::StrCat("the summary ends at epoch ", claimed.epochs_run(),
                                                       ", the stored curve at epoch ", epochs.size() - 1));
+  for (size_t i = 0; i + 1 < epochs.size(); ++i)
+    if (!engine::EpochIsFinite(epochs[i]))
+      return absl::FailedPreconditionError(absl::StrCat("epoch ", i, " is not finite, yet the curve goes on"));
   v1::TrialSummary summary = engine::Summarize(spec, epochs);
   if (!summary.diverged() && summary.epochs_run() != spec.train().epochs())
     return absl::FailedPreconditionError(absl::StrCat("the curve ends at epoch ", summary.epochs_run(), " of 0..",
@@ -239,6 +242,7 @@ absl::Status Scheduler::Recover() {
   const int64_t now = clock_->NowMs();
   std::vector<int64_t> orphans_pending;
   std::vector<std::pair<int64_t, int>> orphans_leased, in_process, unsecret;
+  std::map<int, std::vector<std::pair<int64_t, int>>> other_engine;  // version -> (trial, attempt)
   {
     std::lock_guard<std::mutex> lock(mu_);
     trials_.clear();
@@ -247,6 +251,12 @@ absl::Status Scheduler::Recover() {
     for (const auto& g : *grids)
       if (g.cancelled) cancelled_grids_.insert(g.id);
     for (auto& r : *rows) {
+      if (r.engine_version != spec::kEngineVersion) {
+        // Its key names another engine: measured here, its result would be filed
+        // under a version that did not measure it.
+        other_engine[r.engine_version].push_back({r.id, r.attempt});
+        continue;
+      }
       Live t;
       t.id = r.id;
       t.key = r.key;
@@ -292,6 +302,19 @@ absl::Status Scheduler::Recover() {
     store::AttemptEnd end{id, attempt, v1::TRIAL_STATE_PENDING, std::nullopt,
                           "released: the in-process worker stopped with its coordinator", false, now};
     EndAttempt(id, attempt, v1::TRIAL_STATE_LEASED, end).IgnoreError();
+  }
+  for (const auto& [version, trials] : other_engine) {
+    const std::string why = absl::StrCat("cancelled: queued for engine version ", version,
+                                         ", and this coordinator measures with engine version ",
+                                         spec::kEngineVersion, "; submit the grid again to measure it");
+    for (const auto& [id, attempt] : trials) {
+      store::AttemptEnd end{id, attempt, v1::TRIAL_STATE_CANCELLED, std::nullopt, why, false, now};
+      store_->EndAttempt(end).IgnoreError();  // a conflict means it ended anyway
+    }
+    if (options_.log)
+      options_.log(absl::StrCat(trials.size(), " unfinished trials were queued for engine version ", version,
+                                " and are cancelled: submit their grids again to measure them with engine version ",
+                                spec::kEngineVersion));
   }
   for (const auto& [id, attempt] : unsecret) {
     store::AttemptEnd end{id, attempt, v1::TRIAL_STATE_PENDING, std::nullopt,
@@ -453,6 +476,7 @@ absl::StatusOr<v1::SubmitGridResponse> Scheduler::Submit(const v1::SubmitGridReq
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
 
   store::NewGrid grid;
+  grid.engine_version = spec::kEngineVersion;
   grid.name = request.name();
   grid.factors.assign(request.factors().begin(), request.factors().end());
   grid.cells = request.cells();
@@ -627,7 +651,7 @@ absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRe
     return absl::InvalidArgumentError(absl::StrCat("max_trials: must be in 1..1024, got ", request.max_trials()));
   if (request.engine_version() != spec::kEngineVersion)
     return absl::FailedPreconditionError(absl::StrCat(
-        "engine_version: this coordinator files results under engine version ", spec::kEngineVersion,
+        spec::kEngineVersionRefusal, "this coordinator files results under engine version ", spec::kEngineVersion,
         " and leases only to workers of the same; worker ", Echo(request.worker_id()), " has ",
         request.engine_version() == 0 ? std::string("none (an older actgrid)")
                                       : absl::StrCat("version ", request.engine_version()),
@@ -724,40 +748,13 @@ absl::StatusOr<v1::ReportAck> Scheduler::Report(const v1::ReportBatch& batch) {
     row.trial_id = e.trial_id();
     row.attempt = e.attempt();
     row.metrics_of_report = &e.metrics();
+    // Only the lease's holder, quoting its secret, may report for it; the store checks
+    // (inside the transaction that would write) and refuses other epochs than the spec's.
+    row.holder = {&batch.worker_id(), &e.lease_secret()};
   }
   std::vector<store::Renewal> renewals;
-  for (const auto& h : batch.heartbeats()) renewals.push_back({h.trial_id(), h.attempt()});
-  {
-    // Only the holder of a lease, quoting its secret, may report for it, and only
-    // epochs of its spec. A current lease named by anyone else is STALE to the store:
-    // its rows go in under attempt -1, which no trial ever has. (Other attempts the
-    // store refuses by itself, or calls CANCELLED.)
-    std::unordered_map<int64_t, bool> held;
-    auto holds = [&](int64_t id, int attempt, const std::string& secret) {
-      auto t = trials_.find(id);
-      const bool current = t != trials_.end() && t->second.state == v1::TRIAL_STATE_LEASED &&
-                           t->second.attempt == attempt;
-      const bool ok = !current || Holds(id, attempt, batch.worker_id(), secret);
-      auto [it, fresh] = held.emplace(id, ok);
-      if (!fresh) it->second = it->second && ok;
-      return current && ok;
-    };
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int i = 0; i < batch.epochs_size(); ++i) {
-      const auto& e = batch.epochs(i);
-      const bool holder = holds(e.trial_id(), e.attempt(), e.lease_secret());
-      auto it = trials_.find(e.trial_id());
-      if (holder && e.metrics().epoch() > it->second.spec->train().epochs())
-        return absl::InvalidArgumentError(absl::StrCat("epochs[", i, "]: epoch ", e.metrics().epoch(),
-                                                       " is outside trial ", e.trial_id(), "'s epochs 0..",
-                                                       it->second.spec->train().epochs()));
-    }
-    for (const auto& h : batch.heartbeats()) holds(h.trial_id(), h.attempt(), h.lease_secret());
-    for (auto& row : rows)
-      if (!held[row.trial_id]) row.attempt = -1;
-    for (auto& renewal : renewals)
-      if (!held[renewal.trial_id]) renewal.attempt = -1;
-  }
+  for (const auto& h : batch.heartbeats())
+    renewals.push_back({h.trial_id(), h.attempt(), {&batch.worker_id(), &h.lease_secret()}});
   const int64_t deadline = clock_->NowMs() + options_.lease_ms;
   auto verdicts = store_->AppendEpochs(rows, renewals, deadline);
   if (!verdicts.ok()) {
@@ -891,6 +888,7 @@ absl::Status Scheduler::Complete(const v1::CompleteTrialRequest& request) {
                                                             spec->train().epochs()));
   store::AttemptEnd end{request.trial_id(), request.attempt(), StateOfOutcome(outcome), request.summary(),
                         "", false, clock_->NowMs()};
+  end.holder = {&request.worker_id(), &request.lease_secret()};
   std::string refused;  // set when the store's copy of the curve does not bear the summary out
   end.verify = [&](const std::vector<v1::EpochMetrics>& epochs, v1::TrialSummary* summary) -> absl::Status {
     absl::StatusOr<v1::TrialSummary> verified = VerifiedSummary(*spec, *summary, epochs, request.build());
@@ -934,6 +932,7 @@ absl::Status Scheduler::Fail(const v1::FailTrialRequest& request) {
   if (request.error().size() > kMaxErrorBytes) error += " ... (cut)";
   store::AttemptEnd end{request.trial_id(), request.attempt(), v1::TRIAL_STATE_PENDING, std::nullopt,
                         error, !request.release(), clock_->NowMs()};
+  end.holder = {&request.worker_id(), &request.lease_secret()};
   if (!request.release() && (request.permanent() || failures + 1 >= options_.max_attempts)) {
     end.to = v1::TRIAL_STATE_FAILED;
     if (!request.permanent())
@@ -994,6 +993,8 @@ void Scheduler::Reconcile(int64_t trial_id) {
     // write reconciles again.
   } else if (!row.ok() || IsTerminal(row->state)) {
     Forget(trial_id);
+  } else if (row->attempt < it->second.attempt) {
+    // Read before a newer lease that memory already follows: keep memory.
   } else {
     Live& t = it->second;
     t.attempt = row->attempt;

@@ -202,6 +202,7 @@ absl::StatusOr<TrialRow> ReadTrialRow(const sql::Stmt& stmt) {
   row.last_error = stmt.Text(8);
   row.epochs_done = stmt.Int(9);
   row.lease_secret = stmt.Text(10);
+  row.engine_version = stmt.Int(11);
   return row;
 }
 

@@ -60,7 +60,7 @@ absl::Status DecodeLayers(absl::string_view blob, v1::EpochMetrics* metrics);
 // The trials columns a TrialRow is read from, in ReadTrialRow's order.
 #define ACTGRID_TRIAL_COLUMNS                                                                \
   "id, trial_key, spec, state, attempt, failures, worker_id, deadline_ms, last_error, epochs_done, " \
-  "lease_secret"
+  "lease_secret, key_engine"
 // DataLoss when the stored spec does not parse.
 absl::StatusOr<TrialRow> ReadTrialRow(const sql::Stmt& stmt);
 

@@ -181,11 +181,14 @@ ALTER TABLE summaries ADD COLUMN born_dead INTEGER;
 //    engines are never reused for new grids (CreateGrid counts them instead).
 //  - trials.lease_secret: the current lease's secret, which survives a coordinator
 //    restart. Leases from before this version have none and are released on recovery.
+//  - trials.key_engine: the engine version the trial's key was made for; a coordinator of
+//    another version cancels such trials still unfinished instead of measuring them.
 //  - summaries.engine_version and build: what measured the trial. Trials measured
 //    before versions were recorded are engine version 1, build unknown ('').
 constexpr const char* kMigration5 = R"sql(
 ALTER TABLE trials ADD COLUMN spec_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE trials ADD COLUMN lease_secret TEXT NOT NULL DEFAULT '';
+ALTER TABLE trials ADD COLUMN key_engine INTEGER NOT NULL DEFAULT 1;
 UPDATE trials SET spec_key = trial_key;
 CREATE INDEX trials_by_spec_key ON trials(spec_key);
 ALTER TABLE summaries ADD COLUMN engine_version INTEGER NOT NULL DEFAULT 1;

@@ -61,14 +61,15 @@ struct NewGrid {
   int cells = 0;
   std::vector<NewGridTrial> trials;  // position i of the grid is trials[i]
   int64_t created_ms = 0;
+  int engine_version = 0;  // the engine its new trials are keyed for (trials.key_engine)
 };
 
 struct CreatedGrid {
   int64_t grid_id = 0;
   std::vector<int64_t> trial_ids;           // parallel to NewGrid::trials
   std::vector<v1::TrialState> prior_state;  // the state the trial had before: UNSPECIFIED when new
-  // New trials whose spec was measured before by another engine version only: how many,
-  // by the newest such version.
+  // New trials whose spec was measured before by another engine version only (not
+  // NewGrid::engine_version): how many, by the newest such version.
   std::map<int, int> earlier;
 };
 
@@ -85,6 +86,7 @@ struct TrialRow {
   std::string last_error;
   int epochs_done = 0;      // epochs stored for the current attempt
   std::string lease_secret; // the current or last lease's secret ("" before schema 5)
+  int engine_version = 0;   // the engine its key was made for (1 before schema 5)
 };
 
 // Where a trial sits in a grid.
@@ -169,18 +171,28 @@ struct LeaseGrant {
   std::string lease_secret = "";
 };
 
+// Who claims to hold a lease: the worker id and the lease's secret, both of which must
+// match the stored lease (not copied; valid during the call). A null holder is the
+// coordinator's own business (tests, tools) and is not checked.
+struct LeaseHolder {
+  const std::string* worker_id = nullptr;
+  const std::string* lease_secret = nullptr;
+};
+
 struct EpochRow {
   int64_t trial_id = 0;
   int attempt = 0;
   v1::EpochMetrics metrics;
   // When set, the metrics are these instead (not copied; valid during the call).
   const v1::EpochMetrics* metrics_of_report = nullptr;
+  LeaseHolder holder = {};
   const v1::EpochMetrics& stored() const { return metrics_of_report ? *metrics_of_report : metrics; }
 };
 
 struct Renewal {
   int64_t trial_id = 0;
   int attempt = 0;
+  LeaseHolder holder = {};
 };
 
 struct Verdict {
@@ -197,10 +209,12 @@ struct AttemptEnd {
   std::string error;                                // kept as last_error when not empty
   bool counts_as_failure = false;                   // increments failures (failed or expired)
   int64_t now_ms = 0;
+  // When set (a worker ending its own lease), it must match the stored lease.
+  LeaseHolder holder = {};
   // SUCCEEDED and DIVERGED: when set, called inside the write transaction with every
-  // stored epoch of the attempt (in epoch order, with their layers); it may replace the
-  // summary to store, and an error from it ends the call with that error, nothing
-  // changed. The coordinator recomputes the summary from the curve here.
+  // stored epoch of the attempt in epoch order (the layers of epoch 0 only); it may
+  // replace the summary to store, and an error from it ends the call with that error,
+  // nothing changed. The coordinator recomputes the summary from the curve here.
   std::function<absl::Status(const std::vector<v1::EpochMetrics>& epochs, v1::TrialSummary* summary)> verify = nullptr;
 };
 
@@ -234,17 +248,18 @@ class Store {
                                                  int64_t now_ms) = 0;
 
   // Stores epoch rows (with their per-layer metrics) and renews leases. A row is stored
-  // only when its trial is LEASED with the row's attempt; a repeated (trial, epoch) of
-  // the same attempt replaces the earlier row. Each trial named in `epochs` or
-  // `renewals` gets one Verdict (in first-mention order): ACCEPTED (its lease deadline
-  // set to deadline_ms), CANCELLED when the trial is CANCELLED and the attempt matches,
-  // STALE otherwise (nothing of it stored).
+  // only when its trial is LEASED with the row's attempt and its holder (when given) is
+  // the lease's; a repeated (trial, epoch) of the same attempt replaces the earlier row.
+  // Each trial named in `epochs` or `renewals` gets one Verdict (in first-mention
+  // order): ACCEPTED (its lease deadline set to deadline_ms), CANCELLED when the trial
+  // is CANCELLED and the attempt matches, STALE otherwise (nothing of it stored).
+  // InvalidArgument, nothing stored, when an accepted row's epoch is past its spec's.
   virtual absl::StatusOr<std::vector<Verdict>> AppendEpochs(const std::vector<EpochRow>& epochs,
                                                            const std::vector<Renewal>& renewals,
                                                            int64_t deadline_ms) = 0;
 
-  // Ends the trial's current attempt when it is LEASED with end.attempt (for
-  // to == CANCELLED also when PENDING). SUCCEEDED/DIVERGED store the summary (after
+  // Ends the trial's current attempt when it is LEASED with end.attempt and (when
+  // given) end.holder (for to == CANCELLED also when PENDING). SUCCEEDED/DIVERGED store the summary (after
   // end.verify) and require epochs 0..summary.epochs_run stored (InvalidArgument
   // naming the missing epoch otherwise, nothing changes). Errors: FailedPrecondition for a stale attempt
   // or a trial not in a state that can end; NotFound for an unknown trial.

@@ -32,12 +32,12 @@ constexpr const char* kResubmitTrial =
     "UPDATE trials SET state = 1, failures = 0, epochs_done = 0, finished_ms = NULL "
     "WHERE id = ?1";
 constexpr const char* kInsertTrial =
-    "INSERT INTO trials(trial_key, spec, state, epochs_total, created_ms, spec_key) "
-    "VALUES(?1, ?2, 1, ?3, ?4, ?5)";
+    "INSERT INTO trials(trial_key, spec, state, epochs_total, created_ms, spec_key, key_engine) "
+    "VALUES(?1, ?2, 1, ?3, ?4, ?5, ?6)";
 // The newest other engine version that finished the same spec.
 constexpr const char* kEarlierEngine =
     "SELECT max(s.engine_version) FROM trials t JOIN summaries s ON s.trial_id = t.id "
-    "WHERE t.spec_key = ?1 AND t.state IN (3, 4)";
+    "WHERE t.spec_key = ?1 AND t.state IN (3, 4) AND s.engine_version <> ?2";
 constexpr const char* kInsertGridTrial =
     "INSERT INTO grid_trials(grid_id, position, trial_id, cell, seed_rank, seed, vals) "
     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -54,7 +54,8 @@ constexpr const char* kInsertChunk =
 constexpr const char* kInsertAttempt =
     "INSERT OR REPLACE INTO attempts(trial_id, attempt, worker_id, leased_ms) "
     "VALUES(?1, ?2, ?3, ?4)";
-constexpr const char* kTrialLease = "SELECT state, attempt, epochs_done, epoch_chunks FROM trials WHERE id = ?1";
+constexpr const char* kTrialLease =
+    "SELECT state, attempt, epochs_done, epoch_chunks, worker_id, lease_secret, epochs_total FROM trials WHERE id = ?1";
 constexpr const char* kRenewTrial =
     "UPDATE trials SET deadline_ms = ?2, epochs_done = ?3, epoch_chunks = ?4 WHERE id = ?1";
 constexpr const char* kUpsertCurves =
@@ -125,12 +126,13 @@ absl::Status InsertGrid(sql::Conn& conn, const NewGrid& grid, const std::vector<
             .BindBlob(2, specs[i])
             .Bind(3, static_cast<int64_t>(trial.spec.train().epochs()) + 1)
             .Bind(4, grid.created_ms)
-            .Bind(5, trial.spec_key);
+            .Bind(5, trial.spec_key)
+            .Bind(6, grid.engine_version);
         ACTGRID_STORE_RETURN_IF_ERROR(insert_trial.Run());
         insert_trial.Reset();
         id = conn.LastInsertRowid();
         if (!trial.spec_key.empty()) {
-          earlier.Bind(1, trial.spec_key);
+          earlier.Bind(1, trial.spec_key).Bind(2, grid.engine_version);
           ACTGRID_STORE_ASSIGN_OR_RETURN(const bool row, earlier.Step());
           if (row && !earlier.IsNull(0)) ++created->earlier[earlier.Int(0)];
           earlier.Reset();
@@ -163,8 +165,25 @@ struct CallTrial {
   int attempt = 0;
   int next_epoch = 0;  // 1 + highest epoch stored for the current attempt
   int64_t chunks = 0;  // chunks written for the trial: the next one's seq
+  int epochs_total = 0;  // the spec's epochs + 1
+  std::string worker_id, lease_secret;
   bool accepted = false;
 };
+
+// Compares without leaking where two secrets differ through timing.
+bool SameSecret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size() || a.empty()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// Whether `holder` (when given) is the one the stored lease names.
+bool HeldBy(const LeaseHolder& holder, const std::string& worker_id, const std::string& lease_secret) {
+  if (holder.worker_id == nullptr && holder.lease_secret == nullptr) return true;
+  return holder.worker_id != nullptr && holder.lease_secret != nullptr && *holder.worker_id == worker_id &&
+         SameSecret(*holder.lease_secret, lease_secret);
+}
 
 absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
                         const std::vector<Renewal>& renewals, int64_t deadline_ms,
@@ -175,7 +194,7 @@ absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
   std::vector<std::pair<int64_t, CallTrial*>> order;  // first-mention order
   // The trial's verdict is decided at its first mention, from its stored state and
   // the attempt quoted there.
-  auto mention = [&](int64_t trial_id, int attempt) -> absl::StatusOr<CallTrial*> {
+  auto mention = [&](int64_t trial_id, int attempt, const LeaseHolder& holder) -> absl::StatusOr<CallTrial*> {
     auto [it, inserted] = trials.try_emplace(trial_id);
     CallTrial& trial = it->second;
     if (!inserted) return &trial;
@@ -186,11 +205,15 @@ absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
       trial.attempt = lookup.Int(1);
       trial.next_epoch = lookup.Int(2);
       trial.chunks = lookup.Int64(3);
+      trial.worker_id = lookup.Text(4);
+      trial.lease_secret = lookup.Text(5);
+      trial.epochs_total = lookup.Int(6);
     }
     lookup.Reset();
     v1::ReportVerdict verdict = v1::REPORT_VERDICT_STALE;
     if (found && attempt == trial.attempt) {
-      if (trial.state == kLeased) verdict = v1::REPORT_VERDICT_ACCEPTED;
+      if (trial.state == kLeased && HeldBy(holder, trial.worker_id, trial.lease_secret))
+        verdict = v1::REPORT_VERDICT_ACCEPTED;
       if (trial.state == kCancelled) verdict = v1::REPORT_VERDICT_CANCELLED;
     }
     trial.accepted = verdict == v1::REPORT_VERDICT_ACCEPTED;
@@ -210,10 +233,15 @@ absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
   std::vector<Chunk> chunks;
   std::unordered_map<int64_t, size_t> chunk_of;
   for (const EpochRow& row : epochs) {
-    ACTGRID_STORE_ASSIGN_OR_RETURN(CallTrial* const trial, mention(row.trial_id, row.attempt));
-    // Only epochs of the current attempt of an accepted trial are stored.
-    if (!trial->accepted || row.attempt != trial->attempt) continue;
+    ACTGRID_STORE_ASSIGN_OR_RETURN(CallTrial* const trial, mention(row.trial_id, row.attempt, row.holder));
+    // Only epochs of the current attempt of an accepted trial, sent by its holder, are stored.
+    if (!trial->accepted || row.attempt != trial->attempt ||
+        !HeldBy(row.holder, trial->worker_id, trial->lease_secret))
+      continue;
     const int epoch = row.stored().epoch();
+    if (epoch >= trial->epochs_total)
+      return absl::InvalidArgumentError(absl::StrCat("trial ", row.trial_id, ": epoch ", epoch,
+                                                     " is outside its epochs 0..", trial->epochs_total - 1));
     auto [it, added] = chunk_of.try_emplace(row.trial_id, chunks.size());
     if (added) chunks.push_back(Chunk{row.trial_id, trial->chunks++, -1, -1, {}});
     Chunk& chunk = chunks[it->second];
@@ -235,7 +263,7 @@ absl::Status AppendRows(sql::Conn& conn, const std::vector<EpochRow>& epochs,
     }
   }
   for (const Renewal& renewal : renewals) {
-    ACTGRID_STORE_RETURN_IF_ERROR(mention(renewal.trial_id, renewal.attempt).status());
+    ACTGRID_STORE_RETURN_IF_ERROR(mention(renewal.trial_id, renewal.attempt, renewal.holder).status());
   }
 
   ACTGRID_STORE_ASSIGN_OR_RETURN(sql::Stmt renew, conn.Prepare(kRenewTrial));
@@ -258,6 +286,9 @@ absl::Status EndTrialAttempt(sql::Conn& conn, const AttemptEnd& end) {
     if (!found) return absl::NotFoundError(absl::StrCat("no trial ", end.trial_id));
     state = lookup.Int(0);
     attempt = lookup.Int(1);
+    if (state == kLeased && attempt == end.attempt && !HeldBy(end.holder, lookup.Text(4), lookup.Text(5)))
+      return absl::FailedPreconditionError(absl::StrCat("trial ", end.trial_id, " attempt ", end.attempt,
+                                                        ": not this worker's lease, or the wrong lease secret"));
   }
   const bool leased_now = state == kLeased && attempt == end.attempt;
   const bool may_end = leased_now || (end.to == v1::TRIAL_STATE_CANCELLED && state == kPending);
@@ -282,7 +313,13 @@ absl::Status EndTrialAttempt(sql::Conn& conn, const AttemptEnd& end) {
     std::vector<v1::EpochMetrics> stored;  // every stored epoch, for end.verify
     int expected = 0;
     ACTGRID_STORE_RETURN_IF_ERROR(ForEachStoredEpoch(conn, end.trial_id, [&](const StoredEpoch& e) {
-      if (end.verify) ACTGRID_STORE_RETURN_IF_ERROR(ToMetrics(e, &stored.emplace_back()));
+      if (end.verify) {
+        // The summary reads layers at epoch 0 only: the others stay undecoded, so a
+        // long curve of wide epochs costs the writer little.
+        StoredEpoch scalars = e;
+        if (e.epoch != 0) scalars.layers = {};
+        ACTGRID_STORE_RETURN_IF_ERROR(ToMetrics(scalars, &stored.emplace_back()));
+      }
       if (e.epoch != expected || expected > last) return absl::OkStatus();
       for (int c = 0; c < kCurveColumnCount; ++c) curves[c].push_back(e.values[c]);
       ++expected;

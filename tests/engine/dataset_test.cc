@@ -782,7 +782,7 @@ TEST(DatasetDigest, FollowsTheContentOfTheFilesAndNothingElse) {
   EXPECT_NE(*DatasetDigest(idx), *gz);
 }
 
-TEST(DatasetDigest, LoadingRefusesFilesThatAreNotTheGridsAsAPermanentError) {
+TEST(DatasetDigest, LoadingRefusesFilesThatAreNotTheGrids) {
   TempDir dir;
   const std::string csv = "x,label\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n";
   v1::DatasetSpec spec = CsvSpec(WriteCsv(dir, csv));
@@ -790,7 +790,7 @@ TEST(DatasetDigest, LoadingRefusesFilesThatAreNotTheGridsAsAPermanentError) {
   EXPECT_TRUE(LoadDataset(spec).ok());
   WriteCsv(dir, "x,label\n1,1\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n");  // one label changed
   auto refused = LoadDataset(spec);
-  ASSERT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  ASSERT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
   EXPECT_NE(refused.status().message().find("not the ones the grid was expanded with"), std::string::npos)
       << refused.status();
 }

@@ -56,6 +56,7 @@ void BackToSchema1(const std::string& path, const std::vector<std::pair<int64_t,
   RawSql(path, "DROP INDEX trials_by_spec_key");
   RawSql(path, "ALTER TABLE trials DROP COLUMN spec_key");
   RawSql(path, "ALTER TABLE trials DROP COLUMN lease_secret");
+  RawSql(path, "ALTER TABLE trials DROP COLUMN key_engine");
   RawSql(path, "ALTER TABLE summaries DROP COLUMN engine_version");
   RawSql(path, "ALTER TABLE summaries DROP COLUMN build");
   sqlite3* db = nullptr;
@@ -256,7 +257,7 @@ TEST(StoreFile, CheckpointsTheWalWhileOpen) {
   ASSERT_TRUE(opened.ok()) << opened.status();
   Store& store = **opened;
   const auto initial = std::filesystem::file_size(path);
-  const std::vector<int64_t> ids = Must(store.CreateGrid(Grid("wal", {1, 2, 3, 4}))).trial_ids;
+  const std::vector<int64_t> ids = Must(store.CreateGrid(Grid("wal", {1, 2, 3, 4}, /*epochs=*/199))).trial_ids;
   for (size_t t = 0; t < ids.size(); ++t) {
     ASSERT_EQ(Must(store.Lease({Grant(ids[t], 1, "w1", 9000)}, 1)), std::vector<bool>{true});
     for (int e = 0; e < 200; ++e) STORE_ASSERT_OK(store.AppendEpochs({Row(ids[t], 1, e)}, {}, 9000));

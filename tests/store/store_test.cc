@@ -370,6 +370,37 @@ TEST_P(StoreTest, NonFiniteParameterCountsRoundTripBetweenOrdinaryEpochs) {
     EXPECT_EQ(epochs[e].SerializeAsString(), rows[e].metrics.SerializeAsString()) << e;
 }
 
+TEST_P(StoreTest, OnlyTheLeasesHolderWritesAndOnlyEpochsOfTheSpec) {
+  // The scheduler checks holders against its memory first; the store checks again in
+  // the transaction that writes, so a memory that is behind the store lets nothing in.
+  const std::vector<int64_t> ids = Create(Grid("g", {1}, /*epochs=*/3));
+  LeaseOk(ids[0], 1);  // worker w1, secret "secret-<id>"
+  const std::string w1 = "w1", w2 = "w2", secret = "secret-" + std::to_string(ids[0]), wrong = "guessed";
+  EpochRow row = Row(ids[0], 1, 0);
+  for (const LeaseHolder& other : {LeaseHolder{&w2, &secret}, LeaseHolder{&w1, &wrong}, LeaseHolder{&w1, nullptr}}) {
+    row.holder = other;
+    const std::vector<Verdict> stale = Must(store_->AppendEpochs({row}, {{ids[0], 1, other}}, 5000));
+    ASSERT_EQ(stale.size(), 1u);
+    EXPECT_EQ(stale[0].verdict, v1::REPORT_VERDICT_STALE);
+  }
+  EXPECT_TRUE(Must(store_->LoadEpochs(ids[0])).empty());
+  row.holder = {&w1, &secret};
+  EXPECT_EQ(Must(store_->AppendEpochs({row}, {}, 5000))[0].verdict, v1::REPORT_VERDICT_ACCEPTED);
+  EpochRow late = Row(ids[0], 1, 4);  // epochs 0..3 only
+  late.holder = {&w1, &secret};
+  const absl::StatusOr<std::vector<Verdict>> refused = store_->AppendEpochs({late}, {}, 5000);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_EQ(Must(store_->LoadEpochs(ids[0])).size(), 1u);
+
+  AttemptEnd fail = End(ids[0], 1, v1::TRIAL_STATE_PENDING);
+  fail.holder = {&w2, &secret};
+  EXPECT_TRUE(absl::IsFailedPrecondition(store_->EndAttempt(fail)));
+  EXPECT_EQ(Must(store_->GetTrial(ids[0])).state, v1::TRIAL_STATE_LEASED);
+  fail.holder = {&w1, &secret};
+  STORE_EXPECT_OK(store_->EndAttempt(fail));
+  EXPECT_EQ(Must(store_->GetTrial(ids[0])).state, v1::TRIAL_STATE_PENDING);
+}
+
 TEST_P(StoreTest, SucceedingRequiresEveryEpochAndChangesNothingOtherwise) {
   const std::vector<int64_t> ids = Create(Grid("g", {1}, 3));
   const int64_t id = ids[0];

@@ -242,7 +242,7 @@ absl::StatusOr<std::shared_ptr<const Dataset>> LoadDataset(const v1::DatasetSpec
     absl::StatusOr<std::string> digest = DatasetDigest(spec);
     if (!digest.ok()) return digest.status();
     if (*digest != spec.digest())
-      return absl::InvalidArgumentError(absl::StrCat(
+      return absl::FailedPreconditionError(absl::StrCat(
           "dataset.path ", spec.path().empty() ? dataset_internal::kDefaultFashionDir : spec.path(),
           ": the files are not the ones the grid was expanded with (SHA-256 ", digest->substr(0, 16),
           "..., the grid's ", spec.digest().substr(0, 16),

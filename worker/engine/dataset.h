@@ -49,8 +49,9 @@ struct IdxArray {
 absl::StatusOr<IdxArray> ReadIdx(const std::string& path);
 
 // Loads the dataset a spec describes, split and scaled. InvalidArgument for a bad
-// spec, or for files whose content is not the one spec.digest names (when set);
-// NotFound for a missing file, DataLoss for a malformed or truncated file.
+// spec; FailedPrecondition for files whose content is not the one spec.digest names
+// (when set: another worker may hold the right ones); NotFound for a missing file,
+// DataLoss for a malformed or truncated file.
 absl::StatusOr<std::shared_ptr<const Dataset>> LoadDataset(const v1::DatasetSpec& spec);
 
 // The content digest of the files a dataset reads (lowercase hex SHA-256; see

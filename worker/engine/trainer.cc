@@ -117,14 +117,14 @@ v1::EpochMetrics MeasureEpoch(int epoch, Net& net, const Dataset& data, Net::Wor
   return m;
 }
 
+}  // namespace
+
 // A saturating unit can keep the losses finite around an infinite weight: the
 // parameters are checked too.
-bool Finite(const v1::EpochMetrics& m) {
+bool EpochIsFinite(const v1::EpochMetrics& m) {
   return m.nonfinite_params() == 0 && std::isfinite(m.train_loss()) &&
          (std::isnan(m.test_acc()) || std::isfinite(m.test_loss()));
 }
-
-}  // namespace
 
 // Two vectorized passes in double lanes (one SIMD lane per position, no serial chain;
 // float lanes lose digits once a lane has summed thousands of activations): the mean
@@ -193,7 +193,7 @@ absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Datase
   *result.mutable_spec() = spec;
   auto record = [&](v1::EpochMetrics m) -> bool {
     if (hooks.on_epoch) hooks.on_epoch(m);
-    const bool finite = Finite(m);
+    const bool finite = EpochIsFinite(m);
     *result.add_epochs() = std::move(m);
     return finite;
   };
@@ -240,7 +240,7 @@ v1::TrialSummary Summarize(const v1::TrialSpec& spec, const std::vector<v1::Epoc
   const v1::EpochMetrics& first = epochs.front();
   const v1::EpochMetrics& last = epochs.back();
   s.set_epochs_run(last.epoch());
-  s.set_diverged(!Finite(last));
+  s.set_diverged(!EpochIsFinite(last));
   s.set_outcome(s.diverged() ? v1::TRIAL_OUTCOME_DIVERGED : v1::TRIAL_OUTCOME_SUCCEEDED);
   if (s.diverged()) s.set_diverged_epoch(last.epoch());
   s.set_final_test_acc(last.test_acc());

@@ -48,6 +48,11 @@ struct ActivationStats {
 };
 ActivationStats MeasureActivations(const float* a, size_t count);
 
+// Whether an epoch lets the trial go on: its training loss, its test loss (when the
+// set has a test split) and every parameter are finite. The first epoch that is not is
+// the one the trial diverges at.
+bool EpochIsFinite(const v1::EpochMetrics& m);
+
 // The trial summary of a curve (exposed for tests and re-summarizing stored curves).
 v1::TrialSummary Summarize(const v1::TrialSpec& spec,
                            const std::vector<v1::EpochMetrics>& epochs);

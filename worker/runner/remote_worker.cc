@@ -197,7 +197,8 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     if (stop && !status.ok()) break;  // cancelled by the stop (leases it did get are released below)
     if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
         status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
-        status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+        (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+         status.error_message().rfind(spec::kEngineVersionRefusal, 0) == 0)) {
       // Retrying cannot help: the token is missing, unknown or not a worker's, or this
       // worker's engine version is not the coordinator's.
       Log(absl::StrCat("the coordinator refuses this worker: ", status.error_message()));
