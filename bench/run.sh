@@ -39,7 +39,7 @@ PY=/usr/bin/python3
 # ------------------------------------------------------------------ 1. packages
 
 DEFAULT_BUILD_DEPS="cmake g++ libprotobuf-dev protobuf-compiler libtbb-dev libeigen3-dev
-  libyaml-cpp-dev libcli11-dev zlib1g-dev libssl-dev libabsl-dev libopenblas-serial-dev
+  libyaml-cpp-dev libcli11-dev zlib1g-dev libssl-dev libabsl-dev libopenblas-pthread-dev
   libgtest-dev dataset-fashion-mnist"
 
 # The packages of the first `apt-get install` line near the top of README.md.
