@@ -72,14 +72,22 @@ def t975(df):
     return (lo + hi) / 2
 
 
+EXTENDED_RECORD = 1 << 30  # kRecordExtended in server/store/rows.h
+
+
 def chunk_test_acc(data):
     """(epoch, test_acc) of every record of an epoch chunk: int32 epoch, int32 layers,
-    9 doubles (test_acc is the fourth), then 44 bytes a layer, little-endian."""
+    9 doubles (test_acc is the fourth), an int64 count of non-finite parameters when the
+    layer count has EXTENDED_RECORD set, then 44 bytes a layer, little-endian."""
     at = 0
     while at < len(data):
         epoch, layers = struct.unpack_from("<ii", data, at)
+        extra = 0
+        if layers & EXTENDED_RECORD:
+            layers &= ~EXTENDED_RECORD
+            extra = 8
         yield epoch, struct.unpack_from("<d", data, at + 8 + 3 * 8)[0]
-        at += 8 + 9 * 8 + 44 * layers
+        at += 8 + 9 * 8 + extra + 44 * layers
 
 
 def flat_tables(compare_db, curves_db, scratch):
