@@ -697,5 +697,35 @@ TEST_F(SchedulerTest, RecoveryKeepsLeaseSecretsAndReleasesLeasesWithout) {
   EXPECT_TRUE(Complete(kept).ok());
 }
 
+TEST_F(SchedulerTest, TrialsQueuedForAnotherEngineAreCancelledNotMeasured) {
+  const std::string path = ::testing::TempDir() + "/scheduler_other_engine.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((path + s).c_str());
+  Open(path);
+  ASSERT_TRUE(scheduler_->Submit(Request("g", "grid: {depth: [1, 2]}", 1)).ok());
+  const v1::Lease leased = Lease("w", 1).at(0);
+  scheduler_.reset();
+  store_.reset();
+  // As a database queued by a coordinator of an older engine looks to a newer one.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE trials SET key_engine = 1", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  Open(path);
+  auto trials = store_->ListGridTrials(1);
+  ASSERT_TRUE(trials.ok());
+  ASSERT_EQ(trials->size(), 2u);
+  for (const auto& t : *trials) {
+    EXPECT_EQ(t.state, v1::TRIAL_STATE_CANCELLED) << t.trial_id;
+    EXPECT_NE(t.last_error.find("queued for engine version 1"), std::string::npos) << t.last_error;
+  }
+  EXPECT_TRUE(Lease("w", 5).empty());  // nothing is measured under the old keys
+  EXPECT_EQ(Report(leased, 0, 0), v1::REPORT_VERDICT_CANCELLED);  // its worker stops
+  // The same grid again: new keys, measured by this engine.
+  auto again = scheduler_->Submit(Request("g", "grid: {depth: [1, 2]}", 1));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->reused() + again->shared(), 0);
+  EXPECT_EQ(Lease("w", 5).size(), 2u);
+}
+
 }  // namespace
 }  // namespace actgrid::core
