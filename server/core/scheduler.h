@@ -115,7 +115,7 @@ class Scheduler {
     int failures = 0;
     std::string worker_id;
     int64_t deadline_ms = 0;
-    std::string secret;  // the current lease's secret
+    std::string secret;  // the current lease's secret (empty: leased before secrets; released on recovery)
     std::vector<Member> members;
     Order order;
   };
@@ -136,11 +136,9 @@ class Scheduler {
   // the caller saw; the transition is checked first.
   absl::Status EndAttempt(int64_t id, int attempt, v1::TrialState from, store::AttemptEnd end);
   void Notify(const std::vector<int64_t>& finished);
-  // The failures of `id` when it is leased with `attempt` to `worker_id` under
-  // `secret`, else -1.
-  int HolderFailures(int64_t id, int attempt, const std::string& worker_id, const std::string& secret) const;
-  // Whether `id` is leased with `attempt` to `worker_id` under `secret` (mu_ held).
-  bool Holds(int64_t id, int attempt, const std::string& worker_id, const std::string& secret) const;
+  // The failures of `id` when memory says it is leased with `attempt` to `worker_id`,
+  // else -1. The lease secret is the store's to check, in the transaction that writes.
+  int HolderFailures(int64_t id, int attempt, const std::string& worker_id) const;
   // FailedPrecondition saying what the trial is now (NotFound when unknown).
   absl::Status StaleError(int64_t id, int attempt);
   absl::StatusOr<v1::Grid> ToGrid(const store::GridRow& row);
