@@ -251,6 +251,9 @@ try {
     await ready(page);
     const header = await hook(page, 'gridHeader');
     assert(header && header.state === 'DONE' && header.finished === all.finished && header.trials === all.trials, `grid header reads ${JSON.stringify(header)}, want DONE ${all.finished}/${all.trials}`);
+    assert((await page.locator('#grid-engines').count()) === 1, 'the grid header has no #grid-engines line');
+    const engines = (await page.locator('#grid-engines').textContent()) || '';
+    assert(/^measured by engine \d+, rev \S+, (native|portable) \(\d+ trials?\)/.test(engines), `the header does not say what measured the trials: "${engines}"`);
     const rows = cli('compare', GRID, '--by', 'activation,depth', '--metric', 'final_test_acc').rows;
     heatmapCells = await hook(page, 'heatmapCells');
     compareHeatmap(heatmapCells, rows, 'heatmap');
@@ -343,6 +346,9 @@ try {
       }
       const series = await hook(report, 'curveSeries');
       assert(series.length === curveCount, `report: ${series.length} curves, the dashboard drew ${curveCount}`);
+      assert((await report.locator('#grid-engines').count()) === 1, 'the report has no #grid-engines line');
+      const engines = (await report.locator('#grid-engines').textContent()) || '';
+      assert(/^measured by engine \d+/.test(engines), `the report does not say what measured the trials: "${engines}"`);
       const outside = requests.filter((u) => !/^(file|data):/.test(u));
       assert(!outside.length, `the report made network requests: ${outside.join(', ')}`);
       await report.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
