@@ -10,47 +10,48 @@
 #include "common/spec/engine_version.h"
 
 namespace actgrid::spec {
-namespace {
+std::string Hex(const unsigned char* bytes, size_t size) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * size);
+  for (size_t i = 0; i < size; ++i) {
+    hex.push_back(kHex[bytes[i] >> 4]);
+    hex.push_back(kHex[bytes[i] & 15]);
+  }
+  return hex;
+}
 
-std::string Deterministic(const v1::TrialSpec& spec) {
+std::string DeterministicBytes(const google::protobuf::MessageLite& message) {
   std::string bytes;
   {  // the streams hand the bytes over when they close
     google::protobuf::io::StringOutputStream stream(&bytes);
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
-    spec.SerializeToCodedStream(&coded);
+    message.SerializeToCodedStream(&coded);
   }
   return bytes;
 }
-
-}  // namespace
 
 std::string Sha256Hex(const std::string& bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
+  return Hex(digest, length);
 }
 
 std::string TrialKey(const v1::TrialSpec& spec, int engine_version) {
   // A prefix no serialized spec starts with keeps the versioned keys apart from the
   // unversioned SpecKeys of older databases.
-  return Sha256Hex(absl::StrCat("actgrid trial, engine ", engine_version, "\n", Deterministic(spec)));
+  return Sha256Hex(absl::StrCat("actgrid trial, engine ", engine_version, "\n", DeterministicBytes(spec)));
 }
 
 std::string TrialKey(const v1::TrialSpec& spec) { return TrialKey(spec, kEngineVersion); }
 
 std::string SpecKey(const v1::TrialSpec& spec) {
-  if (spec.dataset().digest().empty()) return Sha256Hex(Deterministic(spec));
+  if (spec.dataset().digest().empty()) return Sha256Hex(DeterministicBytes(spec));
   v1::TrialSpec copy = spec;
   copy.mutable_dataset()->clear_digest();
-  return Sha256Hex(Deterministic(copy));
+  return Sha256Hex(DeterministicBytes(copy));
 }
 
 }  // namespace actgrid::spec

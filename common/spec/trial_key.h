@@ -10,7 +10,10 @@
 #ifndef ACTGRID_COMMON_SPEC_TRIAL_KEY_H_
 #define ACTGRID_COMMON_SPEC_TRIAL_KEY_H_
 
+#include <cstddef>
 #include <string>
+
+#include <google/protobuf/message_lite.h>
 
 #include "actgrid/v1/spec.pb.h"
 
@@ -25,6 +28,12 @@ std::string SpecKey(const v1::TrialSpec& spec);
 
 // Lowercase hex of SHA-256 over `bytes`.
 std::string Sha256Hex(const std::string& bytes);
+
+// Lowercase hex of `size` bytes.
+std::string Hex(const unsigned char* bytes, size_t size);
+
+// A message's bytes with map and field order fixed: equal messages, equal bytes.
+std::string DeterministicBytes(const google::protobuf::MessageLite& message);
 
 }  // namespace actgrid::spec
 

@@ -61,13 +61,7 @@ std::string NewLeaseSecret() {
       got = sizeof bytes;
     }
   }
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : bytes) {
-    hex.push_back(kHex[b >> 4]);
-    hex.push_back(kHex[b & 15]);
-  }
-  return hex;
+  return spec::Hex(bytes, sizeof bytes);
 }
 
 bool IsSha256Hex(const std::string& s) {

@@ -2,9 +2,6 @@
 // or calls the IDX / CSV loaders, then applies the limits and the feature scaling.
 #include "worker/engine/dataset.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -17,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/spec/trial_key.h"
 #include "worker/engine/random.h"
 #include "worker/engine/spec_names.h"
 
@@ -218,17 +216,8 @@ std::string Describe(const v1::DatasetSpec& spec, const Dataset& d) {
                       d.test_y.size(), " test, ", d.features, " features, ", d.classes, " classes");
 }
 
-// The spec's bytes with map and field order fixed, so equal specs give equal keys.
-std::string CacheKey(const v1::DatasetSpec& spec) {
-  std::string key;
-  {
-    google::protobuf::io::StringOutputStream raw(&key);
-    google::protobuf::io::CodedOutputStream out(&raw);
-    out.SetSerializationDeterministic(true);
-    spec.SerializeToCodedStream(&out);
-  }
-  return key;
-}
+// Equal specs give equal keys.
+std::string CacheKey(const v1::DatasetSpec& spec) { return actgrid::spec::DeterministicBytes(spec); }
 
 }  // namespace
 

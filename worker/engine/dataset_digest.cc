@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/spec/trial_key.h"
 #include "worker/engine/dataset.h"
 
 namespace actgrid::engine {
@@ -74,13 +75,7 @@ absl::StatusOr<std::string> DatasetDigest(const v1::DatasetSpec& spec) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &length);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
+  return actgrid::spec::Hex(digest, length);
 }
 
 }  // namespace actgrid::engine
