@@ -17,7 +17,7 @@
 #include "bench/analysis_db.h"
 #include "client/cli/client.h"
 #include "common/rpc/rpc.h"
-#include "server/core/analysis.h"
+#include "server/analysis/analysis.h"
 #include "server/grpc/coordinator.h"
 
 namespace {
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
         return true;
       });
       const double db_ms = MedianMs(rounds, [&] {
-        auto r = core::Compare(store, request);
+        auto r = analysis::Compare(store, request);
         return r.ok() || fail(r.status());
       });
       std::printf("compare, %d trials, by activation,depth (%d groups)\n", finished, rows);
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
         return true;
       });
       const double db_ms = MedianMs(rounds, [&] {
-        auto r = core::Curves(store, request);
+        auto r = analysis::Curves(store, request);
         return r.ok() || fail(r.status());
       });
       std::printf("curves, %d trials x %d epochs, by activation,depth (%d groups)\n", finished, points, groups);

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "worker/engine/dataset.h"
-#include "worker/engine/spec_names.h"
+#include "common/spec/names.h"
 #include "worker/engine/trainer.h"
 
 namespace {
@@ -32,17 +32,16 @@ v1::TrialSpec TinySpec(int epochs) {
   d->set_scaling(v1::SCALING_STANDARDIZE);
   spec.mutable_model()->set_width(8);
   auto* t = spec.mutable_train();
-  t->set_optimizer(v1::OPTIMIZER_SGD);
+  t->set_optimizer(v1::OPTIMIZER_SGD);  // plain SGD, as torch_bench.py: no momentum
   t->set_lr(0.03);
   t->set_batch(10);
   t->set_epochs(epochs);
   t->set_target_accuracy(0.9);
-  t->set_momentum(0.9);
   t->set_beta1(0.9);
   t->set_beta2(0.999);
   t->set_eps(1e-8);
-  *spec.mutable_activation() = engine::DefaultActivation(v1::ACTIVATION_KIND_RELU);
-  *spec.mutable_init() = engine::DefaultInit(v1::INIT_KIND_HE_UNIFORM);
+  *spec.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_RELU);
+  *spec.mutable_init() = spec::DefaultInit(v1::INIT_KIND_HE_UNIFORM);
   spec.set_depth(3);
   return spec;
 }
@@ -64,9 +63,8 @@ v1::TrialSpec FashionSpec(int epochs) {
   t->set_beta2(0.999);
   t->set_eps(1e-8);
   t->set_target_accuracy(0.85);
-  t->set_momentum(0.9);
-  *spec.mutable_activation() = engine::DefaultActivation(v1::ACTIVATION_KIND_RELU);
-  *spec.mutable_init() = engine::DefaultInit(v1::INIT_KIND_HE_UNIFORM);
+  *spec.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_RELU);
+  *spec.mutable_init() = spec::DefaultInit(v1::INIT_KIND_HE_UNIFORM);
   spec.set_depth(2);
   return spec;
 }

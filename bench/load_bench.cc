@@ -31,6 +31,7 @@
 #include "client/grid/grid_file.h"
 #include "common/rpc/rpc.h"
 #include "common/spec/engine_version.h"
+#include "common/spec/summary.h"
 #include "worker/engine/trainer.h"
 
 namespace {
@@ -102,7 +103,7 @@ const Curve& SyntheticCurve(const v1::TrialSpec& spec, int64_t trial_id) {
       layer->set_act_std(0.2 + 0.01 * l);
     }
   }
-  slot->summary = actgrid::engine::Summarize(spec, slot->epochs);
+  slot->summary = actgrid::spec::Summarize(spec, slot->epochs);
   return *slot;
 }
 

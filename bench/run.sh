@@ -4,7 +4,7 @@
 #   bash bench/run.sh [--quick]      from the repository root, as root on Debian 12
 #
 # 1. installs what is missing (python3-torch, python3-numpy, libopenblas0-pthread and the
-#    build dependencies listed at the top of README.md);
+#    build dependencies listed in deps/build-packages.txt);
 # 2. builds build/bench/actgrid_bench (Release);
 # 3. runs for each mode (tiny, fashion) the C++ side (actgrid_bench) and the PyTorch side
 #    (bench/torch_bench.py) one after the other, single-threaded, with the machine's
@@ -42,14 +42,14 @@ DEFAULT_BUILD_DEPS="cmake g++ libprotobuf-dev protobuf-compiler libtbb-dev libei
   libyaml-cpp-dev libcli11-dev zlib1g-dev libssl-dev libabsl-dev libopenblas-pthread-dev
   libgtest-dev dataset-fashion-mnist"
 
-# The packages of the first `apt-get install` line near the top of README.md.
-readme_build_deps() {
-  [[ -f README.md ]] || return 0
-  head -n 40 README.md | grep -m1 -E 'apt(-get)? install' | sed -E 's/.*apt(-get)? install//; s/&&.*//' |
-    tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' || true
+# The build packages, one a line in deps/build-packages.txt (the list the README's
+# commands and docker/Dockerfile install).
+listed_build_deps() {
+  [[ -f deps/build-packages.txt ]] || return 0
+  tr -s ' \t' '\n' < deps/build-packages.txt | grep -E '^[a-z0-9][a-z0-9.+-]+$' || true
 }
 
-BUILD_DEPS=$(readme_build_deps)
+BUILD_DEPS=$(listed_build_deps)
 [[ -n $BUILD_DEPS ]] || BUILD_DEPS=$DEFAULT_BUILD_DEPS
 PACKAGES="python3-torch python3-numpy libopenblas0-pthread $BUILD_DEPS"
 

@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
     local = std::thread([&] {
       actgrid::runner::WorkerOptions w;
       w.threads = local_workers;
-      w.worker_id = actgrid::core::kInProcessWorkerId;
+      w.worker_id = actgrid::scheduler::kInProcessWorkerId;
       w.grace = std::chrono::milliseconds(0);  // the server is going away: release at once
       w.log = [](const std::string& m) { Log("local worker: " + m); };
       w.data_dirs = data_dirs;

@@ -17,11 +17,11 @@
 #include "client/cli/render.h"
 #include "client/cli/render_analysis.h"
 #include "client/cli/text.h"
-#include "client/grid/echo.h"
+#include "common/spec/echo.h"
 #include "client/grid/grid_file.h"
 #include "common/rpc/rpc.h"
-#include "server/core/analysis.h"
-#include "server/core/scheduler.h"
+#include "server/analysis/analysis.h"
+#include "server/scheduler/scheduler.h"
 #include "server/store/store.h"
 
 namespace actgrid::cli {
@@ -71,22 +71,22 @@ class DbBackend final : public Backend {
   absl::StatusOr<std::vector<v1::Grid>> ListGrids(int limit) override { return scheduler_.ListGrids(limit); }
   absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers() override { return store_->ListWorkers(); }
   absl::StatusOr<v1::CompareResponse> Compare(const v1::CompareRequest& r) override {
-    return core::Compare(*store_, r);
+    return analysis::Compare(*store_, r);
   }
-  absl::StatusOr<v1::CurvesResponse> Curves(const v1::CurvesRequest& r) override { return core::Curves(*store_, r); }
+  absl::StatusOr<v1::CurvesResponse> Curves(const v1::CurvesRequest& r) override { return analysis::Curves(*store_, r); }
   absl::StatusOr<v1::EffectsResponse> Effects(const v1::EffectsRequest& r) override {
-    return core::Effects(*store_, r);
+    return analysis::Effects(*store_, r);
   }
-  absl::StatusOr<v1::TestResponse> Test(const v1::TestRequest& r) override { return core::Test(*store_, r); }
-  absl::StatusOr<v1::LayersResponse> Layers(const v1::LayersRequest& r) override { return core::Layers(*store_, r); }
+  absl::StatusOr<v1::TestResponse> Test(const v1::TestRequest& r) override { return analysis::Test(*store_, r); }
+  absl::StatusOr<v1::LayersResponse> Layers(const v1::LayersRequest& r) override { return analysis::Layers(*store_, r); }
   absl::Status Export(const v1::ExportRequest& r, const std::function<bool(const v1::ExportChunk&)>& emit) override {
-    return core::Export(*store_, r, emit);
+    return analysis::Export(*store_, r, emit);
   }
 
  private:
-  core::SystemClock clock_;
+  scheduler::SystemClock clock_;
   std::unique_ptr<store::Store> store_;
-  core::Scheduler scheduler_;
+  scheduler::Scheduler scheduler_;
 };
 
 std::chrono::milliseconds Timeout(const Target& t) { return std::chrono::milliseconds(long(t.timeout_s * 1000)); }
@@ -226,7 +226,7 @@ int WorkersCommand(const CommandOptions& o, std::FILE* out, std::FILE* err) {
   if (!backend.ok()) return Fail(err, o.target, backend.status());
   auto workers = (*backend)->ListWorkers();
   if (!workers.ok()) return Fail(err, o.target, workers.status());
-  std::fprintf(out, "%s", RenderWorkers(*workers, core::SystemClock().NowMs()).c_str());
+  std::fprintf(out, "%s", RenderWorkers(*workers, scheduler::SystemClock().NowMs()).c_str());
   return 0;
 }
 
@@ -250,7 +250,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> Pa
   const auto add_value = [&](std::vector<std::string>* to, const std::string& factor,
                              std::string value) -> absl::Status {
     if (value.size() > kMaxFilterValueBytes)
-      return absl::InvalidArgumentError(absl::StrCat(flag, ": the value of ", grid::Shown(factor), " is ",
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": the value of ", spec::Shown(factor), " is ",
                                                      value.size(), " bytes; at most ", kMaxFilterValueBytes,
                                                      " are allowed"));
     if (++values > kMaxFilterValues)
@@ -276,10 +276,10 @@ absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> Pa
       const auto eq = part.find('=');
       if (eq == std::string::npos || eq == 0)
         return absl::InvalidArgumentError(
-            absl::StrCat(flag, ": ", grid::Quoted(part), " is not FACTOR=VALUE (e.g. depth=8 or activation=relu|tanh)"));
+            absl::StrCat(flag, ": ", spec::Quoted(part), " is not FACTOR=VALUE (e.g. depth=8 or activation=relu|tanh)"));
       const std::string factor = part.substr(0, eq);
       if (factor.size() > kMaxOptionBytes)
-        return absl::InvalidArgumentError(absl::StrCat(flag, ": the factor ", grid::Quoted(factor), " is ",
+        return absl::InvalidArgumentError(absl::StrCat(flag, ": the factor ", spec::Quoted(factor), " is ",
                                                        factor.size(), " bytes; at most ", kMaxOptionBytes,
                                                        " are allowed"));
       auto it = std::find_if(filters.begin(), filters.end(), [&](const auto& f) { return f.first == factor; });
@@ -292,8 +292,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> Pa
         if (c == ')') depth = std::max(0, depth - 1);
         if (c == '|' && depth == 0) {
           if (value.empty())
-            return absl::InvalidArgumentError(absl::StrCat(flag, ": ", grid::Shown(factor), " needs a value (",
-                                                           grid::Shown(factor), "=VALUE)"));
+            return absl::InvalidArgumentError(absl::StrCat(flag, ": ", spec::Shown(factor), " needs a value (",
+                                                           spec::Shown(factor), "=VALUE)"));
           if (absl::Status added = add_value(&it->second, factor, std::move(value)); !added.ok()) return added;
           value.clear();
           continue;
@@ -312,7 +312,7 @@ absl::Status CheckGridRef(const std::string& ref) {
                      });
   if (valid) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      "grid: expected a grid id or a name of 1 to 64 characters of [a-z0-9_-], got ", grid::Quoted(ref)));
+      "grid: expected a grid id or a name of 1 to 64 characters of [a-z0-9_-], got ", spec::Quoted(ref)));
 }
 
 int GridFileFailure(std::FILE* err, const std::string& path, const absl::Status& status) {
@@ -335,7 +335,7 @@ absl::Status CheckQuery(const CommandOptions& o) {
   for (const auto& [flag, value] : named)
     if (value->size() > kMaxOptionBytes)
       return absl::InvalidArgumentError(absl::StrCat(flag, ": ", value->size(), " bytes; at most ", kMaxOptionBytes,
-                                                     " are allowed (", grid::Quoted(*value), ")"));
+                                                     " are allowed (", spec::Quoted(*value), ")"));
   return absl::OkStatus();
 }
 
@@ -443,7 +443,7 @@ int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const
   if (!format.ok()) return Fail(err, o.target, format.status());
   if (o.content != "trials" && o.content != "curves")
     return Fail(err, o.target,
-                absl::InvalidArgumentError(absl::StrCat("--content: ", grid::Quoted(o.content),
+                absl::InvalidArgumentError(absl::StrCat("--content: ", spec::Quoted(o.content),
                                                         " is not one of trials, curves")));
   v1::ExportRequest request;
   request.set_grid(o.grid);

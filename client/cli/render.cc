@@ -11,7 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/cli/text.h"
-#include "client/grid/echo.h"
+#include "common/spec/echo.h"
 
 namespace actgrid::cli {
 namespace {
@@ -33,18 +33,18 @@ absl::StatusOr<Format> ParseFormat(const std::string& name, const std::vector<Fo
     valid.push_back(text);
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("--format: ", grid::Quoted(name), " is not one of ", absl::StrJoin(valid, ", ")));
+      absl::StrCat("--format: ", spec::Quoted(name), " is not one of ", absl::StrJoin(valid, ", ")));
 }
 
 std::string AlignColumns(const std::vector<std::string>& raw_header,
                          const std::vector<std::vector<std::string>>& raw_rows, size_t left) {
   // Cells are escaped before they are measured, so escaped text stays aligned.
   std::vector<std::string> header;
-  for (const auto& cell : raw_header) header.push_back(grid::EscapeControls(cell));
+  for (const auto& cell : raw_header) header.push_back(spec::EscapeControls(cell));
   std::vector<std::vector<std::string>> rows;
   for (const auto& raw : raw_rows) {
     rows.emplace_back();
-    for (const auto& cell : raw) rows.back().push_back(grid::EscapeControls(cell));
+    for (const auto& cell : raw) rows.back().push_back(spec::EscapeControls(cell));
   }
   std::vector<long> w(header.size());
   for (size_t i = 0; i < header.size(); ++i) {

@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "client/cli/text.h"
 #include "common/rpc/rpc.h"
-#include "server/core/transitions.h"
+#include "server/scheduler/transitions.h"
 #include "google/protobuf/descriptor.h"
 
 namespace actgrid::cli {
@@ -558,7 +558,7 @@ std::string ExportWriter::Rows(const v1::ExportChunk& chunk) const {
     if (format_ == Format::kCsv) {
       std::vector<std::string> base = ids;
       for (const auto& g : t.factors()) base.push_back(g.value());
-      base.push_back(core::StateName(t.state()));
+      base.push_back(scheduler::StateName(t.state()));
       if (curves_) {
         std::string prefix = CsvLine(base);
         prefix.back() = ',';
@@ -586,7 +586,7 @@ std::string ExportWriter::Rows(const v1::ExportChunk& chunk) const {
     std::vector<std::pair<std::string, std::string>> head = {
         {"trial_id", ids[0]},  {"trial_key", JsonString(t.trial_key())}, {"position", ids[2]},
         {"cell", ids[3]},      {"seed_rank", ids[4]},                   {"seed", ids[5]},
-        {"factors", JsonGroup(t.factors())}, {"state", JsonString(core::StateName(t.state()))}};
+        {"factors", JsonGroup(t.factors())}, {"state", JsonString(scheduler::StateName(t.state()))}};
     if (curves_) {
       std::string prefix = JsonObject(head);
       prefix.pop_back();  // the closing brace: each epoch's fields follow

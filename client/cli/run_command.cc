@@ -17,8 +17,8 @@
 #include "client/cli/text.h"
 #include "client/grid/grid_file.h"
 #include "common/rpc/rpc.h"
-#include "server/core/scheduler.h"
-#include "server/core/summary_metric.h"
+#include "server/scheduler/scheduler.h"
+#include "server/analysis/summary_metric.h"
 #include "server/grpc/coordinator.h"
 #include "server/http/http_server.h"
 #include "worker/runner/local_pool.h"
@@ -72,7 +72,7 @@ ProgressBar::Counts CountsOf(const v1::Grid& g) {
 int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std::atomic<bool>* cancel) {
   const auto grid = grid::ParseGridFile(options.grid_path, cancel);
   if (!grid.ok()) return GridFileFailure(err, options.grid_path, grid.status());
-  if (auto m = core::SummaryMetric(v1::TrialSummary(), options.metric); !m.ok()) {
+  if (auto m = analysis::SummaryMetric(v1::TrialSummary(), options.metric); !m.ok()) {
     std::fprintf(err, "error: --metric: %s\n", ErrorText(std::string(m.status().message())).c_str());
     return 2;
   }
@@ -160,7 +160,7 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   std::thread worker([&] {
     runner::WorkerOptions w;
     w.threads = threads;
-    w.worker_id = core::kInProcessWorkerId;
+    w.worker_id = scheduler::kInProcessWorkerId;
     w.grace = std::chrono::milliseconds(0);
     w.log = [&](const std::string& m) {
       if (!(cancel && *cancel)) std::fprintf(err, "\nworker: %s\n", m.c_str());  // a cancel explains itself

@@ -10,7 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "client/grid/echo.h"
+#include "common/spec/echo.h"
 #include "client/grid/grid_file.h"
 
 namespace actgrid::cli {
@@ -120,7 +120,7 @@ std::string Short(double v) {
 
 std::string TerminalText(const std::string& s) {
   std::vector<std::string> lines;
-  for (absl::string_view line : absl::StrSplit(s, '\n')) lines.push_back(grid::EscapeControls(line));
+  for (absl::string_view line : absl::StrSplit(s, '\n')) lines.push_back(spec::EscapeControls(line));
   return absl::StrJoin(lines, "\n");
 }
 
@@ -129,7 +129,7 @@ std::string ErrorText(const std::string& message) {
   size_t more = 0;
   for (absl::string_view line : absl::StrSplit(message, '\n')) {
     if (lines.size() <= grid::kMaxErrorsListed) {
-      lines.push_back(grid::Shown(line, grid::kMaxErrorLineBytes));
+      lines.push_back(spec::Shown(line, grid::kMaxErrorLineBytes));
     } else {
       ++more;
     }

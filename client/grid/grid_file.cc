@@ -20,18 +20,34 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "client/grid/echo.h"
-#include "client/grid/grid_values.h"
-#include "client/grid/suggest.h"
 #include "client/grid/yaml_bounds.h"
+#include "client/grid/yaml_values.h"
+#include "common/spec/echo.h"
+#include "common/spec/fields.h"
+#include "common/spec/names.h"
+#include "common/spec/suggest.h"
 #include "common/spec/trial_key.h"
+#include "common/spec/validate.h"
 #include "worker/engine/dataset.h"
-#include "worker/engine/spec_names.h"
-#include "worker/engine/validate.h"
 #include "yaml-cpp/yaml.h"
 
 namespace actgrid::grid {
 namespace {
+
+// The spec library's field table, value parsers and message helpers, by their names.
+using spec::DefaultTrialSpec;
+using spec::Field;
+using spec::FieldPath;
+using spec::FactorNames;
+using spec::FieldValue;
+using spec::Fields;
+using spec::FindFactor;
+using spec::FindField;
+using spec::Quoted;
+using spec::SectionKeys;
+using spec::Shown;
+using spec::Suggest;
+using spec::UnknownNameMessage;
 
 constexpr const char* kFashionMnistPath = "/usr/share/datasets/fashion-mnist";
 
@@ -144,7 +160,7 @@ std::string UnknownFactorMessage(const std::string& key) {
 }
 
 std::string CountText(double count) {
-  return count < 9e18 ? std::to_string(static_cast<long long>(count)) : engine::FormatNumber(count);
+  return count < 9e18 ? std::to_string(static_cast<long long>(count)) : spec::FormatNumber(count);
 }
 
 // At most kMaxGridTrials trials, counted in double so that huge products cannot overflow.
@@ -413,7 +429,7 @@ absl::StatusOr<std::vector<Cell>> BuildCells(const GridFile& file, int cells, co
       cell.labels.push_back(value.label);
     }
     Canonicalize(&cell.spec);
-    const absl::Status status = engine::ValidateTrialSpec(cell.spec);
+    const absl::Status status = spec::ValidateTrialSpec(cell.spec);
     if (status.ok()) continue;
     for (absl::string_view line : absl::StrSplit(status.message(), '\n')) problems.Add(std::string(line), c);
   }

@@ -1,4 +1,4 @@
-// The grid file (see README "Grid file"): YAML in, validated and expanded out.
+// The grid file (see docs/grid-file.md): YAML in, validated and expanded out.
 // A grid is the cartesian product of its `grid:` lists times its seeds; each
 // element is a canonical TrialSpec (every default filled in) with its trial key.
 #ifndef ACTGRID_CLIENT_GRID_GRID_FILE_H_

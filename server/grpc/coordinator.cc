@@ -38,8 +38,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   auto store = store::Store::Open(store_options);
   if (!store.ok()) return store.status();
   c->store_ = *std::move(store);
-  const core::Clock* clock = options.clock ? options.clock : &c->clock_;
-  c->scheduler_ = std::make_unique<core::Scheduler>(c->store_.get(), clock, options.scheduler);
+  const scheduler::Clock* clock = options.clock ? options.clock : &c->clock_;
+  c->scheduler_ = std::make_unique<scheduler::Scheduler>(c->store_.get(), clock, options.scheduler);
   if (auto s = c->scheduler_->Recover(); !s.ok()) return s;
   c->reader_streams_ =
       std::make_unique<StreamSlots>(options.max_streams, "WatchGrid and Export streams", "--max-streams");

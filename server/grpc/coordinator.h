@@ -14,8 +14,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
-#include "server/core/clock.h"
-#include "server/core/scheduler.h"
+#include "server/scheduler/clock.h"
+#include "server/scheduler/scheduler.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/services.h"
 #include "server/store/database_lock.h"
@@ -26,8 +26,8 @@ namespace actgrid::server {
 struct CoordinatorOptions {
   std::string db_path = "actgrid.db";  // ":memory:" for a throwaway store
   std::string listen;                   // "host:port" to serve on TCP; empty = in-process only
-  core::SchedulerOptions scheduler;
-  const core::Clock* clock = nullptr;   // test-only: lease time from a FakeClock (default: system)
+  scheduler::SchedulerOptions scheduler;
+  const scheduler::Clock* clock = nullptr;   // test-only: lease time from a FakeClock (default: system)
   // Who may call (auth.h). Without tokens, `listen` must be a loopback address.
   std::shared_ptr<const Authorizer> auth;
   // TLS on `listen` when both are set (PEM text of the certificate chain and its key).
@@ -54,7 +54,7 @@ class Coordinator {
   std::shared_ptr<grpc::Channel> InProcessChannel();
   // The TCP port bound (0 when not listening).
   int port() const { return port_; }
-  core::Scheduler& scheduler() { return *scheduler_; }
+  scheduler::Scheduler& scheduler() { return *scheduler_; }
   store::Store& store() { return *store_; }
 
   // Stops accepting calls, ends open streams after `grace`, stops the ticker.
@@ -68,10 +68,10 @@ class Coordinator {
 
   // Declared first, so released last: after the store has closed the database.
   std::unique_ptr<store::DatabaseLock> db_lock_;
-  core::SystemClock clock_;
+  scheduler::SystemClock clock_;
   std::shared_ptr<const Authorizer> auth_;
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<core::Scheduler> scheduler_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<StreamSlots> reader_streams_, worker_streams_;
   std::unique_ptr<GridsService> grids_;
   std::unique_ptr<WorkersService> workers_;

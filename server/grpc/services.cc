@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/rpc/rpc.h"
-#include "server/core/analysis.h"
+#include "server/analysis/analysis.h"
 
 namespace actgrid::server {
 namespace {
@@ -144,31 +144,31 @@ grpc::Status WorkersService::FailTrial(grpc::ServerContext* context, const v1::F
 grpc::Status AnalysisService::Compare(grpc::ServerContext* context, const v1::CompareRequest* request,
                                       v1::CompareResponse* response) {
   if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
-  return Answer(core::Compare(scheduler_->store(), *request), response);
+  return Answer(analysis::Compare(scheduler_->store(), *request), response);
 }
 
 grpc::Status AnalysisService::Curves(grpc::ServerContext* context, const v1::CurvesRequest* request,
                                      v1::CurvesResponse* response) {
   if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
-  return Answer(core::Curves(scheduler_->store(), *request), response);
+  return Answer(analysis::Curves(scheduler_->store(), *request), response);
 }
 
 grpc::Status AnalysisService::Effects(grpc::ServerContext* context, const v1::EffectsRequest* request,
                                       v1::EffectsResponse* response) {
   if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
-  return Answer(core::Effects(scheduler_->store(), *request), response);
+  return Answer(analysis::Effects(scheduler_->store(), *request), response);
 }
 
 grpc::Status AnalysisService::Test(grpc::ServerContext* context, const v1::TestRequest* request,
                                    v1::TestResponse* response) {
   if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
-  return Answer(core::Test(scheduler_->store(), *request), response);
+  return Answer(analysis::Test(scheduler_->store(), *request), response);
 }
 
 grpc::Status AnalysisService::Layers(grpc::ServerContext* context, const v1::LayersRequest* request,
                                      v1::LayersResponse* response) {
   if (grpc::Status denied = auth_->Check(context, Permission::kRead); !denied.ok()) return denied;
-  return Answer(core::Layers(scheduler_->store(), *request), response);
+  return Answer(analysis::Layers(scheduler_->store(), *request), response);
 }
 
 grpc::Status AnalysisService::Export(grpc::ServerContext* context, const v1::ExportRequest* request,
@@ -177,7 +177,7 @@ grpc::Status AnalysisService::Export(grpc::ServerContext* context, const v1::Exp
   std::optional<StreamSlots::Held> slot;
   if (grpc::Status full = streams_->Take(&slot); !full.ok()) return full;
   // Chunks go out as they are read; a client that goes away stops the export.
-  return ToGrpc(core::Export(scheduler_->store(), *request, [&](const v1::ExportChunk& chunk) {
+  return ToGrpc(analysis::Export(scheduler_->store(), *request, [&](const v1::ExportChunk& chunk) {
     return !context->IsCancelled() && writer->Write(chunk);
   }));
 }

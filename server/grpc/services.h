@@ -11,7 +11,7 @@
 #include "actgrid/v1/analysis.grpc.pb.h"
 #include "actgrid/v1/grids.grpc.pb.h"
 #include "actgrid/v1/workers.grpc.pb.h"
-#include "server/core/scheduler.h"
+#include "server/scheduler/scheduler.h"
 #include "server/grpc/auth.h"
 
 namespace actgrid::server {
@@ -51,7 +51,7 @@ class StreamSlots final {
 
 class GridsService final : public v1::Grids::Service {
  public:
-  GridsService(core::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams)
+  GridsService(scheduler::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams)
       : scheduler_(scheduler), auth_(auth), streams_(streams) {}
   grpc::Status SubmitGrid(grpc::ServerContext*, const v1::SubmitGridRequest*, v1::SubmitGridResponse*) override;
   grpc::Status GetGrid(grpc::ServerContext*, const v1::GridRef*, v1::Grid*) override;
@@ -61,14 +61,14 @@ class GridsService final : public v1::Grids::Service {
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*, v1::ListWorkersResponse*) override;
 
  private:
-  core::Scheduler* scheduler_;
+  scheduler::Scheduler* scheduler_;
   const Authorizer* auth_;
   StreamSlots* streams_;
 };
 
 class WorkersService final : public v1::Workers::Service {
  public:
-  WorkersService(core::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams)
+  WorkersService(scheduler::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams)
       : scheduler_(scheduler), auth_(auth), streams_(streams) {}
   grpc::Status LeaseTrials(grpc::ServerContext*, const v1::LeaseTrialsRequest*, v1::LeaseTrialsResponse*) override;
   grpc::Status ReportEpochs(grpc::ServerContext*, grpc::ServerReaderWriter<v1::ReportAck, v1::ReportBatch>*) override;
@@ -76,14 +76,14 @@ class WorkersService final : public v1::Workers::Service {
   grpc::Status FailTrial(grpc::ServerContext*, const v1::FailTrialRequest*, v1::FailTrialResponse*) override;
 
  private:
-  core::Scheduler* scheduler_;
+  scheduler::Scheduler* scheduler_;
   const Authorizer* auth_;
   StreamSlots* streams_;
 };
 
 class AnalysisService final : public v1::Analysis::Service {
  public:
-  AnalysisService(core::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams)
+  AnalysisService(scheduler::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams)
       : scheduler_(scheduler), auth_(auth), streams_(streams) {}
   grpc::Status Compare(grpc::ServerContext*, const v1::CompareRequest*, v1::CompareResponse*) override;
   grpc::Status Curves(grpc::ServerContext*, const v1::CurvesRequest*, v1::CurvesResponse*) override;
@@ -93,7 +93,7 @@ class AnalysisService final : public v1::Analysis::Service {
   grpc::Status Export(grpc::ServerContext*, const v1::ExportRequest*, grpc::ServerWriter<v1::ExportChunk>*) override;
 
  private:
-  core::Scheduler* scheduler_;
+  scheduler::Scheduler* scheduler_;
   const Authorizer* auth_;
   StreamSlots* streams_;
 };

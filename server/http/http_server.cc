@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/dashboard/assets.h"
 #include "common/rpc/rpc.h"
-#include "server/core/analysis.h"
+#include "server/analysis/analysis.h"
 #include "server/http/host_rule.h"
 
 namespace actgrid::server {
@@ -104,7 +104,7 @@ class StreamSlot {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(core::Scheduler* scheduler, const HttpOptions& options) {
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(scheduler::Scheduler* scheduler, const HttpOptions& options) {
   std::string host;
   int port = 0;
   if (!SplitHostPort(options.listen, &host, &port))
@@ -264,7 +264,7 @@ HttpResponse HttpServer::Api(const HttpRequest& req) const {
 }
 
 void HttpServer::Routes() {
-  core::Scheduler* scheduler = scheduler_;
+  scheduler::Scheduler* scheduler = scheduler_;
   methods_["actgrid.v1.Grids/GetGrid"] =
       Unary<v1::GridRef, v1::Grid>([scheduler](const v1::GridRef& r) { return scheduler->GetGrid(r.grid()); });
   methods_["actgrid.v1.Grids/ListGrids"] = Unary<v1::ListGridsRequest, v1::ListGridsResponse>(
@@ -284,15 +284,15 @@ void HttpServer::Routes() {
         return response;
       });
   methods_["actgrid.v1.Analysis/Compare"] = Unary<v1::CompareRequest, v1::CompareResponse>(
-      [scheduler](const v1::CompareRequest& r) { return core::Compare(scheduler->store(), r); });
+      [scheduler](const v1::CompareRequest& r) { return analysis::Compare(scheduler->store(), r); });
   methods_["actgrid.v1.Analysis/Curves"] = Unary<v1::CurvesRequest, v1::CurvesResponse>(
-      [scheduler](const v1::CurvesRequest& r) { return core::Curves(scheduler->store(), r); });
+      [scheduler](const v1::CurvesRequest& r) { return analysis::Curves(scheduler->store(), r); });
   methods_["actgrid.v1.Analysis/Effects"] = Unary<v1::EffectsRequest, v1::EffectsResponse>(
-      [scheduler](const v1::EffectsRequest& r) { return core::Effects(scheduler->store(), r); });
+      [scheduler](const v1::EffectsRequest& r) { return analysis::Effects(scheduler->store(), r); });
   methods_["actgrid.v1.Analysis/Test"] = Unary<v1::TestRequest, v1::TestResponse>(
-      [scheduler](const v1::TestRequest& r) { return core::Test(scheduler->store(), r); });
+      [scheduler](const v1::TestRequest& r) { return analysis::Test(scheduler->store(), r); });
   methods_["actgrid.v1.Analysis/Layers"] = Unary<v1::LayersRequest, v1::LayersResponse>(
-      [scheduler](const v1::LayersRequest& r) { return core::Layers(scheduler->store(), r); });
+      [scheduler](const v1::LayersRequest& r) { return analysis::Layers(scheduler->store(), r); });
   methods_["actgrid.v1.Grids/WatchGrid"] = WatchGrid();
   methods_["actgrid.v1.Analysis/Export"] = Export();
 }
@@ -323,7 +323,7 @@ HttpServer::Method HttpServer::WatchGrid() {
     res.content_type = "application/x-ndjson";
     res.SetHeader("Cache-Control", "no-store");
     res.stream = [this, id, start, slot](http::StreamSink& sink) {
-      core::Scheduler* scheduler = scheduler_;
+      scheduler::Scheduler* scheduler = scheduler_;
       uint64_t cursor = start, version = 0;
       Clock::time_point next;  // no event before this
       for (bool first = true;; first = false) {
@@ -365,7 +365,7 @@ HttpServer::Method HttpServer::Export() {
     if (auto st = Parse(req, request.get()); !st.ok()) return ErrorResponse(st);
     // The request is checked (grid, filters) before the answer's status is sent: the
     // export stops at its first chunk.
-    if (auto st = core::Export(scheduler_->store(), *request, [](const v1::ExportChunk&) { return false; }); !st.ok())
+    if (auto st = analysis::Export(scheduler_->store(), *request, [](const v1::ExportChunk&) { return false; }); !st.ok())
       return ErrorResponse(st);
     auto slot = OpenStream();
     if (!slot)
@@ -375,7 +375,7 @@ HttpServer::Method HttpServer::Export() {
     res.content_type = "application/x-ndjson";
     res.SetHeader("Cache-Control", "no-store");
     res.stream = [this, request, slot](http::StreamSink& sink) {
-      const absl::Status st = core::Export(scheduler_->store(), *request, [&](const v1::ExportChunk& chunk) {
+      const absl::Status st = analysis::Export(scheduler_->store(), *request, [&](const v1::ExportChunk& chunk) {
         return !stopping_ && sink.Write(rpc::ProtoJson(chunk) + "\n");
       });
       if (!st.ok()) sink.Write(ErrorJson(st) + "\n");  // after the first chunk: the error ends the stream

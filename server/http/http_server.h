@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/core/scheduler.h"
+#include "server/scheduler/scheduler.h"
 #include "server/grpc/auth.h"
 #include "server/http/http_listener.h"
 
@@ -56,7 +56,7 @@ class HttpServer {
   // Binds and starts serving on threads of its own. Errors: InvalidArgument for a bad
   // address, an open server on a non-loopback address, unreadable TLS files or limits
   // that cannot work; Unavailable when the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(core::Scheduler* scheduler, const HttpOptions& options);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(scheduler::Scheduler* scheduler, const HttpOptions& options);
   ~HttpServer();
 
   int port() const { return port_; }
@@ -79,7 +79,7 @@ class HttpServer {
   // A place among max_streams, held while the stream lives; null when all are taken.
   std::shared_ptr<void> OpenStream();
 
-  core::Scheduler* scheduler_ = nullptr;
+  scheduler::Scheduler* scheduler_ = nullptr;
   HttpOptions options_;
   std::map<std::string, Method> methods_;       // by "actgrid.v1.Service/Method"
   std::map<std::string, std::string> gzipped_;  // the built-in app.js and app.css, compressed once

@@ -152,7 +152,6 @@ CREATE TABLE curves(
 );
 )sql";
 
-// kMigrations[i] takes the schema from version i to version i + 1.
 // Epochs in chunks, one row per trial and report call (see AppendEpochRecord in rows.h),
 // numbered per trial in the order they were written (trials.epoch_chunks counts them).
 // The epochs table stays: rows written before this version are read from it.
@@ -195,6 +194,7 @@ ALTER TABLE summaries ADD COLUMN engine_version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE summaries ADD COLUMN build TEXT NOT NULL DEFAULT '';
 )sql";
 
+// kMigrations[i] takes the schema from version i to version i + 1.
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

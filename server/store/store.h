@@ -1,6 +1,12 @@
 // The coordinator's SQLite store: the only place in actgrid that speaks SQL.
-// Grids, trials (unique trial key), attempts, per-epoch metrics (each epoch row with
-// its per-layer metrics), summaries and workers, in one database file in WAL mode with a versioned schema.
+// Grids, trials, attempts, per-epoch metrics, summaries and workers, in one database
+// file in WAL mode (or a private ":memory:" one) with a versioned schema (kSchemaVersion
+// below). The tables, and what each version changed, are described only with the
+// migrations in server/store/schema.cc. In short: per-epoch metrics are written in
+// chunks, one row per trial and report call (version 3; the one-row-per-epoch table of
+// older files is still read), a trial that ends succeeded or diverged gets its curves
+// packed in one row (version 2), and a trial key covers the engine version, the spec's
+// own key being spec_key (version 5).
 // Writes go through one writer thread that commits whatever is queued in one
 // transaction (group commit); every write call returns only after its transaction
 // has committed. Reads run on their own connections, from any thread.

@@ -11,9 +11,9 @@
 
 #include "client/cli/commands.h"
 #include "client/cli/run_command.h"
-#include "client/grid/echo.h"
+#include "common/spec/echo.h"
 #include "client/grid/grid_file.h"
-#include "server/core/scheduler.h"
+#include "server/scheduler/scheduler.h"
 #include "tests/cli/cli_test_util.h"
 
 namespace actgrid::cli {
@@ -22,7 +22,7 @@ namespace {
 using test_util::ReadAll;
 
 TEST(CliBounds, TheGridLimitIsTheCoordinatorsDefault) {
-  EXPECT_EQ(grid::kMaxGridTrials, core::SchedulerOptions().max_trials_per_grid);
+  EXPECT_EQ(grid::kMaxGridTrials, scheduler::SchedulerOptions().max_trials_per_grid);
 }
 
 TEST(CliBounds, LongGridReferencesAreRefusedBeforeAnythingIsAsked) {
@@ -35,7 +35,7 @@ TEST(CliBounds, LongGridReferencesAreRefusedBeforeAnythingIsAsked) {
   }
   EXPECT_EQ(std::string(CheckGridRef(std::string(20000, 'g')).message()),
             "grid: expected a grid id or a name of 1 to 64 characters of [a-z0-9_-], got \"" +
-                std::string(grid::kMaxEchoBytes, 'g') + "...\" (20000 bytes)");
+                std::string(spec::kMaxEchoBytes, 'g') + "...\" (20000 bytes)");
 
   // Every command that names a grid: exit 2 and that message, with no server asked
   // (the address below has nothing listening).

@@ -1,6 +1,6 @@
 // The actgrid program's exit codes for usage errors: whatever CLI11 finds wrong with
 // the command line (an unknown option, a value out of range, an extra argument, a
-// missing one) exits 2, as README documents; --help exits 0.
+// missing one) exits 2, as docs/running.md documents; --help exits 0.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -15,7 +15,7 @@
 #include "client/cli/report.h"
 #include "client/cli/run_command.h"
 #include "client/dashboard/assets.h"
-#include "server/core/analysis.h"
+#include "server/analysis/analysis.h"
 #include "server/store/store.h"
 #include "tests/cli/cli_test_util.h"
 
@@ -132,7 +132,7 @@ TEST(Report, HoldsTheAnswersOfTheDashboardsDefaultViews) {
   compare.set_metric("final_dead_fraction");
   compare.add_by("activation");
   compare.add_by("depth");
-  auto expected = core::Compare(**store, compare);
+  auto expected = analysis::Compare(**store, compare);
   ASSERT_TRUE(expected.ok()) << expected.status();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
       Parse<v1::CompareResponse>(At(data, {"heatmap", "answers", "final_dead_fraction"})), *expected));
@@ -140,7 +140,7 @@ TEST(Report, HoldsTheAnswersOfTheDashboardsDefaultViews) {
   compare.clear_by();
   for (const char* f : {"depth", "activation", "bias"}) compare.add_by(f);
   compare.set_sort("mean");  // lower is better: the best first
-  expected = core::Compare(**store, compare);
+  expected = analysis::Compare(**store, compare);
   ASSERT_TRUE(expected.ok());
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
       Parse<v1::CompareResponse>(At(data, {"table", "answers", "final_dead_fraction"})), *expected));
@@ -148,7 +148,7 @@ TEST(Report, HoldsTheAnswersOfTheDashboardsDefaultViews) {
   curves.set_grid("1");
   curves.set_metric("train_loss");
   curves.add_by("activation");
-  auto expected_curves = core::Curves(**store, curves);
+  auto expected_curves = analysis::Curves(**store, curves);
   ASSERT_TRUE(expected_curves.ok());
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
       Parse<v1::CurvesResponse>(At(data, {"curves", "answers", "train_loss"})), *expected_curves));

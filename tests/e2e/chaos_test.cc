@@ -22,6 +22,7 @@
 #include "server/store/store.h"
 #include "tests/e2e/process_util.h"
 #include "worker/engine/dataset.h"
+#include "common/spec/summary.h"
 #include "worker/engine/trainer.h"
 
 namespace {
@@ -137,7 +138,7 @@ TEST(Chaos, RandomKillsAndPausesLoseAndDuplicateNothing) {
     ASSERT_EQ(epochs->size(), 1201u) << r.trial_id;
     for (size_t e = 0; e < epochs->size(); ++e) ASSERT_EQ((*epochs)[e].epoch(), int(e)) << r.trial_id;
     // The summary is the one the stored curve implies...
-    actgrid::v1::TrialSummary recomputed = actgrid::engine::Summarize(trial->spec, *epochs);
+    actgrid::v1::TrialSummary recomputed = actgrid::spec::Summarize(trial->spec, *epochs);
     recomputed.set_seconds(r.summary->seconds());
     recomputed.set_steps_per_second(r.summary->steps_per_second());
     recomputed.set_parameters(r.summary->parameters());

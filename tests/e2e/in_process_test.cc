@@ -19,8 +19,9 @@
 #include "client/cli/client.h"
 #include "client/grid/grid_file.h"
 #include "common/spec/engine_version.h"
-#include "server/core/summary_metric.h"
+#include "server/analysis/summary_metric.h"
 #include "server/grpc/coordinator.h"
+#include "common/spec/summary.h"
 #include "worker/engine/trainer.h"
 #include "worker/runner/remote_worker.h"
 
@@ -108,7 +109,7 @@ TEST(InProcess, GridOnTwoWorkersCompletesAndStoresEveryEpochOnce) {
     }
     EXPECT_EQ(int((*epochs)[1].layers_size()), trial->spec.depth());
     // The stored summary is the one the stored curve implies.
-    v1::TrialSummary recomputed = engine::Summarize(trial->spec, *epochs);
+    v1::TrialSummary recomputed = spec::Summarize(trial->spec, *epochs);
     recomputed.set_seconds(r.summary->seconds());
     recomputed.set_steps_per_second(r.summary->steps_per_second());
     recomputed.set_parameters(r.summary->parameters());  // a property of the network, not the curve
@@ -317,7 +318,7 @@ namespace {
 // the same trial again (it holds one lease more than it has threads): the old attempt
 // is stopped and dropped, the new one completes, nothing is stored twice.
 TEST(InProcess, WorkerLeasedTheSameTrialAgainDropsTheOldAttempt) {
-  core::FakeClock clock;
+  scheduler::FakeClock clock;
   server::CoordinatorOptions options = FreshDatabase("e2e_release_again");
   options.clock = &clock;
   options.scheduler.lease_ms = 60'000;

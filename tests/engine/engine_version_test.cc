@@ -30,7 +30,7 @@
 #include "absl/strings/str_format.h"
 #include "common/spec/engine_version.h"
 #include "worker/engine/dataset.h"
-#include "worker/engine/spec_names.h"
+#include "common/spec/names.h"
 #include "worker/engine/trainer.h"
 
 namespace actgrid::engine {
@@ -61,8 +61,8 @@ v1::TrialSpec Base() {
   t->set_beta1(0.9);
   t->set_beta2(0.999);
   t->set_eps(1e-8);
-  *spec.mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_TANH);
-  *spec.mutable_init() = DefaultInit(v1::INIT_KIND_XAVIER_UNIFORM);
+  *spec.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_TANH);
+  *spec.mutable_init() = spec::DefaultInit(v1::INIT_KIND_XAVIER_UNIFORM);
   spec.set_bias(0.1);
   spec.set_depth(2);
   spec.set_seed(3);
@@ -71,15 +71,15 @@ v1::TrialSpec Base() {
 
 std::vector<Case> Cases() {
   std::vector<Case> cases;
-  for (const ActivationInfo& a : Activations()) {
+  for (const spec::ActivationInfo& a : spec::Activations()) {
     v1::TrialSpec spec = Base();
-    *spec.mutable_activation() = DefaultActivation(a.kind);
-    *spec.mutable_init() = DefaultInit(v1::INIT_KIND_HE_NORMAL);
+    *spec.mutable_activation() = spec::DefaultActivation(a.kind);
+    *spec.mutable_init() = spec::DefaultInit(v1::INIT_KIND_HE_NORMAL);
     cases.push_back({absl::StrCat("activation_", a.name), spec});
   }
-  for (const InitInfo& i : Inits()) {
+  for (const spec::InitInfo& i : spec::Inits()) {
     v1::TrialSpec spec = Base();
-    *spec.mutable_init() = DefaultInit(i.kind);
+    *spec.mutable_init() = spec::DefaultInit(i.kind);
     if (i.kind == v1::INIT_KIND_CONSTANT || i.kind == v1::INIT_KIND_UNIFORM || i.kind == v1::INIT_KIND_NORMAL)
       spec.mutable_init()->set_params(0, 0.3);
     cases.push_back({absl::StrCat("init_", i.name), spec});
@@ -89,13 +89,13 @@ std::vector<Case> Cases() {
     spec.mutable_train()->set_optimizer(o);
     spec.mutable_train()->set_lr(o == v1::OPTIMIZER_ADAM ? 0.01 : 0.02);
     spec.mutable_train()->set_l2(1e-3);
-    *spec.mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_REFLU);
-    cases.push_back({absl::StrCat("optimizer_", NameOf(OptimizerNames(), o), "_reflu_l2"), spec});
+    *spec.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_REFLU);
+    cases.push_back({absl::StrCat("optimizer_", spec::NameOf(spec::OptimizerNames(), o), "_reflu_l2"), spec});
   }
   {
     v1::TrialSpec spec = Base();
     spec.mutable_train()->set_l1_activity(1e-3);
-    *spec.mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_RELU);
+    *spec.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_RELU);
     spec.set_depth(4);
     spec.mutable_model()->clear_width();
     for (int h : {7, 5, 4, 3}) spec.mutable_model()->add_hidden(h);
@@ -104,7 +104,7 @@ std::vector<Case> Cases() {
   {
     v1::TrialSpec spec = Base();
     spec.mutable_train()->set_lr(100);  // diverges: the epoch and the outcome are part of it
-    *spec.mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_LINEAR);
+    *spec.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_LINEAR);
     spec.set_depth(4);
     cases.push_back({"linear_diverging", spec});
   }

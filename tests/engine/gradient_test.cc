@@ -15,12 +15,12 @@
 #include "worker/engine/network.h"
 #include "worker/engine/optimizer.h"
 #include "worker/engine/random.h"
-#include "worker/engine/spec_names.h"
+#include "common/spec/names.h"
 
 namespace actgrid::engine {
 
 // Readable test parameter names in failure messages.
-void PrintTo(const ActivationInfo& info, std::ostream* os) { *os << info.name; }
+void PrintTo(const spec::ActivationInfo& info, std::ostream* os) { *os << info.name; }
 
 namespace {
 
@@ -37,9 +37,9 @@ double RelativeError(const std::vector<double>& a, const std::vector<double>& n)
 // The specs each check runs: parameters moved off their defaults so that every branch
 // matters, and each hyperparameter at more than one value, so that a formula that only
 // holds at one value (ELU's f' = f + 1 for f + alpha, at alpha = 1) cannot pass.
-std::vector<v1::ActivationSpec> TestSpecs(const ActivationInfo& info) {
+std::vector<v1::ActivationSpec> TestSpecs(const spec::ActivationInfo& info) {
   auto with = [&](std::vector<double> params) {
-    v1::ActivationSpec spec = DefaultActivation(info.kind);
+    v1::ActivationSpec spec = spec::DefaultActivation(info.kind);
     for (size_t i = 0; i < params.size(); ++i) spec.set_params(int(i), params[i]);
     return spec;
   };
@@ -50,15 +50,15 @@ std::vector<v1::ActivationSpec> TestSpecs(const ActivationInfo& info) {
     case v1::ACTIVATION_KIND_PRELU: return {with({0.25}), with({0.6})};
     case v1::ACTIVATION_KIND_ELU: return {with({0.7}), with({1.6})};
     case v1::ACTIVATION_KIND_MAXOUT: return {with({3}), with({2})};
-    default: return {DefaultActivation(info.kind)};
+    default: return {spec::DefaultActivation(info.kind)};
   }
 }
 
 // The first of TestSpecs.
-v1::ActivationSpec TestSpec(const ActivationInfo& info) { return TestSpecs(info).front(); }
+v1::ActivationSpec TestSpec(const spec::ActivationInfo& info) { return TestSpecs(info).front(); }
 
 TEST(ActivationRegistry, EveryHyperparameterIsCheckedOffItsDefault) {
-  for (const auto& info : Activations())
+  for (const auto& info : spec::Activations())
     for (size_t i = 0; i < info.params.size(); ++i) {
       int off_default = 0;
       for (const auto& spec : TestSpecs(info)) off_default += spec.params(int(i)) != info.params[i].default_value;
@@ -66,20 +66,20 @@ TEST(ActivationRegistry, EveryHyperparameterIsCheckedOffItsDefault) {
     }
 }
 
-class ActivationGradient : public ::testing::TestWithParam<ActivationInfo> {};
-class ElementwiseGradient : public ::testing::TestWithParam<ActivationInfo> {};
+class ActivationGradient : public ::testing::TestWithParam<spec::ActivationInfo> {};
+class ElementwiseGradient : public ::testing::TestWithParam<spec::ActivationInfo> {};
 
 // Every activation but maxout, which is not elementwise (networks check it).
-std::vector<ActivationInfo> ElementwiseActivations() {
-  std::vector<ActivationInfo> out;
-  for (const auto& a : Activations())
+std::vector<spec::ActivationInfo> ElementwiseActivations() {
+  std::vector<spec::ActivationInfo> out;
+  for (const auto& a : spec::Activations())
     if (a.kind != v1::ACTIVATION_KIND_MAXOUT) out.push_back(a);
   return out;
 }
 
 // f'(z) from D() against (f(z+h) - f(z-h)) / 2h on points away from kinks.
 TEST_P(ElementwiseGradient, DerivativeMatchesCentralDifference) {
-  const ActivationInfo& info = GetParam();
+  const spec::ActivationInfo& info = GetParam();
   for (const v1::ActivationSpec& spec : TestSpecs(info)) {
     std::vector<double> hyper(spec.params().begin(), spec.params().end());
     std::vector<double> learn;
@@ -95,22 +95,22 @@ TEST_P(ElementwiseGradient, DerivativeMatchesCentralDifference) {
         return 0;
       });
     }
-    EXPECT_LT(RelativeError(analytic, numeric), 1e-7) << ActivationLabel(spec);
+    EXPECT_LT(RelativeError(analytic, numeric), 1e-7) << spec::ActivationLabel(spec);
   }
 }
 
-class LearnableGradient : public ::testing::TestWithParam<ActivationInfo> {};
+class LearnableGradient : public ::testing::TestWithParam<spec::ActivationInfo> {};
 
-std::vector<ActivationInfo> LearnableActivations() {
-  std::vector<ActivationInfo> out;
-  for (const auto& a : Activations())
+std::vector<spec::ActivationInfo> LearnableActivations() {
+  std::vector<spec::ActivationInfo> out;
+  for (const auto& a : spec::Activations())
     if (a.learnable_per_neuron > 0) out.push_back(a);
   return out;
 }
 
 // Each learnable parameter's gradient from Grad() against central differences.
 TEST_P(LearnableGradient, ParameterGradientsMatchCentralDifference) {
-  const ActivationInfo& info = GetParam();
+  const spec::ActivationInfo& info = GetParam();
   for (const v1::ActivationSpec& spec : TestSpecs(info)) {
     std::vector<double> hyper(spec.params().begin(), spec.params().end());
     const double h = 1e-6;
@@ -135,7 +135,7 @@ TEST_P(LearnableGradient, ParameterGradientsMatchCentralDifference) {
         numeric.push_back((f_at(h) - f_at(-h)) / (2 * h));
       }
     }
-    EXPECT_LT(RelativeError(analytic, numeric), 1e-7) << ActivationLabel(spec);
+    EXPECT_LT(RelativeError(analytic, numeric), 1e-7) << spec::ActivationLabel(spec);
   }
 }
 
@@ -171,14 +171,14 @@ std::vector<double> Slice(const std::vector<double>& v, const ParamGroup& g) {
 // The gradient of the whole objective w.r.t. every parameter of a 3-layer network, with
 // equal layers and with layers of different sizes, group by group.
 TEST_P(ActivationGradient, NetworkGradientMatchesCentralDifference) {
-  const ActivationInfo& info = GetParam();
+  const spec::ActivationInfo& info = GetParam();
   for (const v1::ActivationSpec& spec : TestSpecs(info))
     for (double l1 : {0.0, 0.01}) {
       NetworkShape shape{3, 4, 3, 5, spec, {}};
       if (l1 > 0) shape.hidden = {6, 2, 5};
       Network<double> net(shape);
       Rng rng(42, 1);
-      ASSERT_TRUE(net.Initialize(DefaultInit(v1::INIT_KIND_XAVIER_NORMAL), 0.05, rng).ok());
+      ASSERT_TRUE(net.Initialize(spec::DefaultInit(v1::INIT_KIND_XAVIER_NORMAL), 0.05, rng).ok());
       // Learnable activation parameters also start off their defaults.
       for (const auto& layer : net.layers())
         for (int i = 0; i < layer.learnable * layer.units; ++i)
@@ -208,11 +208,11 @@ TEST_P(ActivationGradient, NetworkGradientMatchesCentralDifference) {
       ASSERT_EQ(covered, net.params().size());
       for (const ParamGroup& group : ParamGroups(net))
         EXPECT_LT(RelativeError(Slice(analytic, group), Slice(numeric, group)), group.tolerance)
-            << ActivationLabel(spec) << " l1=" << l1 << ": " << group.name;
+            << spec::ActivationLabel(spec) << " l1=" << l1 << ": " << group.name;
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Registry, ActivationGradient, ::testing::ValuesIn(Activations()),
+INSTANTIATE_TEST_SUITE_P(Registry, ActivationGradient, ::testing::ValuesIn(spec::Activations()),
                          [](const auto& info) { return std::string(info.param.name); });
 INSTANTIATE_TEST_SUITE_P(Registry, ElementwiseGradient, ::testing::ValuesIn(ElementwiseActivations()),
                          [](const auto& info) { return std::string(info.param.name); });
@@ -227,11 +227,11 @@ TEST(ActivationRegistry, PreluAndRefluAreLearnable) {
 // and column remainders) agree with the double network on outputs and gradients.
 TEST(NetworkPrecision, FloatMatchesDoubleOnLargeAndOddShapes) {
   for (auto [inputs, width, classes, n] : {std::tuple{70, 64, 10, 100}, std::tuple{13, 11, 3, 9}}) {
-    NetworkShape shape{inputs, classes, 2, width, DefaultActivation(v1::ACTIVATION_KIND_TANH), {}};
+    NetworkShape shape{inputs, classes, 2, width, spec::DefaultActivation(v1::ACTIVATION_KIND_TANH), {}};
     Network<double> nd(shape);
     Network<float> nf(shape);
     Rng rng(5, 5);
-    ASSERT_TRUE(nd.Initialize(DefaultInit(v1::INIT_KIND_XAVIER_NORMAL), 0.1, rng).ok());
+    ASSERT_TRUE(nd.Initialize(spec::DefaultInit(v1::INIT_KIND_XAVIER_NORMAL), 0.1, rng).ok());
     for (size_t i = 0; i < nd.params().size(); ++i) nf.params()[i] = float(nd.params()[i]);
     std::vector<double> xd(size_t(inputs) * n);
     for (double& v : xd) v = rng.Normal();
@@ -314,13 +314,13 @@ TEST(Sinc, AccurateAcrossTheSeriesThresholds) {
 TEST(NetworkPrecision, LearnableActivationsTrainAlikeInFloatAndDouble) {
   for (auto kind : {v1::ACTIVATION_KIND_PRELU, v1::ACTIVATION_KIND_REFLU})
     for (auto optimizer : {v1::OPTIMIZER_SGD, v1::OPTIMIZER_MOMENTUM, v1::OPTIMIZER_ADAM}) {
-      const v1::ActivationSpec spec = TestSpec(*FindActivation(kind));
-      const std::string what = ActivationLabel(spec) + " optimizer " + std::to_string(optimizer);
+      const v1::ActivationSpec spec = TestSpec(*spec::FindActivation(kind));
+      const std::string what = spec::ActivationLabel(spec) + " optimizer " + std::to_string(optimizer);
       const NetworkShape shape{3, 4, 2, 6, spec, {}};
       Network<double> nd(shape);
       Network<float> nf(shape);
       Rng rng(7, 3);
-      ASSERT_TRUE(nd.Initialize(DefaultInit(v1::INIT_KIND_HE_NORMAL), 0.05, rng).ok());
+      ASSERT_TRUE(nd.Initialize(spec::DefaultInit(v1::INIT_KIND_HE_NORMAL), 0.05, rng).ok());
       for (const auto& layer : nd.layers())
         for (int i = 0; i < layer.learnable * layer.units; ++i) nd.params()[layer.p + i] += 0.05 * rng.Normal();
       for (size_t i = 0; i < nd.params().size(); ++i) nf.params()[i] = float(nd.params()[i]);
@@ -370,9 +370,9 @@ TEST(ActivationRegistry, CoversEveryEnumValue) {
   for (int i = 0; i < desc->value_count(); ++i) {
     const auto kind = v1::ActivationKind(desc->value(i)->number());
     if (kind == v1::ACTIVATION_KIND_UNSPECIFIED) continue;
-    EXPECT_NE(FindActivation(kind), nullptr) << desc->value(i)->name();
+    EXPECT_NE(spec::FindActivation(kind), nullptr) << desc->value(i)->name();
   }
-  EXPECT_EQ(Activations().size(), size_t(desc->value_count() - 1));
+  EXPECT_EQ(spec::Activations().size(), size_t(desc->value_count() - 1));
 }
 
 }  // namespace

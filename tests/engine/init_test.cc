@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "worker/engine/init.h"
-#include "worker/engine/spec_names.h"
+#include "common/spec/names.h"
 
 namespace actgrid::engine {
 namespace {
@@ -35,7 +35,7 @@ class InitStatistics : public ::testing::TestWithParam<Case> {};
 TEST_P(InitStatistics, VarianceMatchesFormula) {
   const Case c = GetParam();
   Rng rng(3, 4);
-  const auto w = *InitWeights(DefaultInit(FindInit(c.name)->kind), 400, 300, rng);
+  const auto w = *InitWeights(spec::DefaultInit(spec::FindInit(c.name)->kind), 400, 300, rng);
   ASSERT_EQ(w.size(), 400u * 300u);
   const Moments m = Measure(w);
   EXPECT_NEAR(m.mean, 0.0, 5 * std::sqrt(c.expected_var / w.size()) + 1e-12) << c.name;
@@ -53,9 +53,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Init, ConstantAndZeros) {
   Rng rng(1);
-  const std::vector<double> zeros = *InitWeights(DefaultInit(v1::INIT_KIND_ZEROS), 5, 4, rng);
+  const std::vector<double> zeros = *InitWeights(spec::DefaultInit(v1::INIT_KIND_ZEROS), 5, 4, rng);
   for (double v : zeros) EXPECT_EQ(v, 0.0);
-  v1::InitSpec c = DefaultInit(v1::INIT_KIND_CONSTANT);
+  v1::InitSpec c = spec::DefaultInit(v1::INIT_KIND_CONSTANT);
   c.set_params(0, 0.7);
   const std::vector<double> constant = *InitWeights(c, 5, 4, rng);
   for (double v : constant) EXPECT_EQ(v, 0.7);
@@ -64,7 +64,7 @@ TEST(Init, ConstantAndZeros) {
 TEST(Init, OrthogonalHasOrthonormalRowsOrColumns) {
   for (auto [in, out] : {std::pair{20, 30}, std::pair{30, 20}, std::pair{16, 16}}) {
     Rng rng(9);
-    v1::InitSpec spec = DefaultInit(v1::INIT_KIND_ORTHOGONAL);
+    v1::InitSpec spec = spec::DefaultInit(v1::INIT_KIND_ORTHOGONAL);
     spec.set_params(0, 2.0);
     const auto w = *InitWeights(spec, in, out, rng);
     const Eigen::Map<const Eigen::MatrixXd> m(w.data(), out, in);
@@ -87,7 +87,7 @@ TEST(Init, UnknownKindIsAnError) {
 
 TEST(Init, SameSeedSameWeights) {
   Rng a(5), b(5), c(6);
-  const auto spec = DefaultInit(v1::INIT_KIND_HE_NORMAL);
+  const auto spec = spec::DefaultInit(v1::INIT_KIND_HE_NORMAL);
   EXPECT_EQ(*InitWeights(spec, 8, 8, a), *InitWeights(spec, 8, 8, b));
   EXPECT_NE(*InitWeights(spec, 8, 8, a), *InitWeights(spec, 8, 8, c));
 }

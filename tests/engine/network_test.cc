@@ -1,4 +1,4 @@
-// Activations and networks at their edges: NaN pre-activations stay NaN (a NaN weight
+// spec::Activations and networks at their edges: NaN pre-activations stay NaN (a NaN weight
 // must not pass for a dead unit), and unknown activation or init kinds are refused
 // rather than replaced by the identity or zero weights.
 #include <cmath>
@@ -12,14 +12,14 @@
 #include "worker/engine/init.h"
 #include "worker/engine/network.h"
 #include "worker/engine/random.h"
-#include "worker/engine/spec_names.h"
+#include "common/spec/names.h"
 
 namespace actgrid::engine {
 namespace {
 
 template <class T>
-void ExpectNanPropagates(const ActivationInfo& info) {
-  const v1::ActivationSpec spec = DefaultActivation(info.kind);
+void ExpectNanPropagates(const spec::ActivationInfo& info) {
+  const v1::ActivationSpec spec = spec::DefaultActivation(info.kind);
   const std::vector<double> hyper(spec.params().begin(), spec.params().end());
   std::vector<T> learn;
   for (int q = 0; q < info.learnable_per_neuron; ++q) learn.push_back(T(hyper[q]));
@@ -39,7 +39,7 @@ void ExpectNanPropagates(const ActivationInfo& info) {
 
 // Value and derivative of every elementwise activation at NaN, in float and double.
 TEST(NanPropagation, EveryElementwiseActivation) {
-  for (const auto& info : Activations()) {
+  for (const auto& info : spec::Activations()) {
     if (info.kind == v1::ACTIVATION_KIND_MAXOUT) continue;
     ExpectNanPropagates<float>(info);
     ExpectNanPropagates<double>(info);
@@ -50,12 +50,12 @@ TEST(NanPropagation, EveryElementwiseActivation) {
 // neither dead nor a finite value.
 TEST(NanPropagation, MaxoutPieces) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  v1::ActivationSpec maxout = DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
+  v1::ActivationSpec maxout = spec::DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
   maxout.set_params(0, 3);
   for (int nan_piece = 0; nan_piece < 3; ++nan_piece) {
     Network<float> net(NetworkShape{1, 2, 1, 1, maxout, {}});
     Rng rng(1);
-    ASSERT_TRUE(net.Initialize(DefaultInit(v1::INIT_KIND_ZEROS), 0.0, rng).ok());
+    ASSERT_TRUE(net.Initialize(spec::DefaultInit(v1::INIT_KIND_ZEROS), 0.0, rng).ok());
     const auto& hidden = net.layers()[0];
     // Pieces of the one unit at biases 1, 0.5, 0 (weights 0): the first would win.
     for (int q = 0; q < 3; ++q) net.params()[hidden.b + q] = 1.0f - 0.5f * q;
@@ -72,9 +72,9 @@ TEST(NanPropagation, MaxoutPieces) {
 // A NaN weight in a ReLU network: its unit and all units after it stay active (a
 // nonzero, NaN derivative), the loss and the gradients are NaN, not zero.
 TEST(NanPropagation, ReluNetworkGradients) {
-  Network<float> net(NetworkShape{2, 2, 2, 4, DefaultActivation(v1::ACTIVATION_KIND_RELU), {}});
+  Network<float> net(NetworkShape{2, 2, 2, 4, spec::DefaultActivation(v1::ACTIVATION_KIND_RELU), {}});
   Rng rng(2);
-  ASSERT_TRUE(net.Initialize(DefaultInit(v1::INIT_KIND_HE_NORMAL), 0.0, rng).ok());
+  ASSERT_TRUE(net.Initialize(spec::DefaultInit(v1::INIT_KIND_HE_NORMAL), 0.0, rng).ok());
   net.params()[0] = std::numeric_limits<float>::quiet_NaN();  // layer 0, W(0, 0)
   const std::vector<float> x = {0.5f, -1.0f, -0.3f, 0.8f};
   const std::vector<int32_t> y = {0, 1};
@@ -93,13 +93,13 @@ TEST(UnknownKinds, NetworkInitializeRefusesUnknownActivation) {
   act.set_kind(v1::ActivationKind(999));
   Network<double> net(NetworkShape{2, 2, 1, 3, act, {}});
   Rng rng(1);
-  const absl::Status s = net.Initialize(DefaultInit(v1::INIT_KIND_HE_NORMAL), 0.0, rng);
+  const absl::Status s = net.Initialize(spec::DefaultInit(v1::INIT_KIND_HE_NORMAL), 0.0, rng);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(s.message()).find("unknown activation kind 999"), std::string::npos) << s;
 }
 
 TEST(UnknownKinds, NetworkInitializeRefusesUnknownInit) {
-  Network<double> net(NetworkShape{2, 2, 1, 3, DefaultActivation(v1::ACTIVATION_KIND_TANH), {}});
+  Network<double> net(NetworkShape{2, 2, 1, 3, spec::DefaultActivation(v1::ACTIVATION_KIND_TANH), {}});
   v1::InitSpec init;
   init.set_kind(v1::InitKind(999));
   Rng rng(1);

@@ -13,20 +13,20 @@
 #include "actgrid/v1/workers.pb.h"
 #include "client/grid/grid_file.h"
 #include "google/protobuf/stubs/logging.h"
-#include "server/core/clock.h"
-#include "server/core/scheduler.h"
+#include "server/scheduler/clock.h"
+#include "server/scheduler/scheduler.h"
 #include "server/store/store.h"
 
 namespace {
 
-using actgrid::core::Scheduler;
+using actgrid::scheduler::Scheduler;
 
 // One grid of two trials of three epochs, both leased by worker "w" (attempt 1), with
 // the clock still inside their leases.
 struct Coordinator {
   Coordinator() {
     store = *actgrid::store::Store::Open({":memory:", false});
-    actgrid::core::SchedulerOptions options;
+    actgrid::scheduler::SchedulerOptions options;
     options.lease_ms = 60'000;
     options.max_attempts = 3;
     options.max_trials_per_grid = 100;
@@ -44,7 +44,7 @@ struct Coordinator {
     lease.set_max_trials(2);
     (void)scheduler->Lease(lease);
   }
-  actgrid::core::FakeClock clock;
+  actgrid::scheduler::FakeClock clock;
   std::unique_ptr<actgrid::store::Store> store;
   std::unique_ptr<Scheduler> scheduler;
 };

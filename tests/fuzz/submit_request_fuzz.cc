@@ -6,8 +6,8 @@
 
 #include "actgrid/v1/grids.pb.h"
 #include "google/protobuf/stubs/logging.h"
-#include "server/core/clock.h"
-#include "server/core/scheduler.h"
+#include "server/scheduler/clock.h"
+#include "server/scheduler/scheduler.h"
 #include "server/store/store.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -17,13 +17,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   (void)quiet;
   static std::unique_ptr<actgrid::store::Store> store = *actgrid::store::Store::Open({":memory:", false});
-  static actgrid::core::FakeClock clock;
-  static actgrid::core::SchedulerOptions options = [] {
-    actgrid::core::SchedulerOptions o;
+  static actgrid::scheduler::FakeClock clock;
+  static actgrid::scheduler::SchedulerOptions options = [] {
+    actgrid::scheduler::SchedulerOptions o;
     o.max_trials_per_grid = 5000;
     return o;
   }();
-  static actgrid::core::Scheduler scheduler(store.get(), &clock, options);
+  static actgrid::scheduler::Scheduler scheduler(store.get(), &clock, options);
   actgrid::v1::SubmitGridRequest request;
   if (!request.ParseFromArray(data, int(size))) return 0;
   request.set_dry_run(true);  // validation only: the store stays small

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
-#include "client/grid/grid_values.h"
+#include "common/spec/fields.h"
 #include "common/spec/trial_key.h"
 #include "gtest/gtest.h"
 

@@ -7,9 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "client/grid/echo.h"
+#include "common/spec/echo.h"
 #include "client/grid/grid_file.h"
-#include "client/grid/suggest.h"
+#include "common/spec/suggest.h"
 #include "gtest/gtest.h"
 
 namespace actgrid::grid {
@@ -130,15 +130,15 @@ TEST(GridLimits, TheLargestGridExpandsWithItsSeedRanks) {
 
 TEST(GridLimits, ALongValueIsEchoedCutWithItsLength) {
   const std::string line = OneError("name: " + std::string(100 * 1024, 'N') + "\n");
-  EXPECT_EQ(line, "name: expected 1 to 64 characters of [a-z0-9_-], got \"" + std::string(kMaxEchoBytes, 'N') +
+  EXPECT_EQ(line, "name: expected 1 to 64 characters of [a-z0-9_-], got \"" + std::string(spec::kMaxEchoBytes, 'N') +
                       "...\" (102400 bytes)");
   const std::string activation = OneError("name: x\ngrid:\n  activation: [relu" + std::string(5000, 'x') + "]\n");
-  EXPECT_EQ(activation, "grid.activation[0]: unknown activation \"relu" + std::string(kMaxEchoBytes - 4, 'x') +
+  EXPECT_EQ(activation, "grid.activation[0]: unknown activation \"relu" + std::string(spec::kMaxEchoBytes - 4, 'x') +
                             "...\" (5004 bytes); valid: linear, sigmoid, tanh, relu, leaky_relu, prelu, elu, selu, "
                             "gelu, silu, mish, softplus, softsign, maxout, reflu, gaussian, sinc");
   const std::string key = OneError("name: x\ntrain:\n  " + std::string(1000, 'k') + ": 1\n");
   EXPECT_LT(key.size(), 600u) << key;
-  EXPECT_TRUE(Has(key, "train." + std::string(kMaxEchoBytes, 'k') + "... (1000 bytes): unknown key \"")) << key;
+  EXPECT_TRUE(Has(key, "train." + std::string(spec::kMaxEchoBytes, 'k') + "... (1000 bytes): unknown key \"")) << key;
 }
 
 TEST(GridLimits, ManyProblemsAreListedUpToTwentyThenCounted) {
@@ -161,16 +161,16 @@ TEST(GridLimits, ManyProblemsAreListedUpToTwentyThenCounted) {
 TEST(GridLimits, ControlCharactersAreEchoedEscaped) {
   const std::string line = OneError("name: \"\\e[31mred\\u009b\"\n");
   EXPECT_EQ(line, "name: expected 1 to 64 characters of [a-z0-9_-], got \"\\x1b[31mred\\u009b\"");
-  EXPECT_EQ(EscapeControls("\x07tab\there \xff ok \xc3\xa9"), "\\x07tab\\x09here \\xff ok \xc3\xa9");
-  EXPECT_EQ(Shown(std::string(70, 'a'), 64), std::string(64, 'a') + "... (70 bytes)");
-  EXPECT_EQ(Shown(std::string(kMaxEchoBytes, 'a')), std::string(kMaxEchoBytes, 'a'));
-  EXPECT_EQ(Quoted("\xc3\xa9", 1), "\"...\" (2 bytes)");  // never cut inside a character
+  EXPECT_EQ(spec::EscapeControls("\x07tab\there \xff ok \xc3\xa9"), "\\x07tab\\x09here \\xff ok \xc3\xa9");
+  EXPECT_EQ(spec::Shown(std::string(70, 'a'), 64), std::string(64, 'a') + "... (70 bytes)");
+  EXPECT_EQ(spec::Shown(std::string(spec::kMaxEchoBytes, 'a')), std::string(spec::kMaxEchoBytes, 'a'));
+  EXPECT_EQ(spec::Quoted("\xc3\xa9", 1), "\"...\" (2 bytes)");  // never cut inside a character
 }
 
 TEST(GridLimits, SuggestionsAreOnlyLookedForShortWords) {
-  EXPECT_EQ(Suggest("relux", {"relu", "tanh"}), "relu");
-  EXPECT_EQ(Suggest("relu" + std::string(40, 'x'), {"relu"}), "relu");  // a prefix
-  EXPECT_EQ(Suggest("relu" + std::string(61, 'x'), {"relu"}), "");      // past kMaxSuggestWordBytes
+  EXPECT_EQ(spec::Suggest("relux", {"relu", "tanh"}), "relu");
+  EXPECT_EQ(spec::Suggest("relu" + std::string(40, 'x'), {"relu"}), "relu");  // a prefix
+  EXPECT_EQ(spec::Suggest("relu" + std::string(61, 'x'), {"relu"}), "");      // past kMaxSuggestWordBytes
 }
 
 TEST(GridLimits, ACancelStopsTheReading) {

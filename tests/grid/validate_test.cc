@@ -1,24 +1,24 @@
-// Tests of ValidateTrialSpec: the grid's default spec passes, and every range check
+// Tests of spec::ValidateTrialSpec: the grid's default spec passes, and every range check
 // reports its own "path: problem" line.
-#include "worker/engine/validate.h"
+#include "common/spec/validate.h"
 
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <string>
 
-#include "client/grid/grid_values.h"
+#include "common/spec/fields.h"
 #include "gtest/gtest.h"
-#include "worker/engine/spec_names.h"
+#include "common/spec/names.h"
 
 namespace actgrid::engine {
 namespace {
 
 // The message of validating the default spec after `mutate`; "" when it is valid.
 std::string Problem(const std::function<void(v1::TrialSpec*)>& mutate) {
-  v1::TrialSpec spec = grid::DefaultTrialSpec();
+  v1::TrialSpec spec = spec::DefaultTrialSpec();
   mutate(&spec);
-  const absl::Status status = ValidateTrialSpec(spec);
+  const absl::Status status = spec::ValidateTrialSpec(spec);
   if (status.ok()) return "";
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   return std::string(status.message());
@@ -28,7 +28,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 TEST(Validate, DefaultSpecIsValid) {
-  EXPECT_TRUE(ValidateTrialSpec(grid::DefaultTrialSpec()).ok());
+  EXPECT_TRUE(spec::ValidateTrialSpec(spec::DefaultTrialSpec()).ok());
   EXPECT_EQ(Problem([](v1::TrialSpec* s) {
               s->mutable_dataset()->set_kind(v1::DATASET_KIND_CSV);
               s->mutable_dataset()->set_path("a.csv");
@@ -36,7 +36,7 @@ TEST(Validate, DefaultSpecIsValid) {
               s->mutable_train()->set_momentum(0);
               s->set_depth(256);
               s->mutable_model()->set_width(256);
-              *s->mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_REFLU);
+              *s->mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_REFLU);
             }),
             "");
 }
@@ -55,7 +55,7 @@ TEST(Validate, NetworkSizeIsBounded) {
   EXPECT_EQ(Problem([](v1::TrialSpec* s) {
               s->set_depth(65);
               s->mutable_model()->set_width(512);
-              *s->mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
+              *s->mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
             }),
             "model: width x depth x maxout k = 66560 hidden units; at most 65536 are allowed");
 }
@@ -78,20 +78,20 @@ TEST(Validate, KindsMustBeSet) {
 TEST(Validate, ParameterCountsAndMaxout) {
   EXPECT_EQ(Problem([](v1::TrialSpec* s) { s->mutable_activation()->add_params(1); }),
             "model.activation: relu takes 0 parameter(s), got 1");
-  EXPECT_EQ(Problem([](v1::TrialSpec* s) { *s->mutable_init() = DefaultInit(v1::INIT_KIND_NORMAL);
+  EXPECT_EQ(Problem([](v1::TrialSpec* s) { *s->mutable_init() = spec::DefaultInit(v1::INIT_KIND_NORMAL);
                                            s->mutable_init()->clear_params(); }),
             "model.init: normal takes 1 parameter(s), got 0");
-  EXPECT_EQ(Problem([](v1::TrialSpec* s) { *s->mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_ELU);
+  EXPECT_EQ(Problem([](v1::TrialSpec* s) { *s->mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_ELU);
                                            s->mutable_activation()->set_params(0, kNaN); }),
             "model.activation: elu parameter alpha must be finite, got nan");
   for (double k : {2.0, 16.0})
-    EXPECT_EQ(Problem([k](v1::TrialSpec* s) { *s->mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
+    EXPECT_EQ(Problem([k](v1::TrialSpec* s) { *s->mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
                                               s->mutable_activation()->set_params(0, k); }),
               "");
   for (double k : {1.0, 17.0, 2.5})
-    EXPECT_EQ(Problem([k](v1::TrialSpec* s) { *s->mutable_activation() = DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
+    EXPECT_EQ(Problem([k](v1::TrialSpec* s) { *s->mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
                                               s->mutable_activation()->set_params(0, k); }),
-              "model.activation: maxout k must be an integer in 2..16, got " + FormatNumber(k));
+              "model.activation: maxout k must be an integer in 2..16, got " + spec::FormatNumber(k));
 }
 
 TEST(Validate, DatasetRanges) {

@@ -19,7 +19,7 @@
 #include "client/dashboard/assets.h"
 #include "client/grid/grid_file.h"
 #include "common/spec/engine_version.h"
-#include "server/core/analysis.h"
+#include "server/analysis/analysis.h"
 #include "server/grpc/coordinator.h"
 #include "server/http/http_server.h"
 #include "worker/runner/remote_worker.h"
@@ -159,7 +159,7 @@ TEST_F(HttpTest, AnswersAreTheCoreAnswersInProtobufJson) {
   compare.add_by("activation");
   compare.add_by("depth");
   compare.set_metric("best_test_acc");
-  auto expected = core::Compare(coordinator_->store(), compare);
+  auto expected = analysis::Compare(coordinator_->store(), compare);
   ASSERT_TRUE(expected.ok());
   // lowerCamelCase requests are read as well as the .proto names.
   auto answer = client.Post("/api/actgrid.v1.Analysis/Compare",
@@ -174,7 +174,7 @@ TEST_F(HttpTest, AnswersAreTheCoreAnswersInProtobufJson) {
   curves.set_grid(ref);
   curves.add_by("activation");
   curves.set_metric("dead_fraction");
-  auto expected_curves = core::Curves(coordinator_->store(), curves);
+  auto expected_curves = analysis::Curves(coordinator_->store(), curves);
   ASSERT_TRUE(expected_curves.ok());
   auto curves_answer = client.Post("/api/actgrid.v1.Analysis/Curves",
                                    "{\"grid\": \"" + ref + "\", \"by\": [\"activation\"], \"metric\": \"dead_fraction\"}",

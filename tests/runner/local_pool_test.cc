@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "worker/engine/spec_names.h"
+#include "common/spec/names.h"
 #include "worker/runner/local_pool.h"
 
 namespace actgrid::runner {
@@ -30,8 +30,8 @@ v1::TrialSpec SmallSpec(uint64_t seed, v1::ActivationKind act) {
   t->set_beta1(0.9);
   t->set_beta2(0.999);
   t->set_eps(1e-8);
-  *spec.mutable_activation() = engine::DefaultActivation(act);
-  *spec.mutable_init() = engine::DefaultInit(v1::INIT_KIND_HE_NORMAL);
+  *spec.mutable_activation() = spec::DefaultActivation(act);
+  *spec.mutable_init() = spec::DefaultInit(v1::INIT_KIND_HE_NORMAL);
   spec.set_depth(2);
   spec.set_seed(seed);
   return spec;

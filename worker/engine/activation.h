@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "actgrid/v1/spec.pb.h"
+#include "common/spec/names.h"
 
 namespace actgrid::engine {
 
@@ -233,27 +234,36 @@ struct Sinc {
   std::abort();
 }
 
+// fn(op) for the op of `Kind`, whose learnable parameter count must be the one the
+// spec's registry gives (a compile error otherwise).
+template <v1::ActivationKind Kind, class Op, class Fn>
+decltype(auto) Dispatch(Fn& fn, Op op) {
+  static_assert(Op::kLearnable == spec::LearnablePerNeuron(Kind),
+                "an activation op's learnable parameters differ from common/spec/names.h");
+  return fn(op);
+}
+
 // Calls fn(op) with the op of the spec's kind. Maxout is not an elementwise op
 // (the network handles it) and reaches fn as Linear, which the caller must not use.
 // An unknown kind aborts the process.
 template <class T, class Fn>
 decltype(auto) VisitActivation(v1::ActivationKind kind, const ActContext<T>& ctx, Fn&& fn) {
   switch (kind) {
-    case v1::ACTIVATION_KIND_SIGMOID: return fn(Sigmoid<T>{});
-    case v1::ACTIVATION_KIND_TANH: return fn(Tanh<T>{});
-    case v1::ACTIVATION_KIND_RELU: return fn(Relu<T>{});
-    case v1::ACTIVATION_KIND_LEAKY_RELU: return fn(LeakyRelu<T>{T(ctx.hyper[0])});
-    case v1::ACTIVATION_KIND_PRELU: return fn(Prelu<T>{ctx.learn});
-    case v1::ACTIVATION_KIND_ELU: return fn(Elu<T>{T(ctx.hyper[0])});
-    case v1::ACTIVATION_KIND_SELU: return fn(Selu<T>{});
-    case v1::ACTIVATION_KIND_GELU: return fn(Gelu<T>{});
-    case v1::ACTIVATION_KIND_SILU: return fn(Silu<T>{});
-    case v1::ACTIVATION_KIND_MISH: return fn(Mish<T>{});
-    case v1::ACTIVATION_KIND_SOFTPLUS: return fn(Softplus<T>{});
-    case v1::ACTIVATION_KIND_SOFTSIGN: return fn(Softsign<T>{});
-    case v1::ACTIVATION_KIND_REFLU: return fn(Reflu<T>{ctx.learn, ctx.units});
-    case v1::ACTIVATION_KIND_GAUSSIAN: return fn(Gaussian<T>{});
-    case v1::ACTIVATION_KIND_SINC: return fn(Sinc<T>{});
+    case v1::ACTIVATION_KIND_SIGMOID: return Dispatch<v1::ACTIVATION_KIND_SIGMOID>(fn, Sigmoid<T>{});
+    case v1::ACTIVATION_KIND_TANH: return Dispatch<v1::ACTIVATION_KIND_TANH>(fn, Tanh<T>{});
+    case v1::ACTIVATION_KIND_RELU: return Dispatch<v1::ACTIVATION_KIND_RELU>(fn, Relu<T>{});
+    case v1::ACTIVATION_KIND_LEAKY_RELU: return Dispatch<v1::ACTIVATION_KIND_LEAKY_RELU>(fn, LeakyRelu<T>{T(ctx.hyper[0])});
+    case v1::ACTIVATION_KIND_PRELU: return Dispatch<v1::ACTIVATION_KIND_PRELU>(fn, Prelu<T>{ctx.learn});
+    case v1::ACTIVATION_KIND_ELU: return Dispatch<v1::ACTIVATION_KIND_ELU>(fn, Elu<T>{T(ctx.hyper[0])});
+    case v1::ACTIVATION_KIND_SELU: return Dispatch<v1::ACTIVATION_KIND_SELU>(fn, Selu<T>{});
+    case v1::ACTIVATION_KIND_GELU: return Dispatch<v1::ACTIVATION_KIND_GELU>(fn, Gelu<T>{});
+    case v1::ACTIVATION_KIND_SILU: return Dispatch<v1::ACTIVATION_KIND_SILU>(fn, Silu<T>{});
+    case v1::ACTIVATION_KIND_MISH: return Dispatch<v1::ACTIVATION_KIND_MISH>(fn, Mish<T>{});
+    case v1::ACTIVATION_KIND_SOFTPLUS: return Dispatch<v1::ACTIVATION_KIND_SOFTPLUS>(fn, Softplus<T>{});
+    case v1::ACTIVATION_KIND_SOFTSIGN: return Dispatch<v1::ACTIVATION_KIND_SOFTSIGN>(fn, Softsign<T>{});
+    case v1::ACTIVATION_KIND_REFLU: return Dispatch<v1::ACTIVATION_KIND_REFLU>(fn, Reflu<T>{ctx.learn, ctx.units});
+    case v1::ACTIVATION_KIND_GAUSSIAN: return Dispatch<v1::ACTIVATION_KIND_GAUSSIAN>(fn, Gaussian<T>{});
+    case v1::ACTIVATION_KIND_SINC: return Dispatch<v1::ACTIVATION_KIND_SINC>(fn, Sinc<T>{});
     case v1::ACTIVATION_KIND_LINEAR:
     case v1::ACTIVATION_KIND_MAXOUT: return fn(Linear<T>{});
     default: UnknownActivation(kind);

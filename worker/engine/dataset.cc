@@ -16,7 +16,8 @@
 #include "absl/strings/str_join.h"
 #include "common/spec/trial_key.h"
 #include "worker/engine/random.h"
-#include "worker/engine/spec_names.h"
+#include "common/spec/names.h"
+#include "common/spec/validate.h"
 
 namespace actgrid::engine {
 namespace dataset_internal {
@@ -40,7 +41,7 @@ absl::Status CheckTestFraction(const v1::DatasetSpec& spec) {
   const double f = spec.test_fraction();
   if (f > 0.0 && f < 1.0) return absl::OkStatus();
   return absl::InvalidArgumentError(
-      absl::StrCat("dataset test_fraction must be in (0, 1), got ", FormatNumber(f)));
+      absl::StrCat("dataset test_fraction must be in (0, 1), got ", spec::FormatNumber(f)));
 }
 
 namespace {
@@ -139,8 +140,11 @@ namespace {
 
 using dataset_internal::CheckTestFraction;
 
-// Bounds what a spec may ask a generator for, so a typo cannot exhaust memory.
-constexpr int kMaxSyntheticSamples = 10'000'000;
+// The spec's bounds (common/spec/validate.h) keep what a generator is asked for
+// small enough that a typo cannot exhaust memory.
+using spec::kMaxNoise;
+using spec::kMaxSyntheticSamples;
+using spec::kMinSyntheticSamples;
 
 bool IsSynthetic(v1::DatasetKind kind) {
   return kind == v1::DATASET_KIND_CIRCLE || kind == v1::DATASET_KIND_XOR ||
@@ -161,12 +165,12 @@ absl::Status CheckCommon(const v1::DatasetSpec& spec) {
 }
 
 absl::Status CheckSynthetic(const v1::DatasetSpec& spec) {
-  if (spec.samples() < 4 || spec.samples() > kMaxSyntheticSamples)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dataset samples must be in [4, ", kMaxSyntheticSamples, "], got ", spec.samples()));
-  if (!(spec.noise() >= 0.0) || !std::isfinite(spec.noise()))
-    return absl::InvalidArgumentError(
-        absl::StrCat("dataset noise must be finite and >= 0, got ", FormatNumber(spec.noise())));
+  if (spec.samples() < kMinSyntheticSamples || spec.samples() > kMaxSyntheticSamples)
+    return absl::InvalidArgumentError(absl::StrCat("dataset samples must be in [", kMinSyntheticSamples, ", ",
+                                                   kMaxSyntheticSamples, "], got ", spec.samples()));
+  if (!(spec.noise() >= 0.0 && spec.noise() <= kMaxNoise))
+    return absl::InvalidArgumentError(absl::StrCat("dataset noise must be in [0, ", kMaxNoise, "], got ",
+                                                   spec::FormatNumber(spec.noise())));
   return CheckTestFraction(spec);
 }
 
@@ -212,7 +216,7 @@ void Limit(int limit, Eigen::MatrixXf& x, std::vector<int32_t>& y) {
 }
 
 std::string Describe(const v1::DatasetSpec& spec, const Dataset& d) {
-  return absl::StrCat(NameOf(DatasetKindNames(), spec.kind()), ": ", d.train_y.size(), " train / ",
+  return absl::StrCat(spec::NameOf(spec::DatasetKindNames(), spec.kind()), ": ", d.train_y.size(), " train / ",
                       d.test_y.size(), " test, ", d.features, " features, ", d.classes, " classes");
 }
 

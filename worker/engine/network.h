@@ -21,7 +21,7 @@
 #include "worker/engine/gemm.h"
 #include "worker/engine/init.h"
 #include "worker/engine/random.h"
-#include "worker/engine/spec_names.h"
+#include "common/spec/names.h"
 
 namespace actgrid::engine {
 
@@ -65,9 +65,7 @@ class Network {
     kind_ = shape.activation.kind();
     pieces_ = kind_ == v1::ACTIVATION_KIND_MAXOUT ? int(shape.activation.params(0)) : 1;
     hyper_.assign(shape.activation.params().begin(), shape.activation.params().end());
-    int learnable = 0;
-    if (kind_ == v1::ACTIVATION_KIND_PRELU) learnable = 1;
-    if (kind_ == v1::ACTIVATION_KIND_REFLU) learnable = 4;
+    const int learnable = spec::LearnablePerNeuron(kind_);
     size_t off = 0;
     int in = shape.inputs;
     for (int l = 0; l <= shape.depth; ++l) {
@@ -107,7 +105,7 @@ class Network {
   // activation or init kind the engine does not know (no stand-in for either), in which
   // case the network must not be used.
   absl::Status Initialize(const v1::InitSpec& init, double bias, Rng& rng) {
-    if (FindActivation(kind_) == nullptr)
+    if (spec::FindActivation(kind_) == nullptr)
       return absl::InvalidArgumentError(absl::StrCat("unknown activation kind ", int(kind_)));
     for (const Layer& layer : layers_) {
       absl::StatusOr<std::vector<double>> w = InitWeights(init, layer.in, layer.rows, rng);

@@ -7,11 +7,12 @@
 #include <limits>
 #include <numeric>
 
+#include "common/spec/summary.h"
+#include "common/spec/validate.h"
 #include "worker/engine/gemm.h"
 #include "worker/engine/network.h"
 #include "worker/engine/optimizer.h"
 #include "worker/engine/random.h"
-#include "worker/engine/validate.h"
 
 namespace actgrid::engine {
 namespace {
@@ -119,13 +120,6 @@ v1::EpochMetrics MeasureEpoch(int epoch, Net& net, const Dataset& data, Net::Wor
 
 }  // namespace
 
-// A saturating unit can keep the losses finite around an infinite weight: the
-// parameters are checked too.
-bool EpochIsFinite(const v1::EpochMetrics& m) {
-  return m.nonfinite_params() == 0 && std::isfinite(m.train_loss()) &&
-         (std::isnan(m.test_acc()) || std::isfinite(m.test_loss()));
-}
-
 // Two vectorized passes in double lanes (one SIMD lane per position, no serial chain;
 // float lanes lose digits once a lane has summed thousands of activations): the mean
 // and zero count, then the squared deviations from the mean, which stay accurate when
@@ -167,19 +161,19 @@ ActivationStats MeasureActivations(const float* a, size_t count) {
 absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Dataset& data,
                                          const TrialHooks& hooks) {
   PinBlasToOneThread();
-  if (absl::Status valid = ValidateTrialSpec(spec); !valid.ok()) return valid;
+  if (absl::Status valid = spec::ValidateTrialSpec(spec); !valid.ok()) return valid;
   if (data.train_y.empty()) return absl::InvalidArgumentError("dataset has no training samples");
 
   const auto start = Clock::now();
   NetworkShape shape{data.features, data.classes, spec.depth(), spec.model().width(), spec.activation(),
-                     spec.model().hidden().empty() ? std::vector<int>() : HiddenSizes(spec)};
+                     spec.model().hidden().empty() ? std::vector<int>() : spec::HiddenSizes(spec)};
   Net net(shape);
   Rng init_rng(spec.seed(), kInitStream);
   if (absl::Status init = net.Initialize(spec.init(), spec.bias(), init_rng); !init.ok()) return init;
 
   const int n_train = int(data.train_y.size());
   const int batch = std::max(1, std::min(spec.train().batch(), n_train));
-  const int probe = std::min(kMaxProbeSamples, n_train);
+  const int probe = std::min(spec::kProbeSamples, n_train);
   Net::Workspace train_ws = net.MakeWorkspace(batch);
   Net::Workspace eval_ws = net.MakeWorkspace(probe);
   Optimizer<float> opt(spec.train(), net.params().size(), net.weight_ranges());
@@ -193,7 +187,7 @@ absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Datase
   *result.mutable_spec() = spec;
   auto record = [&](v1::EpochMetrics m) -> bool {
     if (hooks.on_epoch) hooks.on_epoch(m);
-    const bool finite = EpochIsFinite(m);
+    const bool finite = spec::EpochIsFinite(m);
     *result.add_epochs() = std::move(m);
     return finite;
   };
@@ -224,53 +218,12 @@ absl::StatusOr<v1::TrialResult> RunTrial(const v1::TrialSpec& spec, const Datase
 
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::vector<v1::EpochMetrics> epochs(result.epochs().begin(), result.epochs().end());
-  v1::TrialSummary summary = Summarize(spec, epochs);
+  v1::TrialSummary summary = spec::Summarize(spec, epochs);
   summary.set_seconds(seconds);
   summary.set_steps_per_second(seconds > 0 ? steps / seconds : 0.0);
   summary.set_parameters(long(net.params().size()));
   *result.mutable_summary() = summary;
   return result;
-}
-
-v1::TrialSummary Summarize(const v1::TrialSpec& spec, const std::vector<v1::EpochMetrics>& epochs) {
-  v1::TrialSummary s;
-  s.set_epochs_to_target(-1);
-  s.set_diverged_epoch(-1);
-  if (epochs.empty()) return s;
-  const v1::EpochMetrics& first = epochs.front();
-  const v1::EpochMetrics& last = epochs.back();
-  s.set_epochs_run(last.epoch());
-  s.set_diverged(!EpochIsFinite(last));
-  s.set_outcome(s.diverged() ? v1::TRIAL_OUTCOME_DIVERGED : v1::TRIAL_OUTCOME_SUCCEEDED);
-  if (s.diverged()) s.set_diverged_epoch(last.epoch());
-  s.set_final_test_acc(last.test_acc());
-  s.set_final_test_loss(last.test_loss());
-  s.set_final_train_loss(last.train_loss());
-  s.set_init_sparsity(first.sparsity());
-  s.set_final_sparsity(last.sparsity());
-  s.set_init_dead_fraction(first.dead_fraction());
-  s.set_final_dead_fraction(last.dead_fraction());
-  s.set_best_test_acc(first.test_acc());
-  double max_dead = first.dead_fraction(), area = 0.0;
-  for (size_t i = 0; i < epochs.size(); ++i) {
-    const v1::EpochMetrics& m = epochs[i];
-    if (m.test_acc() > s.best_test_acc()) {
-      s.set_best_test_acc(m.test_acc());
-      s.set_best_epoch(m.epoch());
-    }
-    if (s.epochs_to_target() < 0 && m.test_acc() >= spec.train().target_accuracy())
-      s.set_epochs_to_target(m.epoch());
-    max_dead = std::max(max_dead, m.dead_fraction());
-    if (i > 0) area += 0.5 * (m.test_acc() + epochs[i - 1].test_acc());
-  }
-  s.set_max_dead_fraction(max_dead);
-  for (const v1::LayerMetrics& layer : first.layers())
-    if (layer.dead_fraction() == 1.0) s.set_born_dead(true);
-  s.set_auc_test_acc(epochs.size() > 1 ? area / double(epochs.size() - 1) : first.test_acc());
-  const double gf = first.grad_norm_first(), gl = first.grad_norm_last();
-  s.set_grad_ratio(gl > 0 ? gf / gl : (gf > 0 ? std::numeric_limits<double>::infinity()
-                                              : std::numeric_limits<double>::quiet_NaN()));
-  return s;
 }
 
 }  // namespace actgrid::engine

@@ -15,9 +15,6 @@
 
 namespace actgrid::engine {
 
-// Samples of the training split that per-layer metrics are measured on.
-inline constexpr int kMaxProbeSamples = 1000;
-
 struct TrialHooks {
   // Called after each epoch is measured, in order, on the training thread.
   std::function<void(const v1::EpochMetrics&)> on_epoch;
@@ -32,7 +29,7 @@ struct TrialHooks {
 // Trains `spec` on `data` (which must match spec.dataset()). A loss or a parameter that
 // becomes NaN or Inf ends the trial as DIVERGED at that epoch: an outcome, not an error
 // (EpochMetrics.nonfinite_params counts the parameters). Errors:
-// InvalidArgument when ValidateTrialSpec refuses the spec or it does not fit the data;
+// InvalidArgument when spec::ValidateTrialSpec refuses the spec or it does not fit the data;
 // Cancelled when hooks.cancel fired.
 // The result leaves trial_key empty. Same spec and data: bit-identical metrics
 // except the wall-time fields (seconds, steps_per_second).
@@ -47,15 +44,6 @@ struct ActivationStats {
   long zeros = 0;
 };
 ActivationStats MeasureActivations(const float* a, size_t count);
-
-// Whether an epoch lets the trial go on: its training loss, its test loss (when the
-// set has a test split) and every parameter are finite. The first epoch that is not is
-// the one the trial diverges at.
-bool EpochIsFinite(const v1::EpochMetrics& m);
-
-// The trial summary of a curve (exposed for tests and re-summarizing stored curves).
-v1::TrialSummary Summarize(const v1::TrialSpec& spec,
-                           const std::vector<v1::EpochMetrics>& epochs);
 
 }  // namespace actgrid::engine
 
