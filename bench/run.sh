@@ -38,19 +38,11 @@ PY=/usr/bin/python3
 
 # ------------------------------------------------------------------ 1. packages
 
-DEFAULT_BUILD_DEPS="cmake g++ libprotobuf-dev protobuf-compiler libtbb-dev libeigen3-dev
-  libyaml-cpp-dev libcli11-dev zlib1g-dev libssl-dev libabsl-dev libopenblas-pthread-dev
-  libgtest-dev dataset-fashion-mnist"
-
 # The build packages, one a line in deps/build-packages.txt (the list the README's
 # commands and docker/Dockerfile install).
-listed_build_deps() {
-  [[ -f deps/build-packages.txt ]] || return 0
-  tr -s ' \t' '\n' < deps/build-packages.txt | grep -E '^[a-z0-9][a-z0-9.+-]+$' || true
-}
-
-BUILD_DEPS=$(listed_build_deps)
-[[ -n $BUILD_DEPS ]] || BUILD_DEPS=$DEFAULT_BUILD_DEPS
+[[ -f deps/build-packages.txt ]] || { echo "error: deps/build-packages.txt missing; run from the repository root" >&2; exit 2; }
+BUILD_DEPS=$(tr -s ' \t' '\n' < deps/build-packages.txt | grep -E '^[a-z0-9][a-z0-9.+-]+$' || true)
+[[ -n $BUILD_DEPS ]] || { echo "error: deps/build-packages.txt lists no packages" >&2; exit 2; }
 PACKAGES="python3-torch python3-numpy libopenblas0-pthread $BUILD_DEPS"
 
 missing=()
