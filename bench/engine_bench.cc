@@ -4,6 +4,13 @@
 //   actgrid_bench fashion [EPOCHS [SEEDS]]  Fashion-MNIST, 784-256-256-10 relu, batch 128, Adam
 // With several seeds (trial seeds 0..SEEDS-1) the time is their sum and the accuracy
 // their mean, so one lucky or unlucky initialization does not decide the comparison.
+//   actgrid_bench formula [PAIRS [TINY_EPOCHS [FASHION_EPOCHS [FASHION_TRAIN]]]]
+// Formula activations against their built-in equivalents (relu / max(x, 0), tanh /
+// tanh(x), reflu / the where() RefLU, silu / x * sigmoid(x)) on the tiny trial and a
+// short Fashion-MNIST trial (FASHION_TRAIN training samples, the whole test set): the two
+// sides alternate (A, B, A, B ...) for PAIRS pairs (default 7); prints a markdown table
+// of the median seconds with their ranges and the ratio formula / built-in, and one JSON
+// line per row.
 #include <cblas.h>
 
 #include <algorithm>
@@ -13,8 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "worker/engine/dataset.h"
+#include "common/spec/formula.h"
 #include "common/spec/names.h"
+#include "worker/engine/dataset.h"
 #include "worker/engine/trainer.h"
 
 namespace {
@@ -69,13 +77,139 @@ v1::TrialSpec FashionSpec(int epochs) {
   return spec;
 }
 
+// ---- formula activations against the built-ins -----------------------------------------
+
+struct FormulaPair {
+  const char* label;
+  v1::ActivationKind builtin;
+  const char* name;
+  const char* text;
+  std::vector<std::string> params;
+  std::vector<double> values;
+  std::vector<std::string> learnable;
+};
+
+std::vector<FormulaPair> FormulaPairs() {
+  return {
+      {"relu vs max(x, 0)", v1::ACTIVATION_KIND_RELU, "relu_f", "max(x, 0)", {}, {}, {}},
+      {"tanh vs tanh(x)", v1::ACTIVATION_KIND_TANH, "tanh_f", "tanh(x)", {}, {}, {}},
+      {"reflu vs reflu2", v1::ACTIVATION_KIND_REFLU, "reflu2", "where(x < p, h + l * (x - p), h + r * (x - p))",
+       {"l", "r", "p", "h"}, {0.1, 1.0, 0.0, 0.0}, {"l", "r", "p", "h"}},
+      {"silu vs x * sigmoid(x)", v1::ACTIVATION_KIND_SILU, "silu_f", "x * sigmoid(x)", {}, {}, {}},
+  };
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Seconds of one RunTrial, or a negative number (and a message) on an error.
+double TimeTrial(const v1::TrialSpec& spec, const engine::Dataset& data, double* acc) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<v1::TrialResult> result = engine::RunTrial(spec, data);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!result.ok()) {
+    std::fprintf(stderr, "error: %s\n", result.status().ToString().c_str());
+    return -1;
+  }
+  *acc = result->summary().final_test_acc();
+  return seconds;
+}
+
+int FormulaComparison(int pairs, int tiny_epochs, int fashion_epochs, int fashion_train) {
+  struct Model {
+    const char* name;
+    v1::TrialSpec spec;
+  };
+  std::vector<Model> models = {{"tiny", TinySpec(tiny_epochs)}, {"fashion", FashionSpec(fashion_epochs)}};
+  models[1].spec.mutable_dataset()->set_train_limit(fashion_train);
+  std::printf("formula activations vs built-ins: %d alternating pairs per row, median seconds per trial (min-max)\n",
+              pairs);
+  std::printf("OpenBLAS kernel: %s\n\n", openblas_get_corename());
+  std::printf("| trial | pair | built-in s | formula s | formula / built-in | per-pair ratios | test acc (built-in / formula) |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  std::fflush(stdout);
+  std::vector<std::string> json;
+  for (Model& model : models) {
+    auto data = engine::LoadDataset(model.spec.dataset());
+    if (!data.ok()) {
+      std::fprintf(stderr, "skipping %s: %s\n", model.name, data.status().ToString().c_str());
+      continue;
+    }
+    const std::string trial = std::string(model.name) + (model.name == std::string("tiny")
+                                                               ? " (" + std::to_string(tiny_epochs) + " epochs)"
+                                                               : " (" + std::to_string(fashion_epochs) + " epoch, " +
+                                                                     std::to_string(fashion_train) + " train)");
+    for (const FormulaPair& pair : FormulaPairs()) {
+      absl::StatusOr<v1::ActivationSpec> formula =
+          spec::FormulaActivation(pair.name, pair.text, pair.params, pair.values, pair.learnable);
+      if (!formula.ok()) {
+        std::fprintf(stderr, "error: %s: %s\n", pair.name, formula.status().ToString().c_str());
+        return 1;
+      }
+      v1::TrialSpec a = model.spec, b = model.spec;
+      *a.mutable_activation() = spec::DefaultActivation(pair.builtin);
+      *b.mutable_activation() = *formula;
+      // Warm-up of both sides: code, caches, the allocator.
+      double acc_a = 0, acc_b = 0;
+      if (TimeTrial(a, **data, &acc_a) < 0 || TimeTrial(b, **data, &acc_b) < 0) return 1;
+      std::vector<double> ta, tb, ratios;
+      for (int k = 0; k < pairs; ++k) {
+        const double sa = TimeTrial(a, **data, &acc_a);
+        const double sb = TimeTrial(b, **data, &acc_b);
+        if (sa < 0 || sb < 0) return 1;
+        ta.push_back(sa);
+        tb.push_back(sb);
+        ratios.push_back(sb / sa);
+      }
+      const double ma = Median(ta), mb = Median(tb);
+      auto range = [](const std::vector<double>& v, const char* fmt) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, fmt, *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()));
+        return std::string(buf);
+      };
+      const bool small = ma < 1;
+      std::printf("| %s | %s | %.4f (%s) | %.4f (%s) | **%.2f×** | %s | %.4f / %.4f |\n", trial.c_str(), pair.label, ma,
+                  range(ta, small ? "%.4f–%.4f" : "%.3f–%.3f").c_str(), mb,
+                  range(tb, small ? "%.4f–%.4f" : "%.3f–%.3f").c_str(), mb / ma, range(ratios, "%.2f–%.2f").c_str(),
+                  acc_a, acc_b);
+      std::fflush(stdout);
+      char line[512];
+      std::snprintf(line, sizeof line,
+                    "{\"side\": \"actgrid\", \"mode\": \"formula\", \"trial\": \"%s\", \"builtin\": \"%s\", "
+                    "\"formula\": \"%s\", \"pairs\": %d, \"builtin_median_s\": %.6f, \"formula_median_s\": %.6f, "
+                    "\"ratio\": %.4f, \"blas_core\": \"%s\"}",
+                    model.name, spec::ActivationLabel(a.activation()).c_str(), pair.text, pairs, ma, mb,
+                    mb / ma, openblas_get_corename());
+      json.push_back(line);
+    }
+  }
+  std::printf("\n");
+  for (const std::string& line : json) std::printf("%s\n", line.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "tiny";
+  if (mode == "formula") {
+    const int pairs = argc > 2 ? std::atoi(argv[2]) : 7;
+    const int tiny_epochs = argc > 3 ? std::atoi(argv[3]) : 400;
+    const int fashion_epochs = argc > 4 ? std::atoi(argv[4]) : 1;
+    const int fashion_train = argc > 5 ? std::atoi(argv[5]) : 10000;
+    if (pairs < 1 || tiny_epochs < 1 || fashion_epochs < 1 || fashion_train < 1) {
+      std::fprintf(stderr, "PAIRS, TINY_EPOCHS, FASHION_EPOCHS and FASHION_TRAIN must be >= 1\n");
+      return 2;
+    }
+    return FormulaComparison(pairs, tiny_epochs, fashion_epochs, fashion_train);
+  }
   const bool tiny = mode == "tiny";
   if (!tiny && mode != "fashion") {
-    std::fprintf(stderr, "usage: actgrid_bench tiny|fashion [EPOCHS [SEEDS]]\n");
+    std::fprintf(stderr, "usage: actgrid_bench tiny|fashion [EPOCHS [SEEDS]]\n"
+                         "       actgrid_bench formula [PAIRS [TINY_EPOCHS [FASHION_EPOCHS [FASHION_TRAIN]]]]\n");
     return 2;
   }
   const int epochs = argc > 2 ? std::atoi(argv[2]) : (tiny ? 400 : 3);

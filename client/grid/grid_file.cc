@@ -1,7 +1,8 @@
 // Grid files (grid_file.h): the text is held to its bounds (its size, then one pass
 // over the YAML events: aliases, expanded size, values, nesting) before it is loaded;
 // the lengths of its lists before any value is read; then it is read into a base spec
-// plus a list of factors with the problems found, and the cartesian product is
+// plus a list of factors with the problems found (the formulas of `activations:` first,
+// so that model and grid may name them), and the cartesian product is
 // expanded into canonical, validated TrialSpecs with their trial keys.
 #include "client/grid/grid_file.h"
 
@@ -14,16 +15,20 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "client/grid/yaml_bounds.h"
 #include "client/grid/yaml_values.h"
 #include "common/spec/echo.h"
 #include "common/spec/fields.h"
+#include "common/spec/formula.h"
 #include "common/spec/names.h"
 #include "common/spec/suggest.h"
 #include "common/spec/trial_key.h"
@@ -52,8 +57,20 @@ using spec::UnknownNameMessage;
 constexpr const char* kFashionMnistPath = "/usr/share/datasets/fashion-mnist";
 
 const std::vector<std::string>& TopLevelKeys() {
-  static const std::vector<std::string> keys = {"name", "dataset", "model", "train", "seeds", "grid"};
+  static const std::vector<std::string> keys = {"name", "dataset", "model", "train", "seeds", "grid", "activations"};
   return keys;
+}
+
+// The keys of one entry of `activations:`.
+const std::vector<std::string>& FormulaKeys() {
+  static const std::vector<std::string> keys = {"f", "params", "learnable"};
+  return keys;
+}
+
+// How a formula's parameter values are read: finite numbers, as the file's other numbers.
+const Field& FormulaParamField() {
+  static const Field field{"activations", "params", "params", spec::FieldType::kNumber, nullptr};
+  return field;
 }
 
 bool Stopped(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
@@ -88,6 +105,7 @@ class Problems {
     }
   }
   bool empty() const { return lines_.empty(); }
+  size_t count() const { return lines_.size() + more_; }
   absl::Status ToStatus() const {
     std::string text = absl::StrJoin(lines_, "\n");
     if (more_ > 0) absl::StrAppend(&text, "\n... and ", more_, " more problems");
@@ -218,11 +236,24 @@ class FileReader {
       problems_.Add("file", "expected a map of top-level keys, got " + Describe(root));
       return;
     }
+    // The formulas first, wherever the section stands: model and grid name them. A second
+    // `activations:` is reported as a duplicate key below.
+    if (root.IsMap()) {
+      for (auto it = root.begin(); it != root.end(); ++it) {
+        const YAML::Node key = it->first, value = it->second;
+        if (key.IsScalar() && key.Scalar() == "activations") {
+          ParseActivations(value);
+          break;
+        }
+      }
+    }
     bool has_name = false;
     ForEachEntry(root, "", &problems_, [&](const std::string& key, const YAML::Node& value) {
       if (key == "name") {
         has_name = true;
         ParseName(value);
+      } else if (key == "activations") {
+        // read above
       } else if (key == "dataset" || key == "model" || key == "train") {
         ParseSection(key, value);
       } else if (key == "seeds") {
@@ -244,12 +275,123 @@ class FileReader {
     file_.name = node.Scalar();
   }
 
+  // ---- activations: formulas ----
+
+  void ParseActivations(const YAML::Node& node) {
+    if (node.IsMap() && node.size() > static_cast<size_t>(kMaxFormulas)) {
+      // None is defined; the values that name them are not reported as unknown too.
+      for (auto it = node.begin(); it != node.end(); ++it)
+        if (it->first.IsScalar()) broken_formulas_.insert(it->first.Scalar());
+      return problems_.Add("activations", absl::StrCat(node.size(), " formulas; at most ", kMaxFormulas,
+                                                       " are allowed"));
+    }
+    ForEachEntry(node, "activations", &problems_,
+                 [&](const std::string& name, const YAML::Node& value) { ParseFormula(name, value); });
+  }
+
+  // One entry {f: TEXT, params: {NAME: VALUE, ...}, learnable: [NAME, ...]}.
+  void ParseFormula(const std::string& name, const YAML::Node& node) {
+    const std::string path = Join("activations", name);
+    broken_formulas_.insert(name);  // until it is defined
+    if (!node.IsNull() && !node.IsMap())
+      return problems_.Add(path, "expected a map {f: formula, params: {name: value, ...}, learnable: [name, ...]}, got " +
+                                     Describe(node));
+    const size_t before = problems_.count();
+    std::optional<std::string> text;
+    std::vector<std::string> params, learnable;
+    std::vector<double> defaults;
+    ForEachEntry(node, path, &problems_, [&](const std::string& key, const YAML::Node& value) {
+      const std::string at = Join(path, key);
+      if (key == "f") {
+        if (!value.IsScalar())
+          return problems_.Add(at, "expected a formula in x (text such as \"max(x, 0)\"), got " + Describe(value));
+        text = value.Scalar();
+      } else if (key == "params") {
+        ParseFormulaParams(at, value, &params, &defaults);
+      } else if (key == "learnable") {
+        ParseLearnable(at, value, &learnable);
+      } else {
+        problems_.Add(at, UnknownNameMessage("key", key, FormulaKeys()));
+      }
+    });
+    if (!text && problems_.count() == before)
+      problems_.Add(Join(path, "f"), "missing (required: the formula in x and the parameters, e.g. \"max(x, 0)\")");
+    if (problems_.count() != before) return;
+    absl::StatusOr<v1::ActivationSpec> spec = spec::FormulaActivation(name, *text, params, defaults, learnable);
+    if (!spec.ok()) {
+      for (absl::string_view line : absl::StrSplit(spec.status().message(), '\n', absl::SkipEmpty()))
+        AddFormulaProblem(path, line);
+      return;
+    }
+    // The spec holds the canonical text, which every trial is checked with: report here,
+    // at the definition, what fails in that form (numbers written in full can make it
+    // longer than what was written).
+    const std::vector<std::string> canonical = spec::FormulaProblems(*spec);
+    if (!canonical.empty()) {
+      for (absl::string_view line : canonical) {
+        absl::ConsumePrefix(&line, "model.activation: ");
+        AddFormulaProblem(path, absl::StrCat(line, " (in canonical form: ", Quoted(spec->formula().text(), 80), ")"));
+      }
+      return;
+    }
+    formulas_.push_back(*std::move(spec));
+    broken_formulas_.erase(name);
+  }
+
+  void ParseFormulaParams(const std::string& path, const YAML::Node& node, std::vector<std::string>* names,
+                          std::vector<double>* values) {
+    if (!node.IsNull() && !node.IsMap())
+      return problems_.Add(path, "expected a map of parameter names to numbers ({a: 0.1}), got " + Describe(node));
+    ForEachEntry(node, path, &problems_, [&](const std::string& key, const YAML::Node& value) {
+      absl::StatusOr<FieldValue> number = ParseFieldValue(FormulaParamField(), value);
+      if (!number.ok()) return problems_.Add(Join(path, key), number.status().message());
+      names->push_back(key);
+      values->push_back(number->number);
+    });
+  }
+
+  void ParseLearnable(const std::string& path, const YAML::Node& node, std::vector<std::string>* names) {
+    if (node.IsNull()) return;
+    if (!node.IsSequence())
+      return problems_.Add(path, "expected a list of parameter names ([a, b]), got " + Describe(node));
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (!node[i].IsScalar()) {
+        problems_.Add(absl::StrCat(path, "[", i, "]"), "expected a parameter name, got " + Describe(node[i]));
+        continue;
+      }
+      names->push_back(node[i].Scalar());
+    }
+  }
+
+  // A problem of spec::FormulaActivation ("f: 1:14: ...", "params: ...", "learnable: ...",
+  // "name ...") under the entry's path: activations.bent.f, activations.bent.
+  void AddFormulaProblem(const std::string& path, absl::string_view line) {
+    const size_t colon = line.find(": ");
+    const absl::string_view head = colon == absl::string_view::npos ? absl::string_view() : line.substr(0, colon);
+    const bool is_path = !head.empty() && head != "name" && std::all_of(head.begin(), head.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+    });
+    if (!is_path) return problems_.Add(path, line);
+    problems_.Add(absl::StrCat(path, ".", head), line.substr(colon + 2));
+  }
+
+  // Whether `node` names a formula whose definition failed (already reported there).
+  bool NamesBrokenFormula(const Field& field, const YAML::Node& node) const {
+    if (field.type != spec::FieldType::kActivation || broken_formulas_.empty() || !node.IsScalar()) return false;
+    absl::string_view name = node.Scalar();
+    name = absl::StripAsciiWhitespace(name.substr(0, name.find('(')));
+    return broken_formulas_.count(std::string(name)) > 0;
+  }
+
+  // ---- sections, seeds and the grid ----
+
   void ParseSection(absl::string_view section, const YAML::Node& node) {
     ForEachEntry(node, section, &problems_, [&](const std::string& key, const YAML::Node& value) {
       const std::string path = Join(section, key);
       const Field* field = FindField(section, key);
       if (field == nullptr) return problems_.Add(path, UnknownKeyMessage(section, key));
-      absl::StatusOr<FieldValue> parsed = ParseFieldValue(*field, value);
+      absl::StatusOr<FieldValue> parsed = ParseFieldValue(*field, value, &formulas_);
+      if (!parsed.ok() && NamesBrokenFormula(*field, value)) return;
       if (!parsed.ok()) return problems_.Add(path, parsed.status().message());
       field->apply(*parsed, &file_.base);
     });
@@ -291,7 +433,8 @@ class FileReader {
     std::map<std::string, size_t> first_index;  // by label: equal labels are equal values
     for (size_t i = 0; i < list.size() && !Stopped(cancel_); ++i) {
       const std::string item = absl::StrCat(path, "[", i, "]");
-      absl::StatusOr<FieldValue> value = ParseFieldValue(*factor->field, list[i]);
+      absl::StatusOr<FieldValue> value = ParseFieldValue(*factor->field, list[i], &formulas_);
+      if (!value.ok() && NamesBrokenFormula(*factor->field, list[i])) continue;
       if (!value.ok()) {
         problems_.Add(item, value.status().message());
         continue;
@@ -329,6 +472,8 @@ class FileReader {
   const std::atomic<bool>* cancel_;
   GridFile file_;
   Problems problems_;
+  spec::FormulaTable formulas_;            // the file's formula activations, as defined
+  std::set<std::string> broken_formulas_;  // names whose definition failed
 };
 
 std::string YamlErrorMessage(const YAML::Exception& e) {

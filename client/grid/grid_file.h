@@ -31,6 +31,8 @@ inline constexpr int64_t kMaxYamlValues = 250'000;
 // Cells x seeds. The coordinator's default limit per grid (its --max-trials) is the
 // same, so a grid this client expands is one a default coordinator accepts.
 inline constexpr int64_t kMaxGridTrials = 200'000;
+// Formulas the `activations:` section may define (each is bounded by common/spec/formula.h).
+inline constexpr int kMaxFormulas = 32;
 // Problems listed in an error; the rest are counted ("... and 12 more problems").
 inline constexpr size_t kMaxErrorsListed = 20;
 // No line of an error is longer than this (values in it are cut at kMaxEchoBytes).
@@ -53,6 +55,11 @@ struct Grid {
   std::vector<GridTrial> trials;     // seed-major: every cell of seeds[0], then seeds[1], ...
 };
 
+// A file may define activations as formulas in a top-level `activations:` section (read
+// before `model` and `grid`, wherever it stands), each a map {f: TEXT, params: {NAME:
+// VALUE, ...}, learnable: [NAME, ...]}; model.activation and grid.activation then name
+// them like built-ins, defaults overridable: "bent", "bent(a=0.5)".
+//
 // Parses and expands a grid file, with the digests of its dataset files attached
 // (AttachDatasetDigests; ParseGridText leaves them out). On any error nothing is expanded and the
 // InvalidArgument status lists the problems found, one per line, each naming the

@@ -28,8 +28,9 @@ spec::Value ToValue(const YAML::Node& node) {
   return v;
 }
 
-absl::StatusOr<spec::FieldValue> ParseFieldValue(const spec::Field& field, const YAML::Node& node) {
-  return spec::ParseFieldValue(field, ToValue(node));
+absl::StatusOr<spec::FieldValue> ParseFieldValue(const spec::Field& field, const YAML::Node& node,
+                                                 const spec::FormulaTable* formulas) {
+  return spec::ParseFieldValue(field, ToValue(node), formulas);
 }
 
 absl::StatusOr<uint64_t> ParseUnsigned(const YAML::Node& node) { return spec::ParseUnsigned(Shallow(node)); }

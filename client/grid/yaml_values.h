@@ -16,8 +16,10 @@ namespace actgrid::grid {
 // a list keeps its items one level deep; an undefined node is null.
 spec::Value ToValue(const YAML::Node& node);
 
-// spec::ParseFieldValue, ParseUnsigned, ParseInteger and Describe of a YAML node.
-absl::StatusOr<spec::FieldValue> ParseFieldValue(const spec::Field& field, const YAML::Node& node);
+// spec::ParseFieldValue, ParseUnsigned, ParseInteger and Describe of a YAML node
+// (`formulas`: the file's formula activations, which activation values may name).
+absl::StatusOr<spec::FieldValue> ParseFieldValue(const spec::Field& field, const YAML::Node& node,
+                                                 const spec::FormulaTable* formulas = nullptr);
 absl::StatusOr<uint64_t> ParseUnsigned(const YAML::Node& node);
 absl::StatusOr<int64_t> ParseInteger(const YAML::Node& node);
 std::string Describe(const YAML::Node& node);

@@ -273,9 +273,9 @@ absl::StatusOr<FieldValue> ParseEnumValue(FieldType type, const Value& node) {
   return v;
 }
 
-absl::StatusOr<FieldValue> ParseActivationValue(const Value& node) {
+absl::StatusOr<FieldValue> ParseActivationValue(const Value& node, const FormulaTable* formulas) {
   if (!IsScalar(node)) return Problem("expected an activation, got " + Describe(node));
-  absl::StatusOr<v1::ActivationSpec> spec = ParseActivation(node.text);
+  absl::StatusOr<v1::ActivationSpec> spec = ParseActivation(node.text, formulas);
   if (!spec.ok()) return spec.status();
   FieldValue v;
   v.activation = *std::move(spec);
@@ -441,7 +441,7 @@ v1::TrialSpec DefaultTrialSpec() {
   return spec;
 }
 
-absl::StatusOr<FieldValue> ParseFieldValue(const Field& field, const Value& node) {
+absl::StatusOr<FieldValue> ParseFieldValue(const Field& field, const Value& node, const FormulaTable* formulas) {
   switch (field.type) {
     case FieldType::kInt32: return ParseInt32Value(node);
     case FieldType::kUint64: return ParseUint64Value(node);
@@ -451,7 +451,7 @@ absl::StatusOr<FieldValue> ParseFieldValue(const Field& field, const Value& node
     case FieldType::kDatasetName:
     case FieldType::kScaling:
     case FieldType::kOptimizer: return ParseEnumValue(field.type, node);
-    case FieldType::kActivation: return ParseActivationValue(node);
+    case FieldType::kActivation: return ParseActivationValue(node, formulas);
     case FieldType::kInit: return ParseInitValue(node);
     case FieldType::kHidden: return ParseHiddenValue(node);
   }
@@ -472,12 +472,31 @@ absl::StatusOr<int64_t> ParseInteger(const Value& node) {
   return *i;
 }
 
-absl::StatusOr<v1::ActivationSpec> ParseActivation(absl::string_view text) {
+absl::StatusOr<v1::ActivationSpec> ParseActivation(absl::string_view text, const FormulaTable* formulas) {
   absl::StatusOr<Call> call = SplitCall(text);
   if (!call.ok()) return call.status();
   const ActivationInfo* info = FindActivation(call->name);
-  if (info == nullptr)
-    return Problem(UnknownNameMessage("activation", call->name, InfoNames(Activations())));
+  if (info == nullptr && formulas != nullptr) {
+    for (const v1::ActivationSpec& formula : *formulas) {
+      const v1::FormulaSpec& f = formula.formula();
+      if (f.name() != call->name) continue;
+      std::vector<ParamInfo> params;
+      for (int i = 0; i < f.params_size(); ++i)
+        params.push_back({f.params(i).c_str(), i < f.defaults_size() ? f.defaults(i) : 0.0});
+      absl::StatusOr<std::vector<double>> values = ResolveParams(f.name().c_str(), params, *call);
+      if (!values.ok()) return values.status();
+      v1::ActivationSpec spec = formula;
+      spec.clear_params();
+      for (double v : *values) spec.add_params(v);
+      return spec;
+    }
+  }
+  if (info == nullptr) {
+    std::vector<std::string> names = InfoNames(Activations());
+    if (formulas != nullptr)
+      for (const v1::ActivationSpec& formula : *formulas) names.push_back(formula.formula().name());
+    return Problem(UnknownNameMessage("activation", call->name, names));
+  }
   absl::StatusOr<std::vector<double>> params = ResolveParams(info->name, info->params, *call);
   if (!params.ok()) return params.status();
   v1::ActivationSpec spec;

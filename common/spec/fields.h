@@ -89,9 +89,14 @@ std::vector<std::string> FactorNames();
 // default path is filled later, once the dataset is known).
 v1::TrialSpec DefaultTrialSpec();
 
+// The formula activations a grid file defines (each spec at its definition's values),
+// which activation values name like built-ins: "bent", "bent(a=0.5)".
+using FormulaTable = std::vector<v1::ActivationSpec>;
+
 // Parses `value` as a value of `field`. The error's message is the problem alone
 // ("expected an integer, got 1.5"); the caller prefixes the path.
-absl::StatusOr<FieldValue> ParseFieldValue(const Field& field, const Value& value);
+absl::StatusOr<FieldValue> ParseFieldValue(const Field& field, const Value& value,
+                                           const FormulaTable* formulas = nullptr);
 
 // An integer >= 0 (seeds); same error convention.
 absl::StatusOr<uint64_t> ParseUnsigned(const Value& value);
@@ -99,7 +104,7 @@ absl::StatusOr<uint64_t> ParseUnsigned(const Value& value);
 absl::StatusOr<int64_t> ParseInteger(const Value& value);
 
 // "name(args)" in the registry: every parameter present, defaults filled in.
-absl::StatusOr<v1::ActivationSpec> ParseActivation(absl::string_view text);
+absl::StatusOr<v1::ActivationSpec> ParseActivation(absl::string_view text, const FormulaTable* formulas = nullptr);
 absl::StatusOr<v1::InitSpec> ParseInit(absl::string_view text);
 
 // How an error message shows a value: 1.5, "fast", null, a list, a map.

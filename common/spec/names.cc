@@ -104,6 +104,19 @@ const InitInfo* FindInit(std::string_view name) {
 }
 
 std::string ActivationLabel(const v1::ActivationSpec& spec) {
+  if (spec.kind() == v1::ACTIVATION_KIND_FORMULA) {
+    // The formula's name, with the parameters that differ from its definition's values.
+    const v1::FormulaSpec& f = spec.formula();
+    std::string out = f.name().empty() ? "?" : f.name();
+    std::string args;
+    for (int i = 0; i < f.params_size() && i < spec.params_size(); ++i) {
+      if (i < f.defaults_size() && spec.params(i) == f.defaults(i)) continue;
+      if (!args.empty()) args += ",";
+      args += f.params(i) + "=" + FormatNumber(spec.params(i));
+    }
+    if (!args.empty()) out += "(" + args + ")";
+    return out;
+  }
   const ActivationInfo* info = FindActivation(spec.kind());
   return info ? Label(*info, spec.params()) : "?";
 }

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/spec/formula.h"
 #include "common/spec/names.h"
 
 namespace actgrid::spec {
@@ -86,6 +87,15 @@ void CheckParams(Problems* p, const char* path, const char* name, const std::vec
 }
 
 void CheckActivation(const v1::ActivationSpec& a, Problems* p) {
+  if (a.kind() == v1::ACTIVATION_KIND_FORMULA) {
+    if (!a.has_formula()) {
+      Add(p, "model.activation", "a formula activation needs its formula");
+      return;
+    }
+    for (std::string& problem : FormulaProblems(a)) p->push_back(std::move(problem));
+    return;
+  }
+  if (a.has_formula()) Add(p, "model.activation", "only a formula activation (kind FORMULA) carries a formula");
   const ActivationInfo* info = FindActivation(a.kind());
   if (a.kind() == v1::ACTIVATION_KIND_UNSPECIFIED || info == nullptr) {
     Add(p, "model.activation", a.kind() == 0 ? "must be set (activation kind is unspecified)"

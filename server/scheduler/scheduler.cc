@@ -11,6 +11,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
@@ -338,16 +339,31 @@ bool IsGridName(const std::string& name) {
   return true;
 }
 
-// Labels parsed as values of their factor, each once per submission.
+// Labels parsed as values of their factor, each once per submission (and formula).
 class LabelValues {
  public:
   // Whether `label` describes `spec`'s value of factor `f`: the label parsed as a value
-  // of the field and set on a copy of the spec leaves the spec as it is.
+  // of the field and set on a copy of the spec leaves the spec as it is. When the
+  // spec's activation is a formula, an activation label may name it ("bent",
+  // "bent(a=0.5)"): it is parsed against that formula's definition (its parameters at
+  // their defaults), as the grid file that expanded it did.
   bool Describes(int f, const spec::Field& field, const std::string& label, const v1::TrialSpec& spec) {
-    auto it = parsed_.find({f, label});
+    const bool formula = field.type == spec::FieldType::kActivation &&
+                         spec.activation().kind() == v1::ACTIVATION_KIND_FORMULA && spec.activation().has_formula();
+    // Labels of formula values are parsed once per definition: equal labels may name
+    // different formulas in a submission that did not come from one grid file.
+    Key key{f, label, formula ? spec.activation().formula().SerializeAsString() : std::string()};
+    auto it = parsed_.find(key);
     if (it == parsed_.end()) {
       const spec::Value value = spec::Value::Scalar(label == "\"\"" ? std::string() : label);
-      it = parsed_.emplace(std::make_pair(f, label), spec::ParseFieldValue(field, value)).first;
+      spec::FormulaTable table;
+      if (formula) {
+        v1::ActivationSpec definition = spec.activation();
+        definition.clear_params();
+        for (double d : definition.formula().defaults()) definition.add_params(d);
+        table.push_back(std::move(definition));
+      }
+      it = parsed_.emplace(std::move(key), spec::ParseFieldValue(field, value, formula ? &table : nullptr)).first;
     }
     if (!it->second.ok()) return false;
     v1::TrialSpec copy = spec;
@@ -356,7 +372,8 @@ class LabelValues {
   }
 
  private:
-  std::map<std::pair<int, std::string>, absl::StatusOr<spec::FieldValue>> parsed_;
+  using Key = std::tuple<int, std::string, std::string>;  // factor, label, formula definition
+  std::map<Key, absl::StatusOr<spec::FieldValue>> parsed_;
 };
 
 }  // namespace

@@ -366,7 +366,7 @@ TEST(GridFile, UnknownKeysSuggestNearest) {
   EXPECT_EQ(OneError(WithName("griid:\n  depth: [1]\n")), "griid: unknown key \"griid\"; did you mean \"grid\"?");
   EXPECT_EQ(OneError(WithName("train:\n  width: 4\n")), "train.width: unknown key \"width\"; did you mean \"model.width\"?");
   EXPECT_EQ(OneError(WithName("zzzzzz: 1\n")),
-            "zzzzzz: unknown key \"zzzzzz\"; valid: name, dataset, model, train, seeds, grid");
+            "zzzzzz: unknown key \"zzzzzz\"; valid: name, dataset, model, train, seeds, grid, activations");
   EXPECT_EQ(OneError(WithName("grid:\n  train.epocs: [1]\n")),
             "grid.train.epocs: unknown factor \"train.epocs\"; did you mean \"train.epochs\"?");
   EXPECT_EQ(OneError(WithName("grid:\n  lr: [0.1]\n")), "grid.lr: unknown factor \"lr\"; did you mean \"train.lr\"?");

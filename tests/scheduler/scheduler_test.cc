@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -12,6 +13,7 @@
 #include "server/scheduler/clock.h"
 #include "server/scheduler/scheduler.h"
 #include "common/spec/engine_version.h"
+#include "common/spec/names.h"
 #include "server/store/store.h"
 #include "common/spec/summary.h"
 #include "worker/engine/trainer.h"
@@ -726,6 +728,86 @@ TEST_F(SchedulerTest, TrialsQueuedForAnotherEngineAreCancelledNotMeasured) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->reused() + again->shared(), 0);
   EXPECT_EQ(Lease("w", 5).size(), 2u);
+}
+
+// Formula activations: the grid file's labels ("bent", "bent(a=0.5)") describe their
+// specs when parsed against each trial's own formula, so such grids are admitted; a label
+// that names another value of the formula, another formula or a built-in is not.
+constexpr char kFormulaGrid[] = R"yaml(
+activations:
+  bent:   {f: "max(x, 0) + a * min(x, 0)^2", params: {a: 0.1}}
+  swishb: {f: "x * sigmoid(b * x)", params: {b: 1.0}, learnable: [b]}
+  reflu2: {f: "where(x < p, h + l*(x - p), h + r*(x - p))",
+           params: {l: 0.1, r: 1.0, p: 0.0, h: 0.0}, learnable: [l, r, p, h]}
+grid:
+  activation: [relu, bent, bent(a=0.5), swishb, "reflu2(r=2, h=0.5)"]
+  depth: [1, 2]
+)yaml";
+
+TEST_F(SchedulerTest, GridsOfFormulaActivationsAreAdmitted) {
+  v1::SubmitGridRequest request = Request("formulas", kFormulaGrid, 2);
+  ASSERT_EQ(request.trials_size(), 20);
+  EXPECT_EQ(request.trials(2).values(0), "bent");
+  EXPECT_EQ(request.trials(4).values(0), "bent(a=0.5)");
+  EXPECT_EQ(request.trials(8).values(0), "reflu2(r=2,h=0.5)");
+  request.set_dry_run(true);
+  auto dry = scheduler_->Submit(request);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->errors_size(), 0) << (dry->errors_size() ? dry->errors(0) : "");
+  request.set_dry_run(false);
+  auto submitted = scheduler_->Submit(request);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(submitted->trials(), 20);
+  // The leased specs carry the formulas, parameter values included.
+  std::set<std::string> labels;
+  for (const v1::Lease& lease : Lease("w", 20)) labels.insert(spec::ActivationLabel(lease.spec().activation()));
+  EXPECT_EQ(labels, (std::set<std::string>{"relu", "bent", "bent(a=0.5)", "swishb", "reflu2(r=2,h=0.5)"}));
+}
+
+TEST_F(SchedulerTest, LabelsThatDoNotDescribeAFormulaAreRefused) {
+  const v1::SubmitGridRequest good = Request("formulas", kFormulaGrid, 1);
+  ASSERT_EQ(good.trials_size(), 10);
+  ASSERT_EQ(good.trials(2).values(0), "bent");
+  ASSERT_EQ(good.trials(4).values(0), "bent(a=0.5)");
+  auto errors_of = [&](v1::SubmitGridRequest request) {
+    request.set_dry_run(true);
+    auto dry = scheduler_->Submit(request);
+    EXPECT_TRUE(dry.ok()) << dry.status();
+    std::string all;
+    for (const auto& e : dry->errors()) absl::StrAppend(&all, e, "\n");
+    return all;
+  };
+  EXPECT_EQ(errors_of(good), "");
+  // One seed: trial i is cell i; cell 2 is (bent, depth 1), cell 4 (bent(a=0.5), depth 1).
+  for (const char* label : {"bent(a=0.5)", "bent(a=0.1000001)", "relu", "swishb", "bent2", "bent(b=1)", "?"}) {
+    v1::SubmitGridRequest r = good;
+    r.mutable_trials(2)->set_values(0, label);
+    EXPECT_NE(errors_of(r).find(absl::StrCat("trials[2].values[0]: \"", label, "\" is not the spec's activation")),
+              std::string::npos)
+        << label << ": " << errors_of(r);
+  }
+  for (const char* label : {"bent", "bent(a=0.1)", "bent(0.4)"}) {
+    v1::SubmitGridRequest r = good;
+    r.mutable_trials(4)->set_values(0, label);
+    EXPECT_NE(errors_of(r).find(absl::StrCat("trials[4].values[0]: \"", label, "\" is not the spec's activation")),
+              std::string::npos)
+        << label << ": " << errors_of(r);
+  }
+  // Another spelling of the same value describes it too.
+  v1::SubmitGridRequest same = good;
+  same.mutable_trials(4)->set_values(0, "bent(0.5)");
+  EXPECT_EQ(errors_of(same), "");
+  // The label is read against each trial's own formula: a trial whose formula is renamed
+  // is not described by the old name (the label is only parsed once per definition).
+  v1::SubmitGridRequest renamed = good;
+  renamed.mutable_trials(3)->mutable_spec()->mutable_activation()->mutable_formula()->set_name("bent3");
+  EXPECT_NE(errors_of(renamed).find("trials[3].values[0]: \"bent\" is not the spec's activation"), std::string::npos)
+      << errors_of(renamed);
+  // A built-in label on a formula trial and a formula label on a built-in trial.
+  v1::SubmitGridRequest builtin = good;
+  builtin.mutable_trials(0)->set_values(0, "bent");
+  EXPECT_NE(errors_of(builtin).find("trials[0].values[0]: \"bent\" is not the spec's activation"), std::string::npos)
+      << errors_of(builtin);
 }
 
 }  // namespace

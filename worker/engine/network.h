@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -17,11 +18,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "actgrid/v1/spec.pb.h"
+#include "common/spec/formula.h"
+#include "common/spec/names.h"
 #include "worker/engine/activation.h"
+#include "worker/engine/formula_eval.h"
 #include "worker/engine/gemm.h"
 #include "worker/engine/init.h"
 #include "worker/engine/random.h"
-#include "common/spec/names.h"
 
 namespace actgrid::engine {
 
@@ -65,7 +68,9 @@ class Network {
     kind_ = shape.activation.kind();
     pieces_ = kind_ == v1::ACTIVATION_KIND_MAXOUT ? int(shape.activation.params(0)) : 1;
     hyper_.assign(shape.activation.params().begin(), shape.activation.params().end());
-    const int learnable = spec::LearnablePerNeuron(kind_);
+    int learnable = spec::LearnablePerNeuron(kind_);
+    for (int q = 0; q < learnable; ++q) learn_init_.push_back(hyper_[size_t(q)]);
+    if (kind_ == v1::ACTIVATION_KIND_FORMULA) CompileFormula(shape.activation, &learnable);
     size_t off = 0;
     int in = shape.inputs;
     for (int l = 0; l <= shape.depth; ++l) {
@@ -105,8 +110,11 @@ class Network {
   // activation or init kind the engine does not know (no stand-in for either), in which
   // case the network must not be used.
   absl::Status Initialize(const v1::InitSpec& init, double bias, Rng& rng) {
-    if (spec::FindActivation(kind_) == nullptr)
+    if (kind_ == v1::ACTIVATION_KIND_FORMULA) {
+      if (!formula_) return formula_error_;
+    } else if (spec::FindActivation(kind_) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("unknown activation kind ", int(kind_)));
+    }
     for (const Layer& layer : layers_) {
       absl::StatusOr<std::vector<double>> w = InitWeights(init, layer.in, layer.rows, rng);
       if (!w.ok()) return w.status();
@@ -114,7 +122,7 @@ class Network {
       for (int i = 0; i < layer.rows; ++i) params_[layer.b + i] = T(bias);
       for (int q = 0; q < layer.learnable; ++q)
         for (int i = 0; i < layer.units; ++i)
-          params_[layer.p + size_t(q) * layer.units + i] = T(hyper_[q]);
+          params_[layer.p + size_t(q) * layer.units + i] = T(learn_init_[size_t(q)]);
     }
     return absl::OkStatus();
   }
@@ -205,6 +213,32 @@ class Network {
     return ActContext<T>{hyper_.data(), learn, layer.units};
   }
 
+  // A formula activation's programs, compiled for this spec's parameter values. A spec
+  // that does not compile (ValidateTrialSpec refuses it first) leaves formula_ empty and
+  // Initialize reports why.
+  void CompileFormula(const v1::ActivationSpec& a, int* learnable) {
+    const v1::FormulaSpec& f = a.formula();
+    const std::vector<std::string> names(f.params().begin(), f.params().end());
+    absl::StatusOr<spec::Formula> parsed = spec::Formula::Parse(f.text(), names);
+    if (!parsed.ok()) {
+      formula_error_ = parsed.status();
+      return;
+    }
+    std::vector<int> slots;
+    for (size_t i = 0; i < names.size(); ++i)
+      if (std::find(f.learnable().begin(), f.learnable().end(), names[i]) != f.learnable().end())
+        slots.push_back(int(i));
+    absl::StatusOr<spec::CompiledActivation> compiled = parsed->Compile(hyper_, slots);
+    if (!compiled.ok()) {
+      formula_error_ = compiled.status();
+      return;
+    }
+    formula_.emplace(*std::move(compiled));
+    *learnable = formula_->learnable();
+    learn_init_.clear();
+    for (int q = 0; q < *learnable; ++q) learn_init_.push_back(hyper_[size_t(formula_->learnable_param(q))]);
+  }
+
   void ForwardHidden(int l, const T* in, int n, Workspace& ws) const {
     const Layer& layer = layers_[l];
     const T* b = params_.data() + layer.b;
@@ -217,6 +251,10 @@ class Network {
     }
     T* __restrict d = ws.d[l].data();
     const int rows = layer.rows;
+    if (formula_) {
+      formula_->Forward(z, rows, n, params_.data() + layer.p, a, d);
+      return;
+    }
     VisitActivation<T>(kind_, Context(layer, params_.data() + layer.p), [&](const auto& op) {
       using Op = std::decay_t<decltype(op)>;
       // Activation and derivative in one pass over the pre-activations (bias is already
@@ -280,6 +318,10 @@ class Network {
     if (layer.learnable == 0) return;
     const T* z = ws.z[l].data();
     T* pg = grads_.data() + layer.p;
+    if (formula_) {
+      formula_->ParamGrads(z, da, layer.rows, n, params_.data() + layer.p, pg);
+      return;
+    }
     VisitActivation<T>(kind_, Context(layer, params_.data() + layer.p), [&](const auto& op) {
       using Op = std::decay_t<decltype(op)>;
       if constexpr (Op::kLearnable > 0) {
@@ -331,6 +373,10 @@ class Network {
   v1::ActivationKind kind_;
   int pieces_ = 1;
   std::vector<double> hyper_;
+  std::vector<double> learn_init_;  // the initial value of each learnable parameter slot
+  // A formula activation's programs (mutable: they keep their block registers).
+  mutable std::optional<FormulaRunner<T>> formula_;
+  absl::Status formula_error_ = absl::InvalidArgumentError("no formula");
   std::vector<Layer> layers_;
   std::vector<std::pair<size_t, size_t>> weight_ranges_;
   std::vector<T> params_, grads_;
