@@ -1,0 +1,198 @@
+// Packed training: a trial is its own whatever lane it trains in and whatever its
+// pack-mates do, and it learns as a trial trained alone does.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/spec/names.h"
+#include "worker/engine/dataset.h"
+#include "worker/engine/packed_trainer.h"
+#include "worker/engine/trainer.h"
+
+namespace actgrid::engine {
+namespace {
+
+v1::TrialSpec Circle(v1::ActivationKind act, uint64_t seed, double lr, int epochs = 12) {
+  v1::TrialSpec spec;
+  auto* d = spec.mutable_dataset();
+  d->set_kind(v1::DATASET_KIND_CIRCLE);
+  d->set_samples(400);
+  d->set_noise(0.1);
+  d->set_test_fraction(0.5);
+  d->set_seed(7);
+  d->set_scaling(v1::SCALING_STANDARDIZE);
+  spec.mutable_model()->set_width(8);
+  auto* t = spec.mutable_train();
+  t->set_optimizer(v1::OPTIMIZER_SGD);
+  t->set_lr(lr);
+  t->set_batch(10);
+  t->set_epochs(epochs);
+  t->set_target_accuracy(0.9);
+  t->set_momentum(0.9);
+  t->set_beta1(0.9);
+  t->set_beta2(0.999);
+  t->set_eps(1e-8);
+  *spec.mutable_activation() = spec::DefaultActivation(act);
+  *spec.mutable_init() = spec::DefaultInit(v1::INIT_KIND_HE_NORMAL);
+  spec.set_depth(3);
+  spec.set_seed(seed);
+  return spec;
+}
+
+const Dataset& Data(const v1::TrialSpec& spec) {
+  static DatasetCache cache;
+  return **cache.Get(spec.dataset());
+}
+
+// The curve as bytes, wall times left out.
+std::string Curve(const v1::TrialResult& r) {
+  std::string out;
+  for (v1::EpochMetrics m : r.epochs()) {
+    m.clear_seconds();
+    out += m.SerializeAsString();
+  }
+  v1::TrialSummary s = r.summary();
+  s.clear_seconds();
+  s.clear_steps_per_second();
+  return out + s.SerializeAsString();
+}
+
+v1::TrialResult Alone(const v1::TrialSpec& spec, const std::vector<TrialHooks>& hooks = {}) {
+  auto results = RunPackedTrials({spec}, Data(spec), hooks);
+  EXPECT_TRUE(results[0].ok()) << results[0].status();
+  return *results[0];
+}
+
+// 16 different pack-mates: other seeds, learning rates, inits and biases.
+std::vector<v1::TrialSpec> Mates(v1::ActivationKind act, int count) {
+  std::vector<v1::TrialSpec> specs;
+  for (int k = 0; k < count; ++k) {
+    v1::TrialSpec s = Circle(act, 100 + k, 0.01 + 0.02 * k);
+    if (k % 3 == 1) *s.mutable_init() = spec::DefaultInit(v1::INIT_KIND_XAVIER_UNIFORM);
+    s.set_bias(k % 2 ? 0.1 : 0.0);
+    specs.push_back(s);
+  }
+  return specs;
+}
+
+TEST(Packed, ATrialIsTheSameBitsInEveryLaneWithAnyPackMates) {
+  for (v1::ActivationKind act : {v1::ACTIVATION_KIND_RELU, v1::ACTIVATION_KIND_TANH, v1::ACTIVATION_KIND_REFLU}) {
+    const v1::TrialSpec spec = Circle(act, 1, 0.05);
+    const std::string alone = Curve(Alone(spec));
+    for (int lane : {0, 7, kPackLanes - 1}) {
+      std::vector<v1::TrialSpec> specs = Mates(act, kPackLanes);
+      specs[size_t(lane)] = spec;
+      auto results = RunPackedTrials(specs, Data(spec));
+      ASSERT_TRUE(results[size_t(lane)].ok());
+      EXPECT_EQ(Curve(*results[size_t(lane)]), alone) << spec::ActivationLabel(spec.activation()) << " lane " << lane;
+    }
+    // A partly empty pack.
+    std::vector<v1::TrialSpec> three = Mates(act, 3);
+    three[1] = spec;
+    auto results = RunPackedTrials(three, Data(spec));
+    EXPECT_EQ(Curve(*results[1]), alone);
+  }
+}
+
+TEST(Packed, EveryOptimizerKeepsLanesApart) {
+  for (v1::Optimizer opt : {v1::OPTIMIZER_MOMENTUM, v1::OPTIMIZER_ADAM}) {
+    v1::TrialSpec spec = Circle(v1::ACTIVATION_KIND_PRELU, 3, 0.003);
+    spec.mutable_train()->set_optimizer(opt);
+    spec.mutable_train()->set_l2(1e-3);
+    spec.mutable_train()->set_l1_activity(1e-3);
+    std::vector<v1::TrialSpec> specs = Mates(v1::ACTIVATION_KIND_PRELU, 5);
+    for (auto& s : specs) {
+      s.mutable_train()->set_optimizer(opt);
+      s.mutable_train()->set_lr(0.001 * (1 + s.seed() % 4));
+    }
+    specs[2] = spec;
+    auto results = RunPackedTrials(specs, Data(spec));
+    EXPECT_EQ(Curve(*results[2]), Curve(Alone(spec))) << opt;
+  }
+}
+
+TEST(Packed, ALaneThatDivergesAtEpoch3LeavesTheOthersAlone) {
+  std::vector<v1::TrialSpec> specs = Mates(v1::ACTIVATION_KIND_RELU, 6);
+  std::vector<TrialHooks> hooks(specs.size());
+  // Lane 4's first weight becomes infinite after epoch 3's updates.
+  hooks[4].on_params = [](int epoch, std::vector<float>& p) {
+    if (epoch == 3) p[0] = INFINITY;
+  };
+  auto results = RunPackedTrials(specs, Data(specs[0]), hooks);
+  ASSERT_TRUE(results[4].ok());
+  EXPECT_TRUE(results[4]->summary().diverged());
+  EXPECT_EQ(results[4]->summary().diverged_epoch(), 3);
+  EXPECT_EQ(results[4]->epochs_size(), 4);  // epochs 0..3
+  for (size_t k = 0; k < specs.size(); ++k) {
+    if (k == 4) continue;
+    ASSERT_TRUE(results[k].ok());
+    EXPECT_FALSE(results[k]->summary().diverged()) << k;
+    EXPECT_EQ(Curve(*results[k]), Curve(Alone(specs[k]))) << "lane " << k;
+  }
+}
+
+TEST(Packed, LanesEndAtTheirOwnEpochLimitAndCancelAlone) {
+  std::vector<v1::TrialSpec> specs = Mates(v1::ACTIVATION_KIND_TANH, 4);
+  specs[1].mutable_train()->set_epochs(3);
+  std::atomic<bool> cancel{false};
+  std::vector<TrialHooks> hooks(specs.size());
+  hooks[2].cancel = &cancel;
+  hooks[2].on_epoch = [&](const v1::EpochMetrics& m) {
+    if (m.epoch() == 5) cancel = true;
+  };
+  auto results = RunPackedTrials(specs, Data(specs[0]), hooks);
+  ASSERT_TRUE(results[1].ok());
+  EXPECT_EQ(results[1]->epochs_size(), 4);
+  EXPECT_EQ(Curve(*results[1]), Curve(Alone(specs[1])));
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kCancelled);
+  for (size_t k : {size_t(0), size_t(3)}) EXPECT_EQ(Curve(*results[k]), Curve(Alone(specs[k]))) << k;
+}
+
+TEST(Packed, LearnsAsATrialTrainedAloneDoes) {
+  // Not the same bits as RunTrial (another order of operations), the same learning.
+  for (v1::ActivationKind act : {v1::ACTIVATION_KIND_RELU, v1::ACTIVATION_KIND_TANH}) {
+    const v1::TrialSpec spec = Circle(act, 2, 0.03, 40);
+    const v1::TrialResult packed = Alone(spec);
+    auto single = RunTrial(spec, Data(spec));
+    ASSERT_TRUE(single.ok());
+    ASSERT_EQ(packed.epochs_size(), single->epochs_size());
+    EXPECT_EQ(packed.epochs(0).test_acc(), single->epochs(0).test_acc());  // the same initial weights
+    EXPECT_NEAR(packed.epochs(0).train_loss(), single->epochs(0).train_loss(), 1e-5);
+    EXPECT_NEAR(packed.summary().final_test_acc(), single->summary().final_test_acc(), 0.03);
+    EXPECT_GT(packed.summary().final_test_acc(), 0.9);
+    EXPECT_EQ(packed.epochs(0).layers_size(), 3);
+    EXPECT_NEAR(packed.epochs(0).layers(1).grad_norm(), single->epochs(0).layers(1).grad_norm(),
+                1e-4 * single->epochs(0).layers(1).grad_norm());
+    EXPECT_NEAR(packed.epochs(0).layers(2).act_std(), single->epochs(0).layers(2).act_std(), 1e-5);
+    EXPECT_EQ(packed.epochs(0).dead_fraction(), single->epochs(0).dead_fraction());
+  }
+}
+
+TEST(Packed, WhatPacks) {
+  v1::TrialSpec spec = Circle(v1::ACTIVATION_KIND_RELU, 1, 0.03);
+  EXPECT_TRUE(Packable(spec));
+  v1::TrialSpec wide = spec;
+  wide.mutable_model()->set_width(kMaxPackedUnits + 1);
+  EXPECT_FALSE(Packable(wide));
+  v1::TrialSpec maxout = spec;
+  *maxout.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
+  EXPECT_FALSE(Packable(maxout));
+  // Seeds, learning rates, inits, biases and epochs differ within a pack; shapes do not.
+  v1::TrialSpec other = spec;
+  other.set_seed(9);
+  other.mutable_train()->set_lr(0.3);
+  other.mutable_train()->set_epochs(7);
+  other.set_bias(1.0);
+  *other.mutable_init() = spec::DefaultInit(v1::INIT_KIND_XAVIER_NORMAL);
+  EXPECT_EQ(PackKey(other), PackKey(spec));
+  v1::TrialSpec deeper = spec;
+  deeper.set_depth(4);
+  EXPECT_NE(PackKey(deeper), PackKey(spec));
+  auto refused = RunPackedTrials({spec, deeper}, Data(spec));
+  EXPECT_EQ(refused[0].status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace actgrid::engine

@@ -1,0 +1,666 @@
+// Packed training (packed_trainer.h). Every loop over lanes is the innermost one, of
+// fixed length kPackLanes, and touches lane k's values only: the compiler turns it into
+// vector instructions of whatever width the build has, and each lane still performs the
+// same scalar operations in the same order. This file is compiled with
+// -ffp-contract=off (worker/engine/CMakeLists.txt), so no build fuses a multiply and an
+// add where another does not.
+#include "worker/engine/packed_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/spec/names.h"
+#include "common/spec/summary.h"
+#include "common/spec/trial_key.h"
+#include "common/spec/validate.h"
+#include "worker/engine/activation.h"
+#include "worker/engine/network.h"
+#include "worker/engine/random.h"
+
+namespace actgrid::engine {
+namespace {
+
+constexpr int L = kPackLanes;
+using Clock = std::chrono::steady_clock;
+
+// The random streams of a trial seed, as RunTrial uses them.
+constexpr uint64_t kInitStream = 11;
+constexpr uint64_t kOrderStream = 12;
+
+// Per-lane scalars.
+template <class T>
+struct alignas(64) Lanes {
+  T v[L];
+  T& operator[](int k) { return v[k]; }
+  const T& operator[](int k) const { return v[k]; }
+};
+
+class Pack {
+ public:
+  Pack(const std::vector<v1::TrialSpec>& specs, const Dataset& data, const std::vector<TrialHooks>& hooks)
+      : specs_(specs), data_(data), hooks_(hooks), count_(int(specs.size())) {}
+
+  std::vector<absl::StatusOr<v1::TrialResult>> Run();
+
+ private:
+  struct Layer {
+    int in = 0, units = 0;
+    size_t w = 0, b = 0, p = 0;
+    int learnable = 0;
+  };
+
+  absl::Status Setup();
+  void Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* correct);
+  void Backward(int n, const float* l1_scaled);
+  void Step();
+  void ActivationForward(const Layer& layer, int l, int n);
+  void LearnableGrads(const Layer& layer, int l, int n, const float* da);
+  void GatherLearnable(int l);
+  void Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, bool probe, std::vector<v1::EpochMetrics>* m,
+                Lanes<double>* loss, Lanes<long>* correct);
+  void MeasureProbe(int n, std::vector<v1::EpochMetrics>* m);
+  std::vector<float> LaneParams(int k) const;
+  void SetLaneParams(int k, const std::vector<float>& params);
+
+  const std::vector<v1::TrialSpec>& specs_;
+  const Dataset& data_;
+  const std::vector<TrialHooks>& hooks_;
+  const int count_;
+
+  // Shape, shared by every lane.
+  int features_ = 0, classes_ = 0, depth_ = 0, batch_ = 0, probe_ = 0, capacity_ = 0;
+  v1::ActivationKind kind_ = v1::ACTIVATION_KIND_UNSPECIFIED;
+  std::vector<double> hyper_;
+  std::vector<Layer> layers_;  // hidden layers, then the output layer
+  size_t nparams_ = 0;
+  std::vector<std::pair<size_t, size_t>> weight_ranges_;
+  v1::Optimizer optimizer_ = v1::OPTIMIZER_SGD;
+
+  // Per lane.
+  Lanes<float> lr_{}, l2_{}, mu_{}, b1_{}, b2_{}, eps_{}, l1_{};
+  long adam_t_ = 0;
+
+  // Lane-interleaved buffers.
+  std::vector<float> params_, grads_, m_, v_;
+  std::vector<std::vector<float>> z_, a_, d_;  // per hidden layer: capacity x units x L
+  std::vector<float> logits_, gout_, da_, dz_, x_;
+  std::vector<int32_t> y_;                      // capacity x L
+  std::vector<std::vector<float>> learn_lane_;  // per lane, the current layer's learnable values
+  std::vector<std::vector<float>> learn_grad_;  // per lane, their gradients
+};
+
+absl::Status Pack::Setup() {
+  const v1::TrialSpec& first = specs_[0];
+  features_ = data_.features;
+  classes_ = data_.classes;
+  depth_ = first.depth();
+  kind_ = first.activation().kind();
+  hyper_.assign(first.activation().params().begin(), first.activation().params().end());
+  optimizer_ = first.train().optimizer();
+  const int n_train = int(data_.train_y.size());
+  batch_ = std::max(1, std::min(first.train().batch(), n_train));
+  probe_ = std::min(spec::kProbeSamples, n_train);
+  capacity_ = std::max(batch_, probe_);
+
+  NetworkShape shape{features_, classes_, depth_, first.model().width(), first.activation(),
+                     first.model().hidden().empty() ? std::vector<int>() : spec::HiddenSizes(first)};
+  Network<float> layout(shape);
+  for (const auto& nl : layout.layers()) {
+    Layer layer;
+    layer.in = nl.in;
+    layer.units = nl.units;
+    layer.w = nl.w;
+    layer.b = nl.b;
+    layer.p = nl.p;
+    layer.learnable = nl.learnable;
+    layers_.push_back(layer);
+  }
+  nparams_ = layout.params().size();
+  weight_ranges_ = layout.weight_ranges();
+  params_.assign(nparams_ * L, 0.0f);
+  grads_.assign(nparams_ * L, 0.0f);
+  if (optimizer_ != v1::OPTIMIZER_SGD) m_.assign(nparams_ * L, 0.0f);
+  if (optimizer_ == v1::OPTIMIZER_ADAM) v_.assign(nparams_ * L, 0.0f);
+
+  for (int k = 0; k < count_; ++k) {
+    const v1::TrialSpec& s = specs_[size_t(k)];
+    Network<float> net(shape);
+    Rng init_rng(s.seed(), kInitStream);
+    if (absl::Status init = net.Initialize(s.init(), s.bias(), init_rng); !init.ok()) return init;
+    SetLaneParams(k, net.params());
+    lr_[k] = float(s.train().lr());
+    l2_[k] = float(s.train().l2());
+    mu_[k] = float(s.train().momentum());
+    b1_[k] = float(s.train().beta1());
+    b2_[k] = float(s.train().beta2());
+    eps_[k] = float(s.train().eps());
+    l1_[k] = float(s.train().l1_activity());
+  }
+  int widest = features_;
+  for (int l = 0; l < depth_; ++l) {
+    const int units = layers_[size_t(l)].units;
+    z_.emplace_back(size_t(capacity_) * units * L);
+    a_.emplace_back(size_t(capacity_) * units * L);
+    d_.emplace_back(size_t(capacity_) * units * L);
+    widest = std::max(widest, units);
+  }
+  widest = std::max(widest, classes_);
+  logits_.assign(size_t(capacity_) * classes_ * L, 0.0f);
+  gout_.assign(size_t(capacity_) * classes_ * L, 0.0f);
+  da_.assign(size_t(capacity_) * widest * L, 0.0f);
+  dz_.assign(size_t(capacity_) * widest * L, 0.0f);
+  x_.assign(size_t(capacity_) * features_ * L, 0.0f);
+  y_.assign(size_t(capacity_) * L, 0);
+  learn_lane_.assign(L, {});
+  learn_grad_.assign(L, {});
+  return absl::OkStatus();
+}
+
+std::vector<float> Pack::LaneParams(int k) const {
+  std::vector<float> out(nparams_);
+  for (size_t p = 0; p < nparams_; ++p) out[p] = params_[p * L + size_t(k)];
+  return out;
+}
+
+void Pack::SetLaneParams(int k, const std::vector<float>& params) {
+  for (size_t p = 0; p < nparams_; ++p) params_[p * L + size_t(k)] = params[p];
+}
+
+// z = W in + b for every sample, lane by lane in the innermost loop; `in` is
+// samples x in_dim x L. The sum runs over the inputs in order, starting from the bias.
+void Affine(const float* __restrict params, size_t w, size_t b, int rows, int in_dim, const float* __restrict in,
+            int n, float* __restrict out) {
+  for (int j = 0; j < n; ++j) {
+    const float* xj = in + size_t(j) * in_dim * L;
+    float* zj = out + size_t(j) * rows * L;
+    for (int o = 0; o < rows; ++o) {
+      float acc[L];
+      const float* bias = params + (b + size_t(o)) * L;
+      for (int k = 0; k < L; ++k) acc[k] = bias[k];
+      for (int i = 0; i < in_dim; ++i) {
+        const float* wv = params + (w + size_t(o) + size_t(rows) * i) * L;
+        const float* xv = xj + size_t(i) * L;
+        for (int k = 0; k < L; ++k) acc[k] = acc[k] + wv[k] * xv[k];
+      }
+      for (int k = 0; k < L; ++k) zj[size_t(o) * L + k] = acc[k];
+    }
+  }
+}
+
+// a = f(z), d = f'(z) over `values` values of every lane: lanes do not interact, and the
+// same op applies to all of them. (Restrict-qualified parameters let the compiler
+// vectorize; the caller's buffers never overlap.)
+template <class Op>
+void ApplyToEveryLane(const Op& op, const float* __restrict z, float* __restrict a, float* __restrict d,
+                      size_t values) {
+  for (size_t e = 0; e < values; ++e) {
+    const float f = op.F(z[e], 0);
+    a[e] = f;
+    d[e] = op.D(z[e], f, 0);
+  }
+}
+
+void Pack::GatherLearnable(int l) {
+  const Layer& layer = layers_[size_t(l)];
+  const size_t count = size_t(layer.learnable) * layer.units;
+  for (int k = 0; k < L; ++k) {
+    learn_lane_[size_t(k)].resize(count);
+    for (size_t e = 0; e < count; ++e) learn_lane_[size_t(k)][e] = params_[(layer.p + e) * L + size_t(k)];
+  }
+}
+
+void Pack::ActivationForward(const Layer& layer, int l, int n) {
+  const size_t total = size_t(n) * layer.units;
+  const float* __restrict z = z_[size_t(l)].data();
+  float* __restrict a = a_[size_t(l)].data();
+  float* __restrict d = d_[size_t(l)].data();
+  if (layer.learnable == 0) {
+    VisitActivation<float>(kind_, ActContext<float>{hyper_.data(), nullptr, layer.units}, [&](const auto& op) {
+      // One flat loop over every value of every lane: lanes do not interact, and the
+      // same op applies to all of them.
+      ApplyToEveryLane(op, z, a, d, total * L);
+      return 0;
+    });
+    return;
+  }
+  GatherLearnable(l);
+  for (int k = 0; k < L; ++k) {
+    const ActContext<float> ctx{hyper_.data(), learn_lane_[size_t(k)].data(), layer.units};
+    VisitActivation<float>(kind_, ctx, [&](const auto& op) {
+      for (int j = 0; j < n; ++j)
+        for (int i = 0; i < layer.units; ++i) {
+          const size_t e = (size_t(j) * layer.units + size_t(i)) * L + size_t(k);
+          const float f = op.F(z[e], i);
+          a[e] = f;
+          d[e] = op.D(z[e], f, i);
+        }
+      return 0;
+    });
+  }
+}
+
+void Pack::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* correct) {
+  const float* in = x_.data();
+  int in_dim = features_;
+  for (int l = 0; l < depth_; ++l) {
+    const Layer& layer = layers_[size_t(l)];
+    Affine(params_.data(), layer.w, layer.b, layer.units, in_dim, in, n, z_[size_t(l)].data());
+    ActivationForward(layer, l, n);
+    in = a_[size_t(l)].data();
+    in_dim = layer.units;
+  }
+  const Layer& out = layers_.back();
+  Affine(params_.data(), out.w, out.b, classes_, in_dim, in, n, logits_.data());
+  // Softmax cross-entropy per sample and lane: g = softmax - onehot.
+  const int c = classes_;
+  for (int j = 0; j < n; ++j) {
+    const float* zj = logits_.data() + size_t(j) * c * L;
+    float* gj = gout_.data() + size_t(j) * c * L;
+    const int32_t* yj = y_.data() + size_t(j) * L;
+    for (int k = 0; k < L; ++k) {
+      int best = 0;
+      for (int i = 1; i < c; ++i)
+        if (zj[size_t(i) * L + k] > zj[size_t(best) * L + k]) best = i;
+      const float m = zj[size_t(best) * L + k];
+      float sum = 0.0f;
+      for (int i = 0; i < c; ++i) {
+        const float g = i == best ? 1.0f : std::exp(zj[size_t(i) * L + k] - m);
+        gj[size_t(i) * L + k] = g;
+        sum += g;
+      }
+      const float inv = 1.0f / sum;
+      for (int i = 0; i < c; ++i) gj[size_t(i) * L + k] *= inv;
+      const int y = yj[k];
+      gj[size_t(y) * L + k] -= 1.0f;
+      if (want_loss) (*loss)[k] += double(std::log(sum) - (zj[size_t(y) * L + k] - m));
+      if (correct) (*correct)[k] += best == y && std::isfinite(sum);
+    }
+  }
+}
+
+// dW += delta in^T and db += row sums of delta, over the samples in order.
+void LayerGrads(float* __restrict grads, size_t w, size_t b, int rows, int in_dim, const float* __restrict delta,
+                const float* __restrict in, int n) {
+  for (int j = 0; j < n; ++j) {
+    const float* dj = delta + size_t(j) * rows * L;
+    const float* xj = in + size_t(j) * in_dim * L;
+    for (int i = 0; i < in_dim; ++i) {
+      const float* xv = xj + size_t(i) * L;
+      for (int o = 0; o < rows; ++o) {
+        float* g = grads + (w + size_t(o) + size_t(rows) * i) * L;
+        const float* dv = dj + size_t(o) * L;
+        for (int k = 0; k < L; ++k) g[k] = g[k] + dv[k] * xv[k];
+      }
+    }
+    for (int o = 0; o < rows; ++o) {
+      float* g = grads + (b + size_t(o)) * L;
+      const float* dv = dj + size_t(o) * L;
+      for (int k = 0; k < L; ++k) g[k] = g[k] + dv[k];
+    }
+  }
+}
+
+// out = W^T delta per sample: the sum over the layer's rows, in order.
+void BackInputs(const float* __restrict params, size_t w, int rows, int in_dim, const float* __restrict delta, int n,
+                float* __restrict out) {
+  for (int j = 0; j < n; ++j) {
+    const float* dj = delta + size_t(j) * rows * L;
+    float* oj = out + size_t(j) * in_dim * L;
+    for (int i = 0; i < in_dim; ++i) {
+      float acc[L];
+      for (int k = 0; k < L; ++k) acc[k] = 0.0f;
+      for (int o = 0; o < rows; ++o) {
+        const float* wv = params + (w + size_t(o) + size_t(rows) * i) * L;
+        const float* dv = dj + size_t(o) * L;
+        for (int k = 0; k < L; ++k) acc[k] = acc[k] + wv[k] * dv[k];
+      }
+      for (int k = 0; k < L; ++k) oj[size_t(i) * L + k] = acc[k];
+    }
+  }
+}
+
+void Pack::LearnableGrads(const Layer& layer, int l, int n, const float* da) {
+  const float* z = z_[size_t(l)].data();
+  const size_t count = size_t(layer.learnable) * layer.units;
+  GatherLearnable(l);
+  for (int k = 0; k < L; ++k) {
+    std::vector<float>& g = learn_grad_[size_t(k)];
+    g.assign(count, 0.0f);
+    const ActContext<float> ctx{hyper_.data(), learn_lane_[size_t(k)].data(), layer.units};
+    VisitActivation<float>(kind_, ctx, [&](const auto& op) {
+      using Op = std::decay_t<decltype(op)>;
+      if constexpr (Op::kLearnable > 0) {
+        for (int j = 0; j < n; ++j)
+          for (int i = 0; i < layer.units; ++i) {
+            const size_t e = (size_t(j) * layer.units + size_t(i)) * L + size_t(k);
+            op.Grad(z[e], i, da[e], g.data(), layer.units);
+          }
+      }
+      return 0;
+    });
+    for (size_t e = 0; e < count; ++e) grads_[(layer.p + e) * L + size_t(k)] += g[e];
+  }
+}
+
+void Pack::Backward(int n, const float* l1_scaled) {
+  std::fill(grads_.begin(), grads_.end(), 0.0f);
+  const float inv_n = 1.0f / float(n);
+  const Layer& out = layers_.back();
+  float* g = gout_.data();
+  for (size_t e = 0; e < size_t(n) * classes_ * L; ++e) g[e] = g[e] * inv_n;
+  const float* top = depth_ > 0 ? a_[size_t(depth_ - 1)].data() : x_.data();
+  LayerGrads(grads_.data(), out.w, out.b, classes_, out.in, g, top, n);
+  BackInputs(params_.data(), out.w, classes_, out.in, g, n, da_.data());
+  for (int l = depth_ - 1; l >= 0; --l) {
+    const Layer& layer = layers_[size_t(l)];
+    float* da = da_.data();
+    float* dz = dz_.data();
+    const float* a = a_[size_t(l)].data();
+    const float* d = d_[size_t(l)].data();
+    const size_t total = size_t(n) * layer.units;
+    if (l1_scaled != nullptr)
+      for (size_t e = 0; e < total; ++e)
+        for (int k = 0; k < L; ++k) {
+          const float av = a[e * L + k], s = l1_scaled[k];
+          da[e * L + k] += av > 0.0f ? s : (av < 0.0f ? -s : 0.0f);
+        }
+    for (size_t e = 0; e < total * L; ++e) dz[e] = da[e] * d[e];
+    if (layer.learnable > 0) LearnableGrads(layer, l, n, da);
+    const float* below = l > 0 ? a_[size_t(l - 1)].data() : x_.data();
+    LayerGrads(grads_.data(), layer.w, layer.b, layer.units, layer.in, dz, below, n);
+    if (l > 0) BackInputs(params_.data(), layer.w, layer.units, layer.in, dz, n, da_.data());
+  }
+}
+
+void Pack::Step() {
+  float* p = params_.data();
+  float* g = grads_.data();
+  bool any_l2 = false;
+  for (int k = 0; k < L; ++k) any_l2 = any_l2 || l2_[k] != 0.0f;
+  if (any_l2)
+    for (const auto& [off, len] : weight_ranges_)
+      for (size_t i = off; i < off + len; ++i)
+        for (int k = 0; k < L; ++k) {
+          const size_t e = i * L + size_t(k);
+          if (l2_[k] != 0.0f) g[e] += l2_[k] * p[e];
+        }
+  switch (optimizer_) {
+    case v1::OPTIMIZER_MOMENTUM:
+      for (size_t i = 0; i < nparams_; ++i)
+        for (int k = 0; k < L; ++k) {
+          const size_t e = i * L + size_t(k);
+          m_[e] = mu_[k] * m_[e] + g[e];
+          p[e] -= lr_[k] * m_[e];
+        }
+      break;
+    case v1::OPTIMIZER_ADAM: {
+      ++adam_t_;
+      Lanes<float> step{}, inv_sqrt_c2{}, one_minus_b1{}, one_minus_b2{};
+      for (int k = 0; k < L; ++k) {
+        step[k] = lr_[k] / (1.0f - float(std::pow(double(b1_[k]), double(adam_t_))));
+        inv_sqrt_c2[k] = 1.0f / float(std::sqrt(1.0 - std::pow(double(b2_[k]), double(adam_t_))));
+        one_minus_b1[k] = 1.0f - b1_[k];
+        one_minus_b2[k] = 1.0f - b2_[k];
+      }
+      for (size_t i = 0; i < nparams_; ++i)
+        for (int k = 0; k < L; ++k) {
+          const size_t e = i * L + size_t(k);
+          m_[e] = b1_[k] * m_[e] + one_minus_b1[k] * g[e];
+          v_[e] = b2_[k] * v_[e] + one_minus_b2[k] * g[e] * g[e];
+          p[e] -= step[k] * m_[e] / (std::sqrt(v_[e]) * inv_sqrt_c2[k] + eps_[k]);
+        }
+      break;
+    }
+    default:
+      for (size_t i = 0; i < nparams_; ++i)
+        for (int k = 0; k < L; ++k) p[i * L + size_t(k)] -= lr_[k] * g[i * L + size_t(k)];
+      break;
+  }
+}
+
+// Per-layer probe statistics of the last Forward (n samples) for every lane.
+void Pack::MeasureProbe(int n, std::vector<v1::EpochMetrics>* m) {
+  for (int k = 0; k < count_; ++k) {
+    v1::EpochMetrics& em = (*m)[size_t(k)];
+    long units_total = 0, dead_total = 0, zeros_total = 0;
+    for (int l = 0; l < depth_; ++l) {
+      const Layer& layer = layers_[size_t(l)];
+      const float* a = a_[size_t(l)].data();
+      const float* d = d_[size_t(l)].data();
+      long dead = 0;
+      for (int i = 0; i < layer.units; ++i) {
+        bool active = false;
+        for (int j = 0; j < n && !active; ++j) active = d[(size_t(j) * layer.units + size_t(i)) * L + size_t(k)] != 0.0f;
+        dead += !active;
+      }
+      const size_t total = size_t(layer.units) * n;
+      double sum = 0.0;
+      long zeros = 0;
+      for (size_t e = 0; e < total; ++e) {
+        const double v = a[e * L + size_t(k)];
+        sum += v;
+        zeros += v == 0.0;
+      }
+      const double mean = sum / double(total);
+      double sq = 0.0;
+      for (size_t e = 0; e < total; ++e) {
+        const double dv = double(a[e * L + size_t(k)]) - mean;
+        sq += dv * dv;
+      }
+      v1::LayerMetrics* lm = em.add_layers();
+      lm->set_layer(l);
+      lm->set_dead_fraction(double(dead) / layer.units);
+      lm->set_sparsity(zeros / double(total));
+      lm->set_act_mean(mean);
+      lm->set_act_std(std::sqrt(sq / double(total)));
+      units_total += layer.units;
+      dead_total += dead;
+      zeros_total += zeros;
+    }
+    em.set_dead_fraction(double(dead_total) / units_total);
+    em.set_sparsity(double(zeros_total) / (double(units_total) * n));
+  }
+}
+
+// Loss and accuracy of every lane over a whole split, in chunks of the capacity; every
+// lane sees the same samples. With `probe`, the first chunk is the probe set: its layer
+// statistics and gradient norms are measured on the way.
+void Pack::Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, bool probe,
+                    std::vector<v1::EpochMetrics>* m, Lanes<double>* loss, Lanes<long>* correct) {
+  const int total = int(y.size());
+  for (int start = 0; start < total; start += probe_) {
+    const int n = std::min(probe_, total - start);
+    for (int j = 0; j < n; ++j) {
+      const float* xs = x.data() + size_t(start + j) * features_;
+      for (int f = 0; f < features_; ++f)
+        for (int k = 0; k < L; ++k) x_[(size_t(j) * features_ + size_t(f)) * L + size_t(k)] = xs[f];
+      for (int k = 0; k < L; ++k) y_[size_t(j) * L + size_t(k)] = y[size_t(start + j)];
+    }
+    Forward(n, /*want_loss=*/true, loss, correct);
+    if (probe && start == 0) {
+      MeasureProbe(n, m);
+      Backward(n, nullptr);
+      for (int k = 0; k < count_; ++k) {
+        v1::EpochMetrics& em = (*m)[size_t(k)];
+        for (int l = 0; l < depth_; ++l) {
+          const Layer& layer = layers_[size_t(l)];
+          double sq = 0.0;
+          for (size_t i = 0; i < size_t(layer.units) * layer.in; ++i) {
+            const double gv = grads_[(layer.w + i) * L + size_t(k)];
+            sq += gv * gv;
+          }
+          em.mutable_layers(l)->set_grad_norm(std::sqrt(sq));
+        }
+        em.set_grad_norm_first(em.layers(0).grad_norm());
+        em.set_grad_norm_last(em.layers(depth_ - 1).grad_norm());
+      }
+    }
+  }
+}
+
+std::vector<absl::StatusOr<v1::TrialResult>> Pack::Run() {
+  std::vector<absl::StatusOr<v1::TrialResult>> results(static_cast<size_t>(count_), v1::TrialResult());
+  const auto start = Clock::now();
+  if (absl::Status s = Setup(); !s.ok()) {
+    for (auto& r : results) r = s;
+    return results;
+  }
+  const int n_train = int(data_.train_y.size());
+  std::vector<bool> active(static_cast<size_t>(count_), true);
+  std::vector<long> steps(static_cast<size_t>(count_), 0);
+  std::vector<v1::TrialResult> out(static_cast<size_t>(count_));
+  std::vector<Rng> order_rng;
+  std::vector<std::vector<int>> order(static_cast<size_t>(count_), std::vector<int>(static_cast<size_t>(n_train)));
+  for (int k = 0; k < count_; ++k) {
+    *out[size_t(k)].mutable_spec() = specs_[size_t(k)];
+    order_rng.emplace_back(specs_[size_t(k)].seed(), kOrderStream);
+    std::iota(order[size_t(k)].begin(), order[size_t(k)].end(), 0);
+  }
+  auto hook = [&](int k) -> const TrialHooks* { return hooks_.empty() ? nullptr : &hooks_[size_t(k)]; };
+  auto on_params = [&](int epoch) {
+    for (int k = 0; k < count_; ++k) {
+      const TrialHooks* h = hook(k);
+      if (!active[size_t(k)] || h == nullptr || !h->on_params) continue;
+      std::vector<float> p = LaneParams(k);
+      h->on_params(epoch, p);
+      SetLaneParams(k, p);
+    }
+  };
+  // Measures every lane, records the active ones; a lane whose epoch is not finite or
+  // that reached its epoch limit stops.
+  auto measure = [&](int epoch) {
+    std::vector<v1::EpochMetrics> m(static_cast<size_t>(count_));
+    Lanes<double> train_loss{}, test_loss{};
+    Lanes<long> train_correct{}, test_correct{};
+    Evaluate(data_.train_x, data_.train_y, /*probe=*/true, &m, &train_loss, &train_correct);
+    Evaluate(data_.test_x, data_.test_y, /*probe=*/false, &m, &test_loss, &test_correct);
+    const double n_tr = double(data_.train_y.size()), n_te = double(data_.test_y.size());
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    for (int k = 0; k < count_; ++k) {
+      if (!active[size_t(k)]) continue;
+      v1::EpochMetrics& em = m[size_t(k)];
+      em.set_epoch(epoch);
+      em.set_train_loss(train_loss[k] / n_tr);
+      em.set_train_acc(train_correct[k] / n_tr);
+      em.set_test_loss(n_te > 0 ? test_loss[k] / n_te : std::numeric_limits<double>::quiet_NaN());
+      em.set_test_acc(n_te > 0 ? test_correct[k] / n_te : std::numeric_limits<double>::quiet_NaN());
+      long nonfinite = 0;
+      for (size_t p = 0; p < nparams_; ++p) nonfinite += !std::isfinite(params_[p * L + size_t(k)]);
+      em.set_nonfinite_params(nonfinite);
+      em.set_seconds(seconds);
+      const TrialHooks* h = hook(k);
+      if (h && h->on_epoch) h->on_epoch(em);
+      const bool finite = spec::EpochIsFinite(em);
+      *out[size_t(k)].add_epochs() = std::move(em);
+      if (!finite || epoch >= specs_[size_t(k)].train().epochs()) active[size_t(k)] = false;
+    }
+  };
+
+  on_params(0);
+  measure(0);
+  const float* l1 = nullptr;
+  for (int k = 0; k < count_; ++k)
+    if (l1_[k] != 0.0f) l1 = l1_.v;
+  Lanes<float> l1_scaled{};
+  for (int epoch = 1;; ++epoch) {
+    for (int k = 0; k < count_; ++k) {
+      const TrialHooks* h = hook(k);
+      if (active[size_t(k)] && h && h->cancel && h->cancel->load(std::memory_order_relaxed)) {
+        active[size_t(k)] = false;
+        results[size_t(k)] = absl::CancelledError("trial cancelled");
+      }
+    }
+    if (std::none_of(active.begin(), active.end(), [](bool a) { return a; })) break;
+    for (int k = 0; k < count_; ++k)
+      if (active[size_t(k)]) order_rng[size_t(k)].Shuffle(order[size_t(k)]);
+    for (int first = 0; first < n_train; first += batch_) {
+      const int n = std::min(batch_, n_train - first);
+      for (int k = 0; k < count_; ++k) {
+        const std::vector<int>& ord = order[size_t(k)];
+        for (int j = 0; j < n; ++j) {
+          const int s = ord[size_t(first + j)];
+          const float* xs = data_.train_x.data() + size_t(s) * features_;
+          for (int f = 0; f < features_; ++f) x_[(size_t(j) * features_ + size_t(f)) * L + size_t(k)] = xs[f];
+          y_[size_t(j) * L + size_t(k)] = data_.train_y[size_t(s)];
+        }
+      }
+      Forward(n, /*want_loss=*/false, nullptr, nullptr);
+      if (l1 != nullptr) {
+        const float inv_n = 1.0f / float(n);
+        for (int k = 0; k < L; ++k) l1_scaled[k] = l1_[k] * inv_n;
+      }
+      Backward(n, l1 != nullptr ? l1_scaled.v : nullptr);
+      Step();
+      for (int k = 0; k < count_; ++k) steps[size_t(k)] += active[size_t(k)];
+    }
+    on_params(epoch);
+    measure(epoch);
+  }
+
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (int k = 0; k < count_; ++k) {
+    if (!results[size_t(k)].ok()) continue;
+    v1::TrialResult& r = out[size_t(k)];
+    std::vector<v1::EpochMetrics> epochs(r.epochs().begin(), r.epochs().end());
+    v1::TrialSummary summary = spec::Summarize(specs_[size_t(k)], epochs);
+    summary.set_seconds(seconds);
+    summary.set_steps_per_second(seconds > 0 ? steps[size_t(k)] / seconds : 0.0);
+    summary.set_parameters(long(nparams_));
+    *r.mutable_summary() = summary;
+    results[size_t(k)] = std::move(r);
+  }
+  return results;
+}
+
+}  // namespace
+
+bool Packable(const v1::TrialSpec& spec) {
+  const v1::ActivationKind kind = spec.activation().kind();
+  if (kind == v1::ACTIVATION_KIND_MAXOUT || kind == v1::ACTIVATION_KIND_FORMULA ||
+      spec::FindActivation(kind) == nullptr)
+    return false;
+  for (int units : spec::HiddenSizes(spec))
+    if (units > kMaxPackedUnits) return false;
+  return spec.depth() >= 1;
+}
+
+std::string PackKey(const v1::TrialSpec& spec) {
+  v1::TrialSpec key;
+  *key.mutable_dataset() = spec.dataset();
+  *key.mutable_model() = spec.model();
+  key.set_depth(spec.depth());
+  *key.mutable_activation() = spec.activation();
+  key.mutable_train()->set_batch(spec.train().batch());
+  key.mutable_train()->set_optimizer(spec.train().optimizer());
+  return spec::DeterministicBytes(key);
+}
+
+std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v1::TrialSpec>& specs,
+                                                            const Dataset& data,
+                                                            const std::vector<TrialHooks>& hooks) {
+  std::vector<absl::StatusOr<v1::TrialResult>> refused;
+  auto refuse_all = [&](const absl::Status& s) {
+    refused.assign(specs.size(), s);
+    return refused;
+  };
+  if (specs.empty() || specs.size() > size_t(kPackLanes))
+    return refuse_all(absl::InvalidArgumentError(absl::StrCat("a pack holds 1 to ", kPackLanes, " trials, got ", specs.size())));
+  if (!hooks.empty() && hooks.size() != specs.size())
+    return refuse_all(absl::InvalidArgumentError("one set of hooks per trial, or none"));
+  if (data.train_y.empty()) return refuse_all(absl::InvalidArgumentError("dataset has no training samples"));
+  const std::string key = PackKey(specs[0]);
+  for (const v1::TrialSpec& s : specs) {
+    if (absl::Status valid = spec::ValidateTrialSpec(s); !valid.ok()) return refuse_all(valid);
+    if (!Packable(s)) return refuse_all(absl::InvalidArgumentError("a trial that cannot train packed"));
+    if (PackKey(s) != key) return refuse_all(absl::InvalidArgumentError("trials of different shapes in one pack"));
+  }
+  Pack pack(specs, data, hooks);
+  return pack.Run();
+}
+
+}  // namespace actgrid::engine

@@ -1,0 +1,50 @@
+// Packed training: up to kPackLanes trials with the same network shape, activation,
+// dataset, batch size and optimizer kind train together, one trial per lane. Every
+// parameter, activation and metric is stored lane-interleaved (value v of lane k at
+// v * kPackLanes + k), so one vector instruction updates the same weight of every
+// network of the pack; nothing ever combines two lanes.
+//
+// Each lane keeps its own weights, biases, learnable activation parameters, optimizer
+// state, data order (its own seed's shuffle), learning rate, L2, momentum and Adam
+// constants, epoch limit and per-epoch metrics. A lane's arithmetic is a fixed sequence
+// of scalar operations on its own values, compiled without floating-point contraction
+// (packed_trainer.cc is built with -ffp-contract=off): a trial's curve is the same
+// bits whichever lane it trains in, with whatever pack-mates, alone or in a full pack,
+// and whatever vector width the build has (portable x86-64, AVX2, AVX-512).
+#ifndef ACTGRID_WORKER_ENGINE_PACKED_TRAINER_H_
+#define ACTGRID_WORKER_ENGINE_PACKED_TRAINER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "actgrid/v1/metrics.pb.h"
+#include "actgrid/v1/spec.pb.h"
+#include "worker/engine/dataset.h"
+#include "worker/engine/trainer.h"
+
+namespace actgrid::engine {
+
+inline constexpr int kPackLanes = 16;
+
+// Whether a trial can train packed: a built-in activation other than maxout, hidden
+// layers of at most kMaxPackedUnits units (larger layers keep the BLAS path).
+inline constexpr int kMaxPackedUnits = 64;
+bool Packable(const v1::TrialSpec& spec);
+
+// Trials with equal pack keys can share a pack: the same dataset, network shape,
+// activation (with its parameters), batch size and optimizer kind.
+std::string PackKey(const v1::TrialSpec& spec);
+
+// Trains `specs` (1 to kPackLanes, equal PackKeys, each Packable, on `data`) together.
+// Result i is trial i's, as RunTrial would report it apart from the order of floating
+// point operations: its epochs (epoch 0 before any update), a lane that diverges ends
+// at that epoch, a lane whose hooks[i].cancel fires ends Cancelled; the others go on.
+// hooks may be empty or one per spec.
+std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v1::TrialSpec>& specs,
+                                                            const Dataset& data,
+                                                            const std::vector<TrialHooks>& hooks = {});
+
+}  // namespace actgrid::engine
+
+#endif  // ACTGRID_WORKER_ENGINE_PACKED_TRAINER_H_
