@@ -89,6 +89,8 @@ class Pack {
   std::vector<float> params_, grads_, m_, v_;
   std::vector<std::vector<float>> z_, a_, d_;  // per hidden layer: capacity x units x L
   std::vector<float> logits_, gout_, da_, dz_, x_;
+  std::vector<float> shared_x_;  // capacity x features: an input every lane shares
+  bool shared_input_ = false;    // whether Forward and Backward read shared_x_
   std::vector<int32_t> y_;                      // capacity x L
   std::vector<std::vector<float>> learn_lane_;  // per lane, the current layer's learnable values
   std::vector<std::vector<float>> learn_grad_;  // per lane, their gradients
@@ -155,6 +157,7 @@ absl::Status Pack::Setup() {
   da_.assign(size_t(capacity_) * widest * L, 0.0f);
   dz_.assign(size_t(capacity_) * widest * L, 0.0f);
   x_.assign(size_t(capacity_) * features_ * L, 0.0f);
+  shared_x_.assign(size_t(capacity_) * features_, 0.0f);
   y_.assign(size_t(capacity_) * L, 0);
   learn_lane_.assign(L, {});
   learn_grad_.assign(L, {});
@@ -171,12 +174,14 @@ void Pack::SetLaneParams(int k, const std::vector<float>& params) {
   for (size_t p = 0; p < nparams_; ++p) params_[p * L + size_t(k)] = params[p];
 }
 
-// z = W in + b for every sample, lane by lane in the innermost loop; `in` is
-// samples x in_dim x L. The sum runs over the inputs in order, starting from the bias.
+// z = W in + b for every sample, lane by lane in the innermost loop. `in` is samples x
+// in_dim x L, or with kShared samples x in_dim, the same input for every lane (the
+// evaluation passes). The sum runs over the inputs in order, starting from the bias.
+template <bool kShared>
 void Affine(const float* __restrict params, size_t w, size_t b, int rows, int in_dim, const float* __restrict in,
             int n, float* __restrict out) {
   for (int j = 0; j < n; ++j) {
-    const float* xj = in + size_t(j) * in_dim * L;
+    const float* xj = in + size_t(j) * in_dim * (kShared ? 1 : L);
     float* zj = out + size_t(j) * rows * L;
     for (int o = 0; o < rows; ++o) {
       float acc[L];
@@ -184,8 +189,13 @@ void Affine(const float* __restrict params, size_t w, size_t b, int rows, int in
       for (int k = 0; k < L; ++k) acc[k] = bias[k];
       for (int i = 0; i < in_dim; ++i) {
         const float* wv = params + (w + size_t(o) + size_t(rows) * i) * L;
-        const float* xv = xj + size_t(i) * L;
-        for (int k = 0; k < L; ++k) acc[k] = acc[k] + wv[k] * xv[k];
+        if constexpr (kShared) {
+          const float x = xj[i];
+          for (int k = 0; k < L; ++k) acc[k] = acc[k] + wv[k] * x;
+        } else {
+          const float* xv = xj + size_t(i) * L;
+          for (int k = 0; k < L; ++k) acc[k] = acc[k] + wv[k] * xv[k];
+        }
       }
       for (int k = 0; k < L; ++k) zj[size_t(o) * L + k] = acc[k];
     }
@@ -249,52 +259,80 @@ void Pack::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* corr
   int in_dim = features_;
   for (int l = 0; l < depth_; ++l) {
     const Layer& layer = layers_[size_t(l)];
-    Affine(params_.data(), layer.w, layer.b, layer.units, in_dim, in, n, z_[size_t(l)].data());
+    if (l == 0 && shared_input_)
+      Affine<true>(params_.data(), layer.w, layer.b, layer.units, in_dim, shared_x_.data(), n, z_[0].data());
+    else
+      Affine<false>(params_.data(), layer.w, layer.b, layer.units, in_dim, in, n, z_[size_t(l)].data());
     ActivationForward(layer, l, n);
     in = a_[size_t(l)].data();
     in_dim = layer.units;
   }
   const Layer& out = layers_.back();
-  Affine(params_.data(), out.w, out.b, classes_, in_dim, in, n, logits_.data());
-  // Softmax cross-entropy per sample and lane: g = softmax - onehot.
+  if (depth_ == 0 && shared_input_)
+    Affine<true>(params_.data(), out.w, out.b, classes_, in_dim, shared_x_.data(), n, logits_.data());
+  else
+    Affine<false>(params_.data(), out.w, out.b, classes_, in_dim, in, n, logits_.data());
+  // Softmax cross-entropy per sample and lane: g = softmax - onehot, the lane loops
+  // inside (the exponentials and logarithms are libm calls, one per value).
   const int c = classes_;
   for (int j = 0; j < n; ++j) {
     const float* zj = logits_.data() + size_t(j) * c * L;
     float* gj = gout_.data() + size_t(j) * c * L;
     const int32_t* yj = y_.data() + size_t(j) * L;
+    float m[L], sum[L], t[L];
+    int best[L];
     for (int k = 0; k < L; ++k) {
-      int best = 0;
-      for (int i = 1; i < c; ++i)
-        if (zj[size_t(i) * L + k] > zj[size_t(best) * L + k]) best = i;
-      const float m = zj[size_t(best) * L + k];
-      float sum = 0.0f;
-      for (int i = 0; i < c; ++i) {
-        const float g = i == best ? 1.0f : std::exp(zj[size_t(i) * L + k] - m);
-        gj[size_t(i) * L + k] = g;
-        sum += g;
+      m[k] = zj[k];
+      best[k] = 0;
+      sum[k] = 0.0f;
+    }
+    for (int i = 1; i < c; ++i)
+      for (int k = 0; k < L; ++k) {
+        const float v = zj[size_t(i) * L + k];
+        const bool greater = v > m[k];
+        m[k] = greater ? v : m[k];
+        best[k] = greater ? i : best[k];
       }
-      const float inv = 1.0f / sum;
-      for (int i = 0; i < c; ++i) gj[size_t(i) * L + k] *= inv;
+    for (int i = 0; i < c; ++i) {
+      for (int k = 0; k < L; ++k) t[k] = zj[size_t(i) * L + k] - m[k];
+      for (int k = 0; k < L; ++k) t[k] = std::exp(t[k]);
+      for (int k = 0; k < L; ++k) {
+        const float g = i == best[k] ? 1.0f : t[k];
+        gj[size_t(i) * L + k] = g;
+        sum[k] += g;
+      }
+    }
+    for (int k = 0; k < L; ++k) t[k] = 1.0f / sum[k];
+    for (int i = 0; i < c; ++i)
+      for (int k = 0; k < L; ++k) gj[size_t(i) * L + k] *= t[k];
+    for (int k = 0; k < L; ++k) {
       const int y = yj[k];
       gj[size_t(y) * L + k] -= 1.0f;
-      if (want_loss) (*loss)[k] += double(std::log(sum) - (zj[size_t(y) * L + k] - m));
-      if (correct) (*correct)[k] += best == y && std::isfinite(sum);
+      if (want_loss) (*loss)[k] += double(std::log(sum[k]) - (zj[size_t(y) * L + k] - m[k]));
+      if (correct) (*correct)[k] += best[k] == y && std::isfinite(sum[k]);
     }
   }
 }
 
-// dW += delta in^T and db += row sums of delta, over the samples in order.
+// dW += delta in^T and db += row sums of delta, over the samples in order; `in` as
+// Affine's.
+template <bool kShared>
 void LayerGrads(float* __restrict grads, size_t w, size_t b, int rows, int in_dim, const float* __restrict delta,
                 const float* __restrict in, int n) {
   for (int j = 0; j < n; ++j) {
     const float* dj = delta + size_t(j) * rows * L;
-    const float* xj = in + size_t(j) * in_dim * L;
+    const float* xj = in + size_t(j) * in_dim * (kShared ? 1 : L);
     for (int i = 0; i < in_dim; ++i) {
-      const float* xv = xj + size_t(i) * L;
       for (int o = 0; o < rows; ++o) {
         float* g = grads + (w + size_t(o) + size_t(rows) * i) * L;
         const float* dv = dj + size_t(o) * L;
-        for (int k = 0; k < L; ++k) g[k] = g[k] + dv[k] * xv[k];
+        if constexpr (kShared) {
+          const float x = xj[i];
+          for (int k = 0; k < L; ++k) g[k] = g[k] + dv[k] * x;
+        } else {
+          const float* xv = xj + size_t(i) * L;
+          for (int k = 0; k < L; ++k) g[k] = g[k] + dv[k] * xv[k];
+        }
       }
     }
     for (int o = 0; o < rows; ++o) {
@@ -353,8 +391,10 @@ void Pack::Backward(int n, const float* l1_scaled) {
   const Layer& out = layers_.back();
   float* g = gout_.data();
   for (size_t e = 0; e < size_t(n) * classes_ * L; ++e) g[e] = g[e] * inv_n;
-  const float* top = depth_ > 0 ? a_[size_t(depth_ - 1)].data() : x_.data();
-  LayerGrads(grads_.data(), out.w, out.b, classes_, out.in, g, top, n);
+  if (depth_ == 0 && shared_input_)
+    LayerGrads<true>(grads_.data(), out.w, out.b, classes_, out.in, g, shared_x_.data(), n);
+  else
+    LayerGrads<false>(grads_.data(), out.w, out.b, classes_, out.in, g, depth_ > 0 ? a_[size_t(depth_ - 1)].data() : x_.data(), n);
   BackInputs(params_.data(), out.w, classes_, out.in, g, n, da_.data());
   for (int l = depth_ - 1; l >= 0; --l) {
     const Layer& layer = layers_[size_t(l)];
@@ -371,8 +411,10 @@ void Pack::Backward(int n, const float* l1_scaled) {
         }
     for (size_t e = 0; e < total * L; ++e) dz[e] = da[e] * d[e];
     if (layer.learnable > 0) LearnableGrads(layer, l, n, da);
-    const float* below = l > 0 ? a_[size_t(l - 1)].data() : x_.data();
-    LayerGrads(grads_.data(), layer.w, layer.b, layer.units, layer.in, dz, below, n);
+    if (l == 0 && shared_input_)
+      LayerGrads<true>(grads_.data(), layer.w, layer.b, layer.units, layer.in, dz, shared_x_.data(), n);
+    else
+      LayerGrads<false>(grads_.data(), layer.w, layer.b, layer.units, layer.in, dz, l > 0 ? a_[size_t(l - 1)].data() : x_.data(), n);
     if (l > 0) BackInputs(params_.data(), layer.w, layer.units, layer.in, dz, n, da_.data());
   }
 }
@@ -423,47 +465,53 @@ void Pack::Step() {
   }
 }
 
-// Per-layer probe statistics of the last Forward (n samples) for every lane.
+// Per-layer probe statistics of the last Forward (n samples) for every lane. Each
+// lane's sums run over its values in order (the lane loop is the inner one).
 void Pack::MeasureProbe(int n, std::vector<v1::EpochMetrics>* m) {
-  for (int k = 0; k < count_; ++k) {
-    v1::EpochMetrics& em = (*m)[size_t(k)];
-    long units_total = 0, dead_total = 0, zeros_total = 0;
-    for (int l = 0; l < depth_; ++l) {
-      const Layer& layer = layers_[size_t(l)];
-      const float* a = a_[size_t(l)].data();
-      const float* d = d_[size_t(l)].data();
-      long dead = 0;
-      for (int i = 0; i < layer.units; ++i) {
-        bool active = false;
-        for (int j = 0; j < n && !active; ++j) active = d[(size_t(j) * layer.units + size_t(i)) * L + size_t(k)] != 0.0f;
-        dead += !active;
+  Lanes<long> units_total{}, dead_total{}, zeros_total{};
+  for (int l = 0; l < depth_; ++l) {
+    const Layer& layer = layers_[size_t(l)];
+    const float* a = a_[size_t(l)].data();
+    const float* d = d_[size_t(l)].data();
+    Lanes<long> dead{};
+    for (int i = 0; i < layer.units; ++i) {
+      Lanes<int> active{};
+      for (int j = 0; j < n; ++j) {
+        const float* dv = d + (size_t(j) * layer.units + size_t(i)) * L;
+        for (int k = 0; k < L; ++k) active[k] |= dv[k] != 0.0f;
       }
-      const size_t total = size_t(layer.units) * n;
-      double sum = 0.0;
-      long zeros = 0;
-      for (size_t e = 0; e < total; ++e) {
-        const double v = a[e * L + size_t(k)];
-        sum += v;
-        zeros += v == 0.0;
-      }
-      const double mean = sum / double(total);
-      double sq = 0.0;
-      for (size_t e = 0; e < total; ++e) {
-        const double dv = double(a[e * L + size_t(k)]) - mean;
-        sq += dv * dv;
-      }
-      v1::LayerMetrics* lm = em.add_layers();
-      lm->set_layer(l);
-      lm->set_dead_fraction(double(dead) / layer.units);
-      lm->set_sparsity(zeros / double(total));
-      lm->set_act_mean(mean);
-      lm->set_act_std(std::sqrt(sq / double(total)));
-      units_total += layer.units;
-      dead_total += dead;
-      zeros_total += zeros;
+      for (int k = 0; k < L; ++k) dead[k] += !active[k];
     }
-    em.set_dead_fraction(double(dead_total) / units_total);
-    em.set_sparsity(double(zeros_total) / (double(units_total) * n));
+    const size_t total = size_t(layer.units) * n;
+    Lanes<double> sum{}, sq{}, mean{};
+    Lanes<long> zeros{};
+    for (size_t e = 0; e < total; ++e)
+      for (int k = 0; k < L; ++k) {
+        const double v = a[e * L + size_t(k)];
+        sum[k] += v;
+        zeros[k] += v == 0.0;
+      }
+    for (int k = 0; k < L; ++k) mean[k] = sum[k] / double(total);
+    for (size_t e = 0; e < total; ++e)
+      for (int k = 0; k < L; ++k) {
+        const double dv = double(a[e * L + size_t(k)]) - mean[k];
+        sq[k] += dv * dv;
+      }
+    for (int k = 0; k < count_; ++k) {
+      v1::LayerMetrics* lm = (*m)[size_t(k)].add_layers();
+      lm->set_layer(l);
+      lm->set_dead_fraction(double(dead[k]) / layer.units);
+      lm->set_sparsity(zeros[k] / double(total));
+      lm->set_act_mean(mean[k]);
+      lm->set_act_std(std::sqrt(sq[k] / double(total)));
+      units_total[k] += layer.units;
+      dead_total[k] += dead[k];
+      zeros_total[k] += zeros[k];
+    }
+  }
+  for (int k = 0; k < count_; ++k) {
+    (*m)[size_t(k)].set_dead_fraction(double(dead_total[k]) / units_total[k]);
+    (*m)[size_t(k)].set_sparsity(double(zeros_total[k]) / (double(units_total[k]) * n));
   }
 }
 
@@ -475,27 +523,26 @@ void Pack::Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, boo
   const int total = int(y.size());
   for (int start = 0; start < total; start += probe_) {
     const int n = std::min(probe_, total - start);
-    for (int j = 0; j < n; ++j) {
-      const float* xs = x.data() + size_t(start + j) * features_;
-      for (int f = 0; f < features_; ++f)
-        for (int k = 0; k < L; ++k) x_[(size_t(j) * features_ + size_t(f)) * L + size_t(k)] = xs[f];
+    std::copy_n(x.data() + size_t(start) * features_, size_t(n) * features_, shared_x_.data());
+    for (int j = 0; j < n; ++j)
       for (int k = 0; k < L; ++k) y_[size_t(j) * L + size_t(k)] = y[size_t(start + j)];
-    }
+    shared_input_ = true;
     Forward(n, /*want_loss=*/true, loss, correct);
     if (probe && start == 0) {
       MeasureProbe(n, m);
       Backward(n, nullptr);
+      for (int l = 0; l < depth_; ++l) {
+        const Layer& layer = layers_[size_t(l)];
+        Lanes<double> sq{};
+        for (size_t i = 0; i < size_t(layer.units) * layer.in; ++i)
+          for (int k = 0; k < L; ++k) {
+            const double gv = grads_[(layer.w + i) * L + size_t(k)];
+            sq[k] += gv * gv;
+          }
+        for (int k = 0; k < count_; ++k) (*m)[size_t(k)].mutable_layers(l)->set_grad_norm(std::sqrt(sq[k]));
+      }
       for (int k = 0; k < count_; ++k) {
         v1::EpochMetrics& em = (*m)[size_t(k)];
-        for (int l = 0; l < depth_; ++l) {
-          const Layer& layer = layers_[size_t(l)];
-          double sq = 0.0;
-          for (size_t i = 0; i < size_t(layer.units) * layer.in; ++i) {
-            const double gv = grads_[(layer.w + i) * L + size_t(k)];
-            sq += gv * gv;
-          }
-          em.mutable_layers(l)->set_grad_norm(std::sqrt(sq));
-        }
         em.set_grad_norm_first(em.layers(0).grad_norm());
         em.set_grad_norm_last(em.layers(depth_ - 1).grad_norm());
       }
@@ -589,6 +636,7 @@ std::vector<absl::StatusOr<v1::TrialResult>> Pack::Run() {
           y_[size_t(j) * L + size_t(k)] = data_.train_y[size_t(s)];
         }
       }
+      shared_input_ = false;
       Forward(n, /*want_loss=*/false, nullptr, nullptr);
       if (l1 != nullptr) {
         const float inv_n = 1.0f / float(n);
