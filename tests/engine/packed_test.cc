@@ -12,6 +12,13 @@
 #include "worker/engine/trainer.h"
 
 namespace actgrid::engine {
+
+// The same packed trainer compiled for baseline x86-64 (tests/engine/CMakeLists.txt).
+namespace portable {
+std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v1::TrialSpec>& specs,
+                                                            const Dataset& data, const std::vector<TrialHooks>& hooks);
+}  // namespace portable
+
 namespace {
 
 v1::TrialSpec Circle(v1::ActivationKind act, uint64_t seed, double lr, int epochs = 12) {
@@ -167,6 +174,35 @@ TEST(Packed, LearnsAsATrialTrainedAloneDoes) {
                 1e-4 * single->epochs(0).layers(1).grad_norm());
     EXPECT_NEAR(packed.epochs(0).layers(2).act_std(), single->epochs(0).layers(2).act_std(), 1e-5);
     EXPECT_EQ(packed.epochs(0).dead_fraction(), single->epochs(0).dead_fraction());
+  }
+}
+
+// The native build (AVX-512 or AVX2 on the machines that build it) and a baseline
+// x86-64 build (SSE2) of the packed trainer give every trial the same bits: the vector
+// width changes how many lanes one instruction holds, never a lane's operations.
+TEST(Packed, ThePortableBuildGivesTheSameBits) {
+  for (v1::ActivationKind act : {v1::ACTIVATION_KIND_RELU, v1::ACTIVATION_KIND_TANH, v1::ACTIVATION_KIND_SIGMOID,
+                                 v1::ACTIVATION_KIND_ELU, v1::ACTIVATION_KIND_GELU, v1::ACTIVATION_KIND_REFLU}) {
+    std::vector<v1::TrialSpec> specs = Mates(act, kPackLanes);
+    specs[3].mutable_train()->set_optimizer(v1::OPTIMIZER_SGD);
+    auto native = RunPackedTrials(specs, Data(specs[0]));
+    auto base = portable::RunPackedTrials(specs, Data(specs[0]), {});
+    for (size_t k = 0; k < specs.size(); ++k) {
+      ASSERT_TRUE(native[k].ok() && base[k].ok());
+      EXPECT_EQ(Curve(*native[k]), Curve(*base[k])) << spec::ActivationLabel(specs[k].activation()) << " lane " << k;
+    }
+  }
+  for (v1::Optimizer opt : {v1::OPTIMIZER_MOMENTUM, v1::OPTIMIZER_ADAM}) {
+    std::vector<v1::TrialSpec> specs = Mates(v1::ACTIVATION_KIND_PRELU, 4);
+    for (auto& s : specs) {
+      s.mutable_train()->set_optimizer(opt);
+      s.mutable_train()->set_lr(0.003);
+      s.mutable_train()->set_l2(1e-3);
+      s.mutable_train()->set_l1_activity(1e-3);
+    }
+    auto native = RunPackedTrials(specs, Data(specs[0]));
+    auto base = portable::RunPackedTrials(specs, Data(specs[0]), {});
+    for (size_t k = 0; k < specs.size(); ++k) EXPECT_EQ(Curve(*native[k]), Curve(*base[k])) << opt << " lane " << k;
   }
 }
 

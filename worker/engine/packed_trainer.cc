@@ -22,7 +22,14 @@
 #include "worker/engine/network.h"
 #include "worker/engine/random.h"
 
+// The tests compile this file a second time for baseline x86-64 (no -march=native) into
+// namespace `portable`, to check that both builds give the same bits (packed_test.cc).
+#ifndef ACTGRID_PACKED_VARIANT
+#define ACTGRID_PACKED_VARIANT packed_native
+#endif
+
 namespace actgrid::engine {
+inline namespace ACTGRID_PACKED_VARIANT {
 namespace {
 
 constexpr int L = kPackLanes;
@@ -711,4 +718,5 @@ std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v
   return pack.Run();
 }
 
+}  // namespace ACTGRID_PACKED_VARIANT
 }  // namespace actgrid::engine

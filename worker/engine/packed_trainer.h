@@ -30,6 +30,11 @@ inline constexpr int kPackLanes = 16;
 // Whether a trial can train packed: a built-in activation other than maxout, hidden
 // layers of at most kMaxPackedUnits units (larger layers keep the BLAS path).
 inline constexpr int kMaxPackedUnits = 64;
+
+// The functions below live in an inline namespace of the build variant (a test builds a
+// baseline x86-64 copy next to the native one, in namespace `portable`).
+inline namespace packed_native {
+
 bool Packable(const v1::TrialSpec& spec);
 
 // Trials with equal pack keys can share a pack: the same dataset, network shape,
@@ -45,6 +50,7 @@ std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v
                                                             const Dataset& data,
                                                             const std::vector<TrialHooks>& hooks = {});
 
+}  // namespace packed_native
 }  // namespace actgrid::engine
 
 #endif  // ACTGRID_WORKER_ENGINE_PACKED_TRAINER_H_
