@@ -187,24 +187,26 @@ void Pack::SetLaneParams(int k, const std::vector<float>& params) {
 template <bool kShared>
 void Affine(const float* __restrict params, size_t w, size_t b, int rows, int in_dim, const float* __restrict in,
             int n, float* __restrict out) {
+  // Up to kBlock rows at a time keep their accumulators in registers while the inputs
+  // stream past; W(o, i) for consecutive o are consecutive in memory.
+  constexpr int kBlock = 8;
   for (int j = 0; j < n; ++j) {
     const float* xj = in + size_t(j) * in_dim * (kShared ? 1 : L);
     float* zj = out + size_t(j) * rows * L;
-    for (int o = 0; o < rows; ++o) {
-      float acc[L];
-      const float* bias = params + (b + size_t(o)) * L;
-      for (int k = 0; k < L; ++k) acc[k] = bias[k];
+    for (int o0 = 0; o0 < rows; o0 += kBlock) {
+      const int ob = std::min(kBlock, rows - o0);
+      float acc[kBlock][L];
+      for (int o = 0; o < ob; ++o)
+        for (int k = 0; k < L; ++k) acc[o][k] = params[(b + size_t(o0 + o)) * L + k];
       for (int i = 0; i < in_dim; ++i) {
-        const float* wv = params + (w + size_t(o) + size_t(rows) * i) * L;
-        if constexpr (kShared) {
-          const float x = xj[i];
-          for (int k = 0; k < L; ++k) acc[k] = acc[k] + wv[k] * x;
-        } else {
-          const float* xv = xj + size_t(i) * L;
-          for (int k = 0; k < L; ++k) acc[k] = acc[k] + wv[k] * xv[k];
-        }
+        const float* wcol = params + (w + size_t(o0) + size_t(rows) * i) * L;
+        float xv[L];
+        for (int k = 0; k < L; ++k) xv[k] = kShared ? xj[i] : xj[size_t(i) * L + k];
+        for (int o = 0; o < ob; ++o)
+          for (int k = 0; k < L; ++k) acc[o][k] = acc[o][k] + wcol[size_t(o) * L + k] * xv[k];
       }
-      for (int k = 0; k < L; ++k) zj[size_t(o) * L + k] = acc[k];
+      for (int o = 0; o < ob; ++o)
+        for (int k = 0; k < L; ++k) zj[size_t(o0 + o) * L + k] = acc[o][k];
     }
   }
 }
