@@ -7,9 +7,18 @@ of the same trials (one column per factor, the metric, and for curves the epoch)
 
 COMPARE_DB and CURVES_DB are the databases actgrid_analysis_bench builds. Their trials
 are first copied into flat tables in a scratch file next to them (not timed); then each
-round times (a) pd.read_sql of the flat table plus the groupby (n, mean, std, 95% t CI,
-median, min, max), and (b) the groupby alone on a DataFrame already in memory. Prints
-one JSON line per figure: {"query": ..., "anchor": ..., "ms": median}.
+round times (a) pd.read_sql of the flat tables plus the groupby, and (b) the groupby
+alone on DataFrames already in memory. Prints one JSON line per figure:
+{"query": ..., "anchor": ..., "ms": median}.
+
+Each groupby computes the statistics actgrid's answer holds (server/analysis/analysis.cc),
+no more and no fewer:
+- compare, per group: n, mean, sample std, 95% t CI of the mean, median, min, max, and
+  the counts diverged, missing (trials without a value) and trials;
+- curves, per group and epoch: n, mean, sample std, 95% t CI of the mean (no median, min
+  or max: actgrid's curves does not compute them); per group: trials and diverged.
+NaN values are skipped on both sides (actgrid's curves skips any non-finite value; these
+synthetic databases hold none).
 """
 import functools
 import json
@@ -90,18 +99,38 @@ def chunk_test_acc(data):
         at += 8 + 9 * 8 + extra + 44 * layers
 
 
+def flat_tables_current(scratch):
+    """A scratch file of this script's layout (older ones lack the diverged columns)."""
+    conn = sqlite3.connect(scratch)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(results)")}
+        return {"results", "epochs", "curve_trials"} <= tables and "diverged" in columns
+    finally:
+        conn.close()
+
+
 def flat_tables(compare_db, curves_db, scratch):
     if os.path.exists(scratch):
-        return
+        if flat_tables_current(scratch):
+            return
+        os.remove(scratch)
     out = sqlite3.connect(scratch)
     src = sqlite3.connect(compare_db)
     factors = decode_list(src.execute("SELECT factors FROM grids ORDER BY id DESC LIMIT 1").fetchone()[0])
-    rows = src.execute("SELECT m.vals, s.final_test_acc FROM grid_trials m LEFT JOIN summaries s "
+    columns = ", ".join(f + " TEXT" for f in factors)
+    rows = src.execute("SELECT m.vals, s.final_test_acc, s.diverged FROM grid_trials m LEFT JOIN summaries s "
                        "ON s.trial_id = m.trial_id ORDER BY m.grid_id, m.position").fetchall()
-    out.execute("CREATE TABLE results(%s, final_test_acc REAL)" % ", ".join(f + " TEXT" for f in factors))
-    out.executemany("INSERT INTO results VALUES(%s)" % ", ".join("?" * (len(factors) + 1)),
-                    [decode_list(v) + [acc] for v, acc in rows])
+    out.execute("CREATE TABLE results(%s, final_test_acc REAL, diverged INTEGER)" % columns)
+    out.executemany("INSERT INTO results VALUES(%s)" % ", ".join("?" * (len(factors) + 2)),
+                    [decode_list(v) + [acc, int(bool(d))] for v, acc, d in rows])
     src = sqlite3.connect(curves_db)
+    # One row per trial of the curves grid: curves counts each group's trials and diverged.
+    trials = src.execute("SELECT m.vals, s.diverged FROM grid_trials m LEFT JOIN summaries s "
+                         "ON s.trial_id = m.trial_id ORDER BY m.grid_id, m.position").fetchall()
+    out.execute("CREATE TABLE curve_trials(%s, diverged INTEGER)" % columns)
+    out.executemany("INSERT INTO curve_trials VALUES(%s)" % ", ".join("?" * (len(factors) + 1)),
+                    [decode_list(v) + [int(bool(d))] for v, d in trials])
     rows = src.execute("SELECT m.vals, e.epoch, e.test_acc FROM grid_trials m JOIN epochs e "
                        "ON e.trial_id = m.trial_id ORDER BY m.grid_id, m.position, e.epoch").fetchall()
     has_chunks = src.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'epoch_chunks'").fetchone()[0]
@@ -116,14 +145,29 @@ def flat_tables(compare_db, curves_db, scratch):
     out.close()
 
 
-def describe(frame, by, column):
-    g = frame.groupby(by, sort=False)[column]
-    out = g.agg(["count", "mean", "std", "median", "min", "max"])
+def add_ci95(out):
+    """mean -/+ t(0.975, n-1)·std/√n, NaN below n = 2 (as analysis::DescribeSample)."""
     t = out["count"].map(lambda n: t975(n - 1) if n > 1 else float("nan"))
     half = t * out["std"] / out["count"].map(math.sqrt)
     out["ci95_low"] = out["mean"] - half
     out["ci95_high"] = out["mean"] + half
     return out
+
+
+def compare_stats(frame, by, column):
+    """actgrid compare's row: n, mean, std, CI, median, min, max, diverged, missing, trials."""
+    g = frame.groupby(by, sort=False)
+    out = add_ci95(g[column].agg(["count", "mean", "std", "median", "min", "max", "size"]))
+    out["diverged"] = g["diverged"].sum()
+    out["missing"] = out["size"] - out["count"]
+    return out
+
+
+def curves_stats(epochs, trials, by, column):
+    """actgrid curves: per group and epoch n, mean, std, CI; per group trials, diverged."""
+    points = add_ci95(epochs.groupby(by + ["epoch"], sort=False)[column].agg(["count", "mean", "std"]))
+    groups = trials.groupby(by, sort=False)["diverged"].agg(["size", "sum"])
+    return points, groups
 
 
 def timed(rounds, fn):
@@ -144,17 +188,18 @@ def main():
     by = ["activation", "depth"]
 
     def read_compare():
-        return pd.read_sql("SELECT activation, depth, final_test_acc FROM results", conn)
+        return pd.read_sql("SELECT activation, depth, final_test_acc, diverged FROM results", conn)
 
     def read_curves():
-        return pd.read_sql("SELECT activation, depth, epoch, test_acc FROM epochs", conn)
+        return (pd.read_sql("SELECT activation, depth, epoch, test_acc FROM epochs", conn),
+                pd.read_sql("SELECT activation, depth, diverged FROM curve_trials", conn))
 
-    results, epochs = read_compare(), read_curves()
+    results, (epochs, trials) = read_compare(), read_curves()
     figures = [
-        ("compare", "pandas: read_sql + groupby", timed(rounds, lambda: describe(read_compare(), by, "final_test_acc"))),
-        ("compare", "pandas: groupby in memory", timed(rounds, lambda: describe(results, by, "final_test_acc"))),
-        ("curves", "pandas: read_sql + groupby", timed(rounds, lambda: describe(read_curves(), by + ["epoch"], "test_acc"))),
-        ("curves", "pandas: groupby in memory", timed(rounds, lambda: describe(epochs, by + ["epoch"], "test_acc"))),
+        ("compare", "pandas: read_sql + groupby", timed(rounds, lambda: compare_stats(read_compare(), by, "final_test_acc"))),
+        ("compare", "pandas: groupby in memory", timed(rounds, lambda: compare_stats(results, by, "final_test_acc"))),
+        ("curves", "pandas: read_sql + groupby", timed(rounds, lambda: curves_stats(*read_curves(), by, "test_acc"))),
+        ("curves", "pandas: groupby in memory", timed(rounds, lambda: curves_stats(epochs, trials, by, "test_acc"))),
     ]
     for query, anchor, ms in figures:
         print(json.dumps({"query": query, "anchor": anchor, "ms": ms}))

@@ -5,12 +5,20 @@
 #
 # 1. installs what is missing (python3-torch, python3-numpy, libopenblas0-pthread and the
 #    build dependencies listed in deps/build-packages.txt);
-# 2. builds build/bench/actgrid_bench (Release);
-# 3. runs for each mode (tiny, fashion) the C++ side (actgrid_bench) and the PyTorch side
-#    (bench/torch_bench.py) one after the other, single-threaded, with the machine's
-#    OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE presets removed so OpenBLAS picks its own kernel;
-# 4. prints a table with the ratios and the targets, and saves the raw JSON lines to
-#    bench/out/results.jsonl.
+# 2. builds $BUILD_DIR/bench/actgrid_bench (Release; BUILD_DIR defaults to build-release,
+#    a build folder of its own, so the developer's build/ keeps its build type), under
+#    flock $BUILD_LOCK (default /tmp/actgrid-build.lock) when flock is there;
+# 3. tiny mode: PAIRS rounds (default 5), each running in turn the actgrid engine
+#    (actgrid_bench, itself the median of 5 runs), PyTorch eager with one net
+#    (bench/torch_bench.py) and PyTorch batched (bench/torch_batched.py, one process per
+#    N in BATCHED_NETS, default "64 1024"): A, B, C, A, B, C ...; fashion mode: one run of
+#    each side. Single-threaded, with the machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+#    presets removed for the bench processes so OpenBLAS picks its own kernel;
+# 4. prints medians over the rounds with their ranges, the ratios and the targets, and
+#    saves the raw JSON lines to bench/out/results.jsonl.
+#
+# The full run takes about half an hour on a 2-core machine (PyTorch batched with 1,024
+# nets is about 5 minutes a round at 400 epochs); --quick (100 tiny epochs) about 8 minutes.
 #
 # Exit status: 0 when every run finished (whether or not the targets are met), 1 when a
 # side crashed or printed no result, 2 on a usage error or failed install / build.
@@ -23,7 +31,7 @@ QUICK=0
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "usage: bash bench/run.sh [--quick]" >&2; exit 2 ;;
   esac
 done
@@ -31,6 +39,15 @@ done
 # Fashion-MNIST runs several seeds on each side: the accuracy of one initialization varies
 # by about half a point, so the comparison is between means over seeds.
 if (( QUICK )); then TINY_EPOCHS=100; FASHION_EPOCHS=1; FASHION_SEEDS=1; else TINY_EPOCHS=400; FASHION_EPOCHS=3; FASHION_SEEDS=3; fi
+# Tiny mode: rounds of the alternation, and the N of the batched PyTorch side.
+PAIRS=${PAIRS:-5}
+BATCHED_NETS=${BATCHED_NETS:-64 1024}
+[[ $PAIRS =~ ^[1-9][0-9]*$ ]] || { echo "error: PAIRS must be a positive integer" >&2; exit 2; }
+for n in $BATCHED_NETS; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "error: BATCHED_NETS must list positive integers" >&2; exit 2; }
+done
+BUILD_DIR=${BUILD_DIR:-build-release}
+BUILD_LOCK=${BUILD_LOCK:-/tmp/actgrid-build.lock}
 
 # Debian's python3 (python3-torch lives there), not whatever python3 is first on PATH.
 PY=/usr/bin/python3
@@ -63,15 +80,17 @@ fi
 
 # ------------------------------------------------------------------ 2. build
 
-echo "== building actgrid_bench" >&2
-{ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-  cmake --build build --target actgrid_bench -j2 >/dev/null; } || {
-  echo "error: building actgrid_bench failed (rerun: cmake --build build --target actgrid_bench)" >&2
+echo "== building $BUILD_DIR/bench/actgrid_bench (Release)" >&2
+LOCK=()
+command -v flock >/dev/null && LOCK=(flock "$BUILD_LOCK")
+"${LOCK[@]}" sh -c 'cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+  cmake --build "$1" --target actgrid_bench -j2 >/dev/null' sh "$BUILD_DIR" || {
+  echo "error: building actgrid_bench failed (rerun: cmake --build $BUILD_DIR --target actgrid_bench)" >&2
   exit 2
 }
-BENCH=build/bench/actgrid_bench
-[[ -x $BENCH ]] || BENCH=$(find build -type f -name actgrid_bench -perm -u+x | head -n1)
-[[ -n $BENCH ]] || { echo "error: build/…/actgrid_bench not found" >&2; exit 2; }
+BENCH=$BUILD_DIR/bench/actgrid_bench
+[[ -x $BENCH ]] || BENCH=$(find "$BUILD_DIR" -type f -name actgrid_bench -perm -u+x | head -n1)
+[[ -n $BENCH ]] || { echo "error: $BUILD_DIR/…/actgrid_bench not found" >&2; exit 2; }
 
 # ------------------------------------------------------------------ 3. runs
 
@@ -84,14 +103,15 @@ mkdir -p "$OUT_DIR"
 bench_env() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$@"; }
 
 failed=0
-run_side() {  # run_side LABEL COMMAND...: appends the JSON line to results.jsonl
-  local label=$1 out rc=0
-  shift
-  echo "== $label: $*" >&2
+run_side() {  # run_side ROUND LABEL COMMAND...: appends the JSON line, with its round, to results.jsonl
+  local round=$1 label=$2 out rc=0
+  shift 2
+  echo "== round $round, $label: $*" >&2
   out=$(bench_env "$@") || rc=$?
   local line
   line=$(printf '%s\n' "$out" | grep -E '^\{' | tail -n1 || true)
-  if (( rc != 0 )) || [[ -z $line ]] || ! printf '%s' "$line" | "$PY" -c 'import json,sys; json.loads(sys.stdin.read())' 2>/dev/null; then
+  if (( rc != 0 )) || [[ -z $line ]] ||
+     ! line=$(printf '%s' "$line" | "$PY" -c 'import json,sys; r=json.loads(sys.stdin.read()); r["round"]=int(sys.argv[1]); print(json.dumps(r))' "$round" 2>/dev/null); then
     echo "error: $label failed (exit $rc); output: $out" >&2
     failed=1
     return 0
@@ -99,11 +119,18 @@ run_side() {  # run_side LABEL COMMAND...: appends the JSON line to results.json
   printf '%s\n' "$line" >>"$RESULTS"
 }
 
-for mode in tiny fashion; do
-  if [[ $mode == tiny ]]; then epochs=$TINY_EPOCHS; seeds=1; else epochs=$FASHION_EPOCHS; seeds=$FASHION_SEEDS; fi
-  run_side "actgrid $mode" "$BENCH" "$mode" "$epochs" "$seeds"
-  run_side "pytorch $mode" "$PY" bench/torch_bench.py "$mode" "$epochs" "$seeds"
+# Tiny: the sides alternate, round after round, each a process of its own.
+for (( round = 1; round <= PAIRS; round++ )); do
+  run_side "$round" "actgrid tiny" "$BENCH" tiny "$TINY_EPOCHS" 1
+  run_side "$round" "pytorch eager tiny" "$PY" bench/torch_bench.py tiny "$TINY_EPOCHS" 1
+  for n in $BATCHED_NETS; do
+    run_side "$round" "pytorch batched tiny, $n nets" "$PY" bench/torch_batched.py --nets "$n" \
+      --epochs "$TINY_EPOCHS" --repeats 1 --warmup 5
+  done
 done
+# Fashion-MNIST: one run of each side (several seeds each).
+run_side 1 "actgrid fashion" "$BENCH" fashion "$FASHION_EPOCHS" "$FASHION_SEEDS"
+run_side 1 "pytorch fashion" "$PY" bench/torch_bench.py fashion "$FASHION_EPOCHS" "$FASHION_SEEDS"
 
 # ------------------------------------------------------------------ 4. report
 
@@ -113,53 +140,107 @@ export DATE=$(date '+%Y-%m-%d %H:%M:%S %Z')
 export NPROC=$(nproc) LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 
 "$PY" - <<'EOF'
-import json, os
+import json, os, statistics
 
 rows = [json.loads(l) for l in open(os.environ["RESULTS"]) if l.strip()]
-get = {(r["mode"], r["side"]): r for r in rows}
 
 print()
 print("actgrid vs PyTorch%s" % (" (--quick)" if os.environ["QUICK"] == "1" else ""))
 print("date: %s" % os.environ["DATE"])
 print("cpu:  %s (%s cores visible, load %s)" % (os.environ["CPU"], os.environ["NPROC"], os.environ["LOADAVG"]))
-torch_v = next((r.get("torch_version") for r in rows if r["side"] == "pytorch"), None)
+torch_v = next((r.get("torch_version") for r in rows if r["side"].startswith("pytorch")), None)
 if torch_v:
     print("torch: %s" % torch_v)
 print("single-threaded; OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset for the bench processes")
 
-fmt = "%-8s %-8s %6s %5s %8s %10s %12s %12s %9s  %s"
+def blas(r):
+    return r["blas_core"] + (" (%s)" % r["blas_library"] if r.get("blas_library") else "")
+
+def med_range(values, fmt):
+    return "%s (%s-%s)" % (fmt % statistics.median(values), fmt % min(values), fmt % max(values))
+
 verdicts = []
-for mode, key, unit in (("tiny", "steps_per_second", "steps/s"),
-                        ("fashion", "samples_per_second", "samples/s")):
-    print()
-    print(fmt % ("mode", "side", "epochs", "seeds", "steps", "seconds", "steps/s", "samples/s", "test acc", "BLAS core"))
-    for side in ("actgrid", "pytorch"):
-        r = get.get((mode, side))
-        if r is None:
-            print(fmt % (mode, side, "-", "-", "-", "-", "-", "-", "-", "FAILED (no result)"))
-            continue
-        blas = r["blas_core"] + (" (%s)" % r["blas_library"] if r.get("blas_library") else "")
-        print(fmt % (mode, side, r["epochs"], r.get("seeds", 1), r["steps"], "%.3f" % r["seconds"],
-                     "%.1f" % r["steps_per_second"], "%.1f" % r["samples_per_second"],
-                     "%.4f" % r["final_test_acc"], blas))
-        if r.get("seeds", 1) > 1:
-            print("%-17s test acc per seed: %s" % ("", ", ".join("%.4f" % x for x in r["test_acc_per_seed"])))
-    a, p = get.get((mode, "actgrid")), get.get((mode, "pytorch"))
-    if not (a and p):
-        print("  %s: a side has no result: FAIL" % mode)
-        verdicts.append((mode, False))
+
+# ---- tiny: rounds of alternating runs; medians over the rounds with their ranges.
+tiny_sides = [("actgrid", None, "actgrid engine")]
+tiny_sides.append(("pytorch", None, "PyTorch eager, one net per loop"))
+for n in sorted({r["nets"] for r in rows if r["side"] == "pytorch-batched"}):
+    tiny_sides.append(("pytorch-batched", n, "PyTorch batched, {:,} nets".format(n)))
+runs = {}
+for r in rows:
+    if r["mode"] == "tiny":
+        runs.setdefault((r["side"], r.get("nets")), {})[r["round"]] = r
+rounds = sorted({r["round"] for r in rows if r["mode"] == "tiny"})
+epochs = next((r["epochs"] for r in rows if r["mode"] == "tiny"), "-")
+print()
+print("tiny: circle 2-8-8-8-2 ReLU, batch 10, SGD, %s epochs; %d rounds alternating the sides "
+      "(actgrid: each run itself the median of 5)" % (epochs, len(rounds)))
+print("network-steps/s = nets x steps / seconds of the timed loop; median over the rounds (min-max)")
+fmt = "%-34s %4s %30s %10s  %s"
+print(fmt % ("side", "runs", "network-steps/s", "test acc", "BLAS core"))
+for side, nets, label in tiny_sides:
+    got = runs.get((side, nets), {})
+    if not got:
+        print(fmt % (label, 0, "-", "-", "FAILED (no result)"))
         continue
+    sps = [r["steps_per_second"] for r in got.values()]
+    acc = statistics.median(r["final_test_acc"] for r in got.values())
+    any_run = next(iter(got.values()))
+    print(fmt % (label, len(got), med_range(sps, "%.0f"), "%.4f" % acc, blas(any_run)))
+print("  test acc: seed 0's final test accuracy (actgrid, eager); the mean over the nets, seeds 0..N-1 (batched)")
+print("  per-epoch work: actgrid and eager compute train/test loss and accuracy and the probe metrics;")
+print("  batched computes the test accuracy of every net only")
+
+def ratio_line(num_key, den_key, label, target=None):
+    a, b = runs.get(num_key, {}), runs.get(den_key, {})
+    if not (a and b):
+        print("  %s: a side has no result" % label)
+        return None
+    ratio = statistics.median(r["steps_per_second"] for r in a.values()) / \
+        statistics.median(r["steps_per_second"] for r in b.values())
+    per_round = [a[k]["steps_per_second"] / b[k]["steps_per_second"] for k in sorted(set(a) & set(b))]
+    text = "  %-44s %8.2fx   per round %.2f-%.2fx" % (label, ratio, min(per_round), max(per_round))
+    ok = None
+    if target is not None:
+        ok = ratio >= target
+        text += "   target >= %gx   %s" % (target, "PASS" if ok else "FAIL")
+    print(text)
+    return ok
+
+print()
+print("  ratios of the medians (network-steps/s):")
+ok = ratio_line(("actgrid", None), ("pytorch", None), "actgrid engine / PyTorch eager", 100)
+verdicts.append(("tiny", bool(ok)))
+for side, nets, label in tiny_sides[2:]:
+    ratio_line(("actgrid", None), (side, nets), "actgrid engine / " + label)
+
+# ---- fashion: one run of each side.
+get = {(r["mode"], r["side"]): r for r in rows if r["mode"] == "fashion"}
+mode, key, unit = "fashion", "samples_per_second", "samples/s"
+fmt = "%-8s %-8s %6s %5s %8s %10s %12s %12s %9s  %s"
+print()
+print(fmt % ("mode", "side", "epochs", "seeds", "steps", "seconds", "steps/s", "samples/s", "test acc", "BLAS core"))
+for side in ("actgrid", "pytorch"):
+    r = get.get((mode, side))
+    if r is None:
+        print(fmt % (mode, side, "-", "-", "-", "-", "-", "-", "-", "FAILED (no result)"))
+        continue
+    print(fmt % (mode, side, r["epochs"], r.get("seeds", 1), r["steps"], "%.3f" % r["seconds"],
+                 "%.1f" % r["steps_per_second"], "%.1f" % r["samples_per_second"],
+                 "%.4f" % r["final_test_acc"], blas(r)))
+    if r.get("seeds", 1) > 1:
+        print("%-17s test acc per seed: %s" % ("", ", ".join("%.4f" % x for x in r["test_acc_per_seed"])))
+a, p = get.get((mode, "actgrid")), get.get((mode, "pytorch"))
+if not (a and p):
+    print("  %s: a side has no result: FAIL" % mode)
+    verdicts.append((mode, False))
+else:
     ratio = a[key] / p[key] if p[key] > 0 else float("inf")
-    if mode == "tiny":
-        ok = ratio >= 100
-        print("  ratio actgrid/pytorch (%s): %.1fx   target >= 100x   %s" % (unit, ratio, "PASS" if ok else "FAIL"))
-    else:
-        diff = 100.0 * (a["final_test_acc"] - p["final_test_acc"])
-        ok_ratio, ok_acc = ratio >= 1, abs(diff) <= 1.0
-        ok = ok_ratio and ok_acc
-        print("  ratio actgrid/pytorch (%s): %.2fx   target >= 1x   %s" % (unit, ratio, "PASS" if ok_ratio else "FAIL"))
-        print("  mean test acc actgrid - pytorch: %+.2f points   target |diff| <= 1   %s" % (diff, "PASS" if ok_acc else "FAIL"))
-    verdicts.append((mode, ok))
+    diff = 100.0 * (a["final_test_acc"] - p["final_test_acc"])
+    ok_ratio, ok_acc = ratio >= 1, abs(diff) <= 1.0
+    print("  ratio actgrid/pytorch (%s): %.2fx   target >= 1x   %s" % (unit, ratio, "PASS" if ok_ratio else "FAIL"))
+    print("  mean test acc actgrid - pytorch: %+.2f points   target |diff| <= 1   %s" % (diff, "PASS" if ok_acc else "FAIL"))
+    verdicts.append((mode, ok_ratio and ok_acc))
 
 print()
 print("overall: " + ", ".join("%s %s" % (m, "PASS" if ok else "FAIL") for m, ok in verdicts))
