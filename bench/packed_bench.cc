@@ -4,11 +4,13 @@
 // alternate (one-at-a-time, packed, ...), PAIRS times after one warm-up of each; steps
 // are counted from the epochs each trial actually ran. A report, not a test.
 //
-//   actgrid_packed_bench [PAIRS [SEEDS [EPOCHS]]]      (defaults 5, 64, 100)
+//   actgrid_packed_bench [PAIRS [SEEDS [EPOCHS [packed]]]]   (defaults 5, 64, 100)
+// With "packed" last, only the packed side runs (for profiling it).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "common/spec/names.h"
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
   const int pairs = argc > 1 ? std::atoi(argv[1]) : 5;
   const int seeds = argc > 2 ? std::atoi(argv[2]) : 64;
   const int epochs = argc > 3 ? std::atoi(argv[3]) : 100;
+  const bool packed_only = argc > 4 && std::string(argv[4]) == "packed";
   if (pairs < 1 || seeds < 1 || epochs < 1) {
     std::fprintf(stderr, "usage: actgrid_packed_bench [PAIRS [SEEDS [EPOCHS]]]\n");
     return 2;
@@ -112,7 +115,7 @@ int main(int argc, char** argv) {
   std::vector<double> a_rate, b_rate, ratio;
   double a_acc = 0, b_acc = 0;
   for (int p = 0; p < pairs; ++p) {
-    const Side a = OneAtATime(specs, data, steps_per_epoch);
+    const Side a = packed_only ? Side{1, 1, 0} : OneAtATime(specs, data, steps_per_epoch);
     const Side b = Packed(specs, data, steps_per_epoch);
     a_rate.push_back(a.steps / a.seconds);
     b_rate.push_back(b.steps / b.seconds);

@@ -19,6 +19,7 @@
 #include "common/spec/trial_key.h"
 #include "common/spec/validate.h"
 #include "worker/engine/activation.h"
+#include "worker/engine/gemm.h"
 #include "worker/engine/network.h"
 #include "worker/engine/random.h"
 
@@ -62,7 +63,8 @@ class Pack {
   };
 
   absl::Status Setup();
-  void Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* correct);
+  // need_deriv: keep f'(z) of every hidden layer (for Backward and the probe statistics).
+  void Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* correct, bool need_deriv = true);
   void Backward(int n, const float* l1_scaled);
   void Step();
   void ActivationForward(const Layer& layer, int l, int n);
@@ -184,15 +186,17 @@ void Pack::SetLaneParams(int k, const std::vector<float>& params) {
 // z = W in + b for every sample, lane by lane in the innermost loop. `in` is samples x
 // in_dim x L, or with kShared samples x in_dim, the same input for every lane (the
 // evaluation passes). The sum runs over the inputs in order, starting from the bias.
-template <bool kShared>
-void Affine(const float* __restrict params, size_t w, size_t b, int rows, int in_dim, const float* __restrict in,
-            int n, float* __restrict out) {
-  // Up to kBlock rows at a time keep their accumulators in registers while the inputs
-  // stream past; W(o, i) for consecutive o are consecutive in memory.
-  constexpr int kBlock = 8;
+// The affine pass of a layer, handing each finished row block to store(j, o, acc):
+// acc[o][k] is z(o0 + o) of sample j in lane k. Up to kBlock rows at a time keep their
+// accumulators in registers while the inputs stream past; W(o, i) for consecutive o
+// are consecutive in memory.
+constexpr int kBlock = 8;
+
+template <bool kShared, class Store>
+void AffineBlocks(const float* __restrict params, size_t w, size_t b, int rows, int in_dim,
+                  const float* __restrict in, int n, Store&& store) {
   for (int j = 0; j < n; ++j) {
     const float* xj = in + size_t(j) * in_dim * (kShared ? 1 : L);
-    float* zj = out + size_t(j) * rows * L;
     for (int o0 = 0; o0 < rows; o0 += kBlock) {
       const int ob = std::min(kBlock, rows - o0);
       float acc[kBlock][L];
@@ -205,23 +209,41 @@ void Affine(const float* __restrict params, size_t w, size_t b, int rows, int in
         for (int o = 0; o < ob; ++o)
           for (int k = 0; k < L; ++k) acc[o][k] = acc[o][k] + wcol[size_t(o) * L + k] * xv[k];
       }
-      for (int o = 0; o < ob; ++o)
-        for (int k = 0; k < L; ++k) zj[size_t(o0 + o) * L + k] = acc[o][k];
+      store(j, o0, ob, acc);
     }
   }
 }
 
-// a = f(z), d = f'(z) over `values` values of every lane: lanes do not interact, and the
-// same op applies to all of them. (Restrict-qualified parameters let the compiler
-// vectorize; the caller's buffers never overlap.)
-template <class Op>
-void ApplyToEveryLane(const Op& op, const float* __restrict z, float* __restrict a, float* __restrict d,
-                      size_t values) {
-  for (size_t e = 0; e < values; ++e) {
-    const float f = op.F(z[e], 0);
-    a[e] = f;
-    d[e] = op.D(z[e], f, 0);
-  }
+// z = W in + b for every sample and lane; `in` is samples x in_dim x L, or with kShared
+// samples x in_dim, the same input for every lane (the evaluation passes). The sum runs
+// over the inputs in order, starting from the bias.
+template <bool kShared>
+void Affine(const float* __restrict params, size_t w, size_t b, int rows, int in_dim, const float* __restrict in,
+            int n, float* __restrict out) {
+  AffineBlocks<kShared>(params, w, b, rows, in_dim, in, n, [&](int j, int o0, int ob, const float (*acc)[L]) {
+    float* zj = out + (size_t(j) * rows + size_t(o0)) * L;
+    for (int o = 0; o < ob; ++o)
+      for (int k = 0; k < L; ++k) zj[size_t(o) * L + k] = acc[o][k];
+  });
+}
+
+// The same z, and the activation applied as each block is done: a = f(z) and, with
+// kDeriv, d = f'(z). For activations without learnable parameters (one op for every
+// lane); z itself is not kept.
+template <bool kShared, bool kDeriv, class Op>
+void AffineActivate(const Op& op, const float* __restrict params, size_t w, size_t b, int rows, int in_dim,
+                    const float* __restrict in, int n, float* __restrict a, float* __restrict d) {
+  AffineBlocks<kShared>(params, w, b, rows, in_dim, in, n, [&](int j, int o0, int ob, const float (*acc)[L]) {
+    float* aj = a + (size_t(j) * rows + size_t(o0)) * L;
+    float* dj = d + (size_t(j) * rows + size_t(o0)) * L;
+    for (int o = 0; o < ob; ++o)
+      for (int k = 0; k < L; ++k) {
+        const float z = acc[o][k];
+        const float f = op.F(z, 0);
+        aj[size_t(o) * L + k] = f;
+        if constexpr (kDeriv) dj[size_t(o) * L + k] = op.D(z, f, 0);
+      }
+  });
 }
 
 void Pack::GatherLearnable(int l) {
@@ -233,20 +255,12 @@ void Pack::GatherLearnable(int l) {
   }
 }
 
+// a = f(z) and d = f'(z) for an activation with learnable parameters (one op per lane,
+// each with that lane's parameters).
 void Pack::ActivationForward(const Layer& layer, int l, int n) {
-  const size_t total = size_t(n) * layer.units;
-  const float* __restrict z = z_[size_t(l)].data();
-  float* __restrict a = a_[size_t(l)].data();
-  float* __restrict d = d_[size_t(l)].data();
-  if (layer.learnable == 0) {
-    VisitActivation<float>(kind_, ActContext<float>{hyper_.data(), nullptr, layer.units}, [&](const auto& op) {
-      // One flat loop over every value of every lane: lanes do not interact, and the
-      // same op applies to all of them.
-      ApplyToEveryLane(op, z, a, d, total * L);
-      return 0;
-    });
-    return;
-  }
+  const float* z = z_[size_t(l)].data();
+  float* a = a_[size_t(l)].data();
+  float* d = d_[size_t(l)].data();
   GatherLearnable(l);
   for (int k = 0; k < L; ++k) {
     const ActContext<float> ctx{hyper_.data(), learn_lane_[size_t(k)].data(), layer.units};
@@ -263,16 +277,35 @@ void Pack::ActivationForward(const Layer& layer, int l, int n) {
   }
 }
 
-void Pack::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* correct) {
+void Pack::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* correct, bool need_deriv) {
   const float* in = x_.data();
   int in_dim = features_;
   for (int l = 0; l < depth_; ++l) {
     const Layer& layer = layers_[size_t(l)];
-    if (l == 0 && shared_input_)
-      Affine<true>(params_.data(), layer.w, layer.b, layer.units, in_dim, shared_x_.data(), n, z_[0].data());
-    else
-      Affine<false>(params_.data(), layer.w, layer.b, layer.units, in_dim, in, n, z_[size_t(l)].data());
-    ActivationForward(layer, l, n);
+    const bool shared = l == 0 && shared_input_;
+    const float* input = shared ? shared_x_.data() : in;
+    if (layer.learnable == 0) {
+      // Affine and activation in one pass over the layer.
+      float* a = a_[size_t(l)].data();
+      float* d = d_[size_t(l)].data();
+      VisitActivation<float>(kind_, ActContext<float>{hyper_.data(), nullptr, layer.units}, [&](const auto& op) {
+        if (shared && need_deriv)
+          AffineActivate<true, true>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
+        else if (shared)
+          AffineActivate<true, false>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
+        else if (need_deriv)
+          AffineActivate<false, true>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
+        else
+          AffineActivate<false, false>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
+        return 0;
+      });
+    } else {
+      if (shared)
+        Affine<true>(params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, z_[0].data());
+      else
+        Affine<false>(params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, z_[size_t(l)].data());
+      ActivationForward(layer, l, n);
+    }
     in = a_[size_t(l)].data();
     in_dim = layer.units;
   }
@@ -536,7 +569,7 @@ void Pack::Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, boo
     for (int j = 0; j < n; ++j)
       for (int k = 0; k < L; ++k) y_[size_t(j) * L + size_t(k)] = y[size_t(start + j)];
     shared_input_ = true;
-    Forward(n, /*want_loss=*/true, loss, correct);
+    Forward(n, /*want_loss=*/true, loss, correct, /*need_deriv=*/probe && start == 0);
     if (probe && start == 0) {
       MeasureProbe(n, m);
       Backward(n, nullptr);
@@ -710,6 +743,7 @@ std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v
   if (!hooks.empty() && hooks.size() != specs.size())
     return refuse_all(absl::InvalidArgumentError("one set of hooks per trial, or none"));
   if (data.train_y.empty()) return refuse_all(absl::InvalidArgumentError("dataset has no training samples"));
+  PinBlasToOneThread();  // as RunTrial: no BLAS threads spinning next to the pack
   const std::string key = PackKey(specs[0]);
   for (const v1::TrialSpec& s : specs) {
     if (absl::Status valid = spec::ValidateTrialSpec(s); !valid.ok()) return refuse_all(valid);
