@@ -1,12 +1,15 @@
 // Packed training: a trial is its own whatever lane it trains in and whatever its
 // pack-mates do, and it learns as a trial trained alone does.
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "common/spec/names.h"
+#include "common/spec/trial_key.h"
 #include "worker/engine/dataset.h"
 #include "worker/engine/packed_trainer.h"
 #include "worker/engine/trainer.h"
@@ -20,6 +23,8 @@ std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v
 }  // namespace portable
 
 namespace {
+
+constexpr char kPackedFingerprint[] = "f66163db6b50cdaf3974886a72eb91f40d5db44173029d9540b6035f2bdaf63d";
 
 v1::TrialSpec Circle(v1::ActivationKind act, uint64_t seed, double lr, int epochs = 12) {
   v1::TrialSpec spec;
@@ -204,6 +209,19 @@ TEST(Packed, ThePortableBuildGivesTheSameBits) {
     auto base = portable::RunPackedTrials(specs, Data(specs[0]), {});
     for (size_t k = 0; k < specs.size(); ++k) EXPECT_EQ(Curve(*native[k]), Curve(*base[k])) << opt << " lane " << k;
   }
+}
+
+// The packed path's numbers, pinned: a change of any operation's order shows here (and
+// the engine version must then change). Set ACTGRID_PRINT_PACKED_FINGERPRINT=1 to print.
+TEST(Packed, Fingerprint) {
+  std::string all;
+  for (v1::ActivationKind act : {v1::ACTIVATION_KIND_RELU, v1::ACTIVATION_KIND_TANH, v1::ACTIVATION_KIND_REFLU}) {
+    std::vector<v1::TrialSpec> specs = Mates(act, kPackLanes);
+    for (auto& r : RunPackedTrials(specs, Data(specs[0]))) all += Curve(*r);
+  }
+  const std::string fingerprint = spec::Sha256Hex(all);
+  if (std::getenv("ACTGRID_PRINT_PACKED_FINGERPRINT")) std::printf("packed fingerprint %s\n", fingerprint.c_str());
+  EXPECT_EQ(fingerprint, kPackedFingerprint);
 }
 
 TEST(Packed, WhatPacks) {

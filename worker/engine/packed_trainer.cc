@@ -356,50 +356,64 @@ void Pack::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* corr
   }
 }
 
-// dW += delta in^T and db += row sums of delta, over the samples in order; `in` as
-// Affine's.
+// dW += delta in^T and db += row sums of delta, each entry summed over the samples in
+// order; `in` as Affine's. A block of rows keeps its gradients in registers while the
+// samples stream past.
 template <bool kShared>
 void LayerGrads(float* __restrict grads, size_t w, size_t b, int rows, int in_dim, const float* __restrict delta,
                 const float* __restrict in, int n) {
-  for (int j = 0; j < n; ++j) {
-    const float* dj = delta + size_t(j) * rows * L;
-    const float* xj = in + size_t(j) * in_dim * (kShared ? 1 : L);
+  for (int o0 = 0; o0 < rows; o0 += kBlock) {
+    const int ob = std::min(kBlock, rows - o0);
+    float acc[kBlock][L];
     for (int i = 0; i < in_dim; ++i) {
-      for (int o = 0; o < rows; ++o) {
-        float* g = grads + (w + size_t(o) + size_t(rows) * i) * L;
-        const float* dv = dj + size_t(o) * L;
-        if constexpr (kShared) {
-          const float x = xj[i];
-          for (int k = 0; k < L; ++k) g[k] = g[k] + dv[k] * x;
-        } else {
-          const float* xv = xj + size_t(i) * L;
-          for (int k = 0; k < L; ++k) g[k] = g[k] + dv[k] * xv[k];
-        }
+      float* g = grads + (w + size_t(o0) + size_t(rows) * i) * L;
+      for (int o = 0; o < ob; ++o)
+        for (int k = 0; k < L; ++k) acc[o][k] = g[size_t(o) * L + k];
+      for (int j = 0; j < n; ++j) {
+        const float* dj = delta + (size_t(j) * rows + size_t(o0)) * L;
+        float xv[L];
+        for (int k = 0; k < L; ++k)
+          xv[k] = kShared ? in[size_t(j) * in_dim + size_t(i)] : in[(size_t(j) * in_dim + size_t(i)) * L + k];
+        for (int o = 0; o < ob; ++o)
+          for (int k = 0; k < L; ++k) acc[o][k] = acc[o][k] + dj[size_t(o) * L + k] * xv[k];
       }
+      for (int o = 0; o < ob; ++o)
+        for (int k = 0; k < L; ++k) g[size_t(o) * L + k] = acc[o][k];
     }
-    for (int o = 0; o < rows; ++o) {
-      float* g = grads + (b + size_t(o)) * L;
-      const float* dv = dj + size_t(o) * L;
-      for (int k = 0; k < L; ++k) g[k] = g[k] + dv[k];
+    float* g = grads + (b + size_t(o0)) * L;
+    for (int o = 0; o < ob; ++o)
+      for (int k = 0; k < L; ++k) acc[o][k] = g[size_t(o) * L + k];
+    for (int j = 0; j < n; ++j) {
+      const float* dj = delta + (size_t(j) * rows + size_t(o0)) * L;
+      for (int o = 0; o < ob; ++o)
+        for (int k = 0; k < L; ++k) acc[o][k] = acc[o][k] + dj[size_t(o) * L + k];
     }
+    for (int o = 0; o < ob; ++o)
+      for (int k = 0; k < L; ++k) g[size_t(o) * L + k] = acc[o][k];
   }
 }
 
-// out = W^T delta per sample: the sum over the layer's rows, in order.
+// out = W^T delta per sample: each sum over the layer's rows in order, from 0. A block
+// of inputs keeps its sums in registers.
 void BackInputs(const float* __restrict params, size_t w, int rows, int in_dim, const float* __restrict delta, int n,
                 float* __restrict out) {
   for (int j = 0; j < n; ++j) {
     const float* dj = delta + size_t(j) * rows * L;
     float* oj = out + size_t(j) * in_dim * L;
-    for (int i = 0; i < in_dim; ++i) {
-      float acc[L];
-      for (int k = 0; k < L; ++k) acc[k] = 0.0f;
+    for (int i0 = 0; i0 < in_dim; i0 += kBlock) {
+      const int ib = std::min(kBlock, in_dim - i0);
+      float acc[kBlock][L];
+      for (int i = 0; i < ib; ++i)
+        for (int k = 0; k < L; ++k) acc[i][k] = 0.0f;
       for (int o = 0; o < rows; ++o) {
-        const float* wv = params + (w + size_t(o) + size_t(rows) * i) * L;
         const float* dv = dj + size_t(o) * L;
-        for (int k = 0; k < L; ++k) acc[k] = acc[k] + wv[k] * dv[k];
+        for (int i = 0; i < ib; ++i) {
+          const float* wv = params + (w + size_t(o) + size_t(rows) * size_t(i0 + i)) * L;
+          for (int k = 0; k < L; ++k) acc[i][k] = acc[i][k] + wv[k] * dv[k];
+        }
       }
-      for (int k = 0; k < L; ++k) oj[size_t(i) * L + k] = acc[k];
+      for (int i = 0; i < ib; ++i)
+        for (int k = 0; k < L; ++k) oj[size_t(i0 + i) * L + k] = acc[i][k];
     }
   }
 }
