@@ -24,35 +24,13 @@
 #include "common/spec/names.h"
 #include "worker/engine/dataset.h"
 #include "worker/engine/trainer.h"
+#include "bench/tiny_spec.h"
 
 namespace {
 
 using namespace actgrid;
 
-v1::TrialSpec TinySpec(int epochs) {
-  v1::TrialSpec spec;
-  auto* d = spec.mutable_dataset();
-  d->set_kind(v1::DATASET_KIND_CIRCLE);
-  d->set_samples(1000);
-  d->set_noise(0.1);
-  d->set_test_fraction(0.5);
-  d->set_seed(7);
-  d->set_scaling(v1::SCALING_STANDARDIZE);
-  spec.mutable_model()->set_width(8);
-  auto* t = spec.mutable_train();
-  t->set_optimizer(v1::OPTIMIZER_SGD);  // plain SGD, as torch_bench.py: no momentum
-  t->set_lr(0.03);
-  t->set_batch(10);
-  t->set_epochs(epochs);
-  t->set_target_accuracy(0.9);
-  t->set_beta1(0.9);
-  t->set_beta2(0.999);
-  t->set_eps(1e-8);
-  *spec.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_RELU);
-  *spec.mutable_init() = spec::DefaultInit(v1::INIT_KIND_HE_UNIFORM);
-  spec.set_depth(3);
-  return spec;
-}
+using bench::TinySpec;
 
 v1::TrialSpec FashionSpec(int epochs) {
   v1::TrialSpec spec;

@@ -17,37 +17,12 @@
 #include "worker/engine/dataset.h"
 #include "worker/engine/packed_trainer.h"
 #include "worker/engine/trainer.h"
+#include "bench/tiny_spec.h"
 
 using namespace actgrid;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-v1::TrialSpec Tiny(int epochs, uint64_t seed) {
-  v1::TrialSpec spec;
-  auto* d = spec.mutable_dataset();
-  d->set_kind(v1::DATASET_KIND_CIRCLE);
-  d->set_samples(1000);
-  d->set_noise(0.1);
-  d->set_test_fraction(0.5);
-  d->set_seed(7);
-  d->set_scaling(v1::SCALING_STANDARDIZE);
-  spec.mutable_model()->set_width(8);
-  auto* t = spec.mutable_train();
-  t->set_optimizer(v1::OPTIMIZER_SGD);
-  t->set_lr(0.03);
-  t->set_batch(10);
-  t->set_epochs(epochs);
-  t->set_target_accuracy(0.9);
-  t->set_beta1(0.9);
-  t->set_beta2(0.999);
-  t->set_eps(1e-8);
-  *spec.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_RELU);
-  *spec.mutable_init() = spec::DefaultInit(v1::INIT_KIND_HE_UNIFORM);
-  spec.set_depth(3);
-  spec.set_seed(seed);
-  return spec;
-}
 
 struct Side {
   double seconds = 0;
@@ -103,7 +78,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<v1::TrialSpec> specs;
-  for (int s = 0; s < seeds; ++s) specs.push_back(Tiny(epochs, uint64_t(s)));
+  for (int s = 0; s < seeds; ++s) specs.push_back(bench::TinySpec(epochs, uint64_t(s)));
   engine::DatasetCache cache;
   const engine::Dataset& data = **cache.Get(specs[0].dataset());
   const int n_train = int(data.train_y.size());

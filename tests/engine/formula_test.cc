@@ -17,6 +17,7 @@
 #include "common/spec/formula.h"
 #include "common/spec/names.h"
 #include "common/spec/validate.h"
+#include "tests/engine/gradient_check.h"
 #include "worker/engine/activation.h"
 #include "worker/engine/dataset.h"
 #include "worker/engine/formula_eval.h"
@@ -469,14 +470,8 @@ TEST(FormulaForward, NanPreActivationGivesNanValueAndDerivative) {
 
 // ---- c. whole networks ---------------------------------------------------------------
 
-double RelativeError(const std::vector<double>& a, const std::vector<double>& n) {
-  double diff = 0, sum = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff += (a[i] - n[i]) * (a[i] - n[i]);
-    sum += (a[i] + n[i]) * (a[i] + n[i]);
-  }
-  return sum == 0 ? 0 : std::sqrt(diff) / std::sqrt(sum);
-}
+using test_util::ExpectGradientMatchesCentralDifference;
+using test_util::RelativeError;
 
 v1::ActivationSpec MustDefine(const std::string& name, const std::string& text, const std::vector<std::string>& params,
                               const std::vector<double>& defaults, const std::vector<std::string>& learnable) {
@@ -505,31 +500,6 @@ std::vector<v1::ActivationSpec> NetworkFormulas() {
   };
 }
 
-struct ParamGroup {
-  std::string name;
-  size_t offset = 0, size = 0;
-  double tolerance = 0;
-};
-
-// As in gradient_test.cc: each group on its own, with the built-ins' tolerances.
-std::vector<ParamGroup> ParamGroups(const Network<double>& net) {
-  std::vector<ParamGroup> groups;
-  const int out = int(net.layers().size()) - 1;
-  for (int l = 0; l <= out; ++l) {
-    const auto& layer = net.layers()[l];
-    const std::string at = l == out ? "output layer" : "hidden layer " + std::to_string(l);
-    groups.push_back({at + " weights", layer.w, size_t(layer.rows) * layer.in, 1e-6});
-    groups.push_back({at + " biases", layer.b, size_t(layer.rows), 2e-6});
-    if (layer.learnable > 0)
-      groups.push_back({at + " activation parameters", layer.p, size_t(layer.learnable) * layer.units, 1e-7});
-  }
-  return groups;
-}
-
-std::vector<double> Slice(const std::vector<double>& v, const ParamGroup& g) {
-  return std::vector<double>(v.begin() + g.offset, v.begin() + g.offset + g.size);
-}
-
 TEST(FormulaNetwork, GradientMatchesCentralDifference) {
   for (const v1::ActivationSpec& spec : NetworkFormulas())
     for (double l1 : {0.0, 0.01}) {
@@ -552,31 +522,7 @@ TEST(FormulaNetwork, GradientMatchesCentralDifference) {
             EXPECT_EQ(v, spec.params(param));
             v += 0.05 * rng.Normal();
           }
-      const int n = 7;
-      std::vector<double> x(size_t(3) * n);
-      for (double& v : x) v = rng.Normal();
-      std::vector<int32_t> y(n);
-      for (int j = 0; j < n; ++j) y[j] = j % 4;
-      auto ws = net.MakeWorkspace(n);
-      net.Forward(x.data(), y.data(), n, ws);
-      net.Backward(x.data(), n, l1, ws);
-      const std::vector<double> analytic = net.grads();
-      std::vector<double> numeric(analytic.size());
-      const double h = 1e-6;
-      for (size_t i = 0; i < numeric.size(); ++i) {
-        const double saved = net.params()[i];
-        net.params()[i] = saved + h;
-        const double up = net.Objective(x.data(), y.data(), n, l1, ws);
-        net.params()[i] = saved - h;
-        const double down = net.Objective(x.data(), y.data(), n, l1, ws);
-        net.params()[i] = saved;
-        numeric[i] = (up - down) / (2 * h);
-      }
-      size_t covered = 0;
-      for (const ParamGroup& group : ParamGroups(net)) covered += group.size;
-      ASSERT_EQ(covered, net.params().size());
-      for (const ParamGroup& group : ParamGroups(net))
-        EXPECT_LT(RelativeError(Slice(analytic, group), Slice(numeric, group)), group.tolerance) << group.name;
+      ExpectGradientMatchesCentralDifference(net, l1, rng);
     }
 }
 

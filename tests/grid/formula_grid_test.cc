@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/grid/grid_file.h"
+#include "tests/grid/grid_test_util.h"
 #include "common/spec/formula.h"
 #include "common/spec/names.h"
 #include "common/spec/trial_key.h"
@@ -29,25 +30,9 @@ grid:
   activation: [relu, bent, bent(a=0.5), swishb, reflu2]
 )yaml";
 
-Grid MustParse(const std::string& text) {
-  absl::StatusOr<Grid> grid = ParseGridText(text);
-  EXPECT_TRUE(grid.ok()) << grid.status();
-  return grid.ok() ? *std::move(grid) : Grid{};
-}
-
-std::vector<std::string> ErrorLines(const std::string& text) {
-  absl::StatusOr<Grid> grid = ParseGridText(text);
-  EXPECT_FALSE(grid.ok()) << "parsed, but should not have:\n" << text;
-  if (grid.ok()) return {};
-  EXPECT_EQ(grid.status().code(), absl::StatusCode::kInvalidArgument) << grid.status();
-  return absl::StrSplit(std::string(grid.status().message()), '\n');
-}
-
-std::string OneError(const std::string& text) {
-  const std::vector<std::string> lines = ErrorLines(text);
-  EXPECT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
-  return lines.empty() ? "" : lines[0];
-}
+using test_util::ErrorLines;
+using test_util::MustParse;
+using test_util::OneError;
 
 std::string WithName(const std::string& body) { return "name: t\n" + body; }
 

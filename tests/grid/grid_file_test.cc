@@ -1,6 +1,7 @@
 // Tests of the grid file: parsing, defaults, cartesian expansion order, labels,
 // trial keys, and the exact path and suggestion of every kind of error.
 #include "client/grid/grid_file.h"
+#include "tests/grid/grid_test_util.h"
 
 #include <unistd.h>
 
@@ -52,27 +53,9 @@ grid:                               # cartesian product of every list here
   train.lr: [0.01, 0.03]            # any scalar field above, by dotted path
 )yaml";
 
-Grid MustParse(const std::string& text) {
-  absl::StatusOr<Grid> grid = ParseGridText(text);
-  EXPECT_TRUE(grid.ok()) << grid.status();
-  return grid.ok() ? *std::move(grid) : Grid{};
-}
-
-// The error lines of a text that must not parse.
-std::vector<std::string> ErrorLines(const std::string& text) {
-  absl::StatusOr<Grid> grid = ParseGridText(text);
-  EXPECT_FALSE(grid.ok()) << "parsed, but should not have:\n" << text;
-  if (grid.ok()) return {};
-  EXPECT_EQ(grid.status().code(), absl::StatusCode::kInvalidArgument) << grid.status();
-  return absl::StrSplit(std::string(grid.status().message()), '\n');
-}
-
-// The single error line of a text with exactly one problem.
-std::string OneError(const std::string& text) {
-  const std::vector<std::string> lines = ErrorLines(text);
-  EXPECT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
-  return lines.empty() ? "" : lines[0];
-}
+using test_util::ErrorLines;
+using test_util::MustParse;
+using test_util::OneError;
 
 bool StartsWith(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
 
