@@ -125,6 +125,54 @@ TEST(Packed, EveryOptimizerKeepsLanesApart) {
   }
 }
 
+// A runner refills lanes as trials end: a trial that joins a pack mid-run, in the lane
+// another trial just left, next to lanes at other epochs (and a lane with the activity
+// penalty its pack-mates lack), is the same bits as alone, with every optimizer.
+TEST(Packed, ATrialThatJoinsARunningPackIsTheSameBitsAsAlone) {
+  for (v1::Optimizer opt : {v1::OPTIMIZER_SGD, v1::OPTIMIZER_MOMENTUM, v1::OPTIMIZER_ADAM}) {
+    std::vector<v1::TrialSpec> specs = Mates(v1::ACTIVATION_KIND_TANH, 4);
+    for (auto& s : specs) s.mutable_train()->set_optimizer(opt);
+    specs[1].mutable_train()->set_epochs(2);  // leaves after round 3
+    v1::TrialSpec late = Circle(v1::ACTIVATION_KIND_TANH, 42, 0.02, 5);
+    late.mutable_train()->set_optimizer(opt);
+    late.mutable_train()->set_l1_activity(1e-3);
+    auto pack = PackedTrainer::Create(specs[0], Data(specs[0]));
+    ASSERT_TRUE(pack.ok()) << pack.status();
+    for (size_t i = 0; i < specs.size(); ++i) ASSERT_TRUE((*pack)->Add(int64_t(i), specs[i]).ok());
+    EXPECT_EQ((*pack)->FreeLanes(), kPackLanes - 4);
+    std::vector<v1::TrialResult> results(specs.size() + 1);
+    int rounds = 0;
+    bool joined = false;
+    while (!(*pack)->Empty()) {
+      for (auto& e : (*pack)->Advance()) {
+        ASSERT_TRUE(e.result.ok()) << e.result.status();
+        results[size_t(e.id)] = *e.result;
+      }
+      ++rounds;
+      if (rounds == 3) {
+        ASSERT_EQ(results[1].epochs_size(), 3) << "trial 1 left after epoch 2";
+        // Fill the whole pack: the late trial takes the lane trial 1 left (lane 1).
+        ASSERT_TRUE((*pack)->Add(int64_t(specs.size()), late).ok());
+        joined = true;
+        for (int extra = 0; (*pack)->FreeLanes() > 0; ++extra) {
+          v1::TrialSpec mate = Circle(v1::ACTIVATION_KIND_TANH, 500 + extra, 0.3, 2);
+          mate.mutable_train()->set_optimizer(opt);
+          ASSERT_TRUE((*pack)->Add(1000 + extra, mate).ok());
+        }
+        EXPECT_EQ((*pack)->Add(99, late).code(), absl::StatusCode::kFailedPrecondition);
+      }
+      if (rounds > 100) FAIL() << "the pack never emptied";
+    }
+    ASSERT_TRUE(joined);
+    EXPECT_EQ(Curve(results.back()), Curve(Alone(late))) << opt;
+    for (size_t i = 0; i < specs.size(); ++i) EXPECT_EQ(Curve(results[i]), Curve(Alone(specs[i]))) << opt << " " << i;
+  }
+  // A trial of another shape is refused.
+  auto pack = PackedTrainer::Create(Circle(v1::ACTIVATION_KIND_TANH, 1, 0.1), Data(Circle(v1::ACTIVATION_KIND_TANH, 1, 0.1)));
+  ASSERT_TRUE(pack.ok());
+  EXPECT_EQ((*pack)->Add(0, Circle(v1::ACTIVATION_KIND_RELU, 1, 0.1)).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(Packed, ALaneThatDivergesAtEpoch3LeavesTheOthersAlone) {
   std::vector<v1::TrialSpec> specs = Mates(v1::ACTIVATION_KIND_RELU, 6);
   std::vector<TrialHooks> hooks(specs.size());

@@ -50,10 +50,14 @@ struct alignas(64) Lanes {
 
 class Pack {
  public:
-  Pack(const std::vector<v1::TrialSpec>& specs, const Dataset& data, const std::vector<TrialHooks>& hooks)
-      : specs_(specs), data_(data), hooks_(hooks), count_(int(specs.size())) {}
+  explicit Pack(const Dataset& data) : data_(data) {}
 
-  std::vector<absl::StatusOr<v1::TrialResult>> Run();
+  // The shape every lane shares, from `shape` (a Packable, valid spec).
+  void Setup(const v1::TrialSpec& shape);
+  int FreeLanes() const { return L - used_count_; }
+  bool Empty() const { return used_count_ == 0; }
+  absl::Status Admit(int64_t id, const v1::TrialSpec& spec, TrialHooks hooks);
+  std::vector<PackedTrainer::Ended> Advance();
 
  private:
   struct Layer {
@@ -61,30 +65,46 @@ class Pack {
     size_t w = 0, b = 0, p = 0;
     int learnable = 0;
   };
+  // What a lane holds besides its interleaved values.
+  struct Trial {
+    int64_t id = 0;
+    v1::TrialSpec spec;
+    TrialHooks hooks;
+    v1::TrialResult out;
+    Rng order_rng{0};
+    std::vector<int> order;
+    int epoch = 0;          // the epoch measured last (0 once measured at all)
+    bool measured = false;  // epoch 0 measured: it trains from the next round
+    long steps = 0;
+    Clock::time_point start;
+  };
 
-  absl::Status Setup();
   // need_deriv: keep f'(z) of every hidden layer (for Backward and the probe statistics).
   void Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* correct, bool need_deriv = true);
   void Backward(int n, const float* l1_scaled);
-  void Step();
+  template <bool kMasked>
+  void Step(const Lanes<bool>& train);
+  void TrainEpoch(const Lanes<bool>& train);
   void ActivationForward(const Layer& layer, int l, int n);
   void LearnableGrads(const Layer& layer, int l, int n, const float* da);
   void GatherLearnable(int l);
   void Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, bool probe, std::vector<v1::EpochMetrics>* m,
                 Lanes<double>* loss, Lanes<long>* correct);
   void MeasureProbe(int n, std::vector<v1::EpochMetrics>* m);
+  void OnParams(int k, int epoch);
+  // Ends lane k's trial with `result` (or, when it is OK, the trial's own result) and
+  // clears the lane.
+  void EndLane(int k, absl::Status status, std::vector<PackedTrainer::Ended>* ended);
   std::vector<float> LaneParams(int k) const;
   void SetLaneParams(int k, const std::vector<float>& params);
 
-  const std::vector<v1::TrialSpec>& specs_;
   const Dataset& data_;
-  const std::vector<TrialHooks>& hooks_;
-  const int count_;
 
   // Shape, shared by every lane.
   int features_ = 0, classes_ = 0, depth_ = 0, batch_ = 0, probe_ = 0, capacity_ = 0;
   v1::ActivationKind kind_ = v1::ACTIVATION_KIND_UNSPECIFIED;
   std::vector<double> hyper_;
+  NetworkShape shape_;
   std::vector<Layer> layers_;  // hidden layers, then the output layer
   size_t nparams_ = 0;
   std::vector<std::pair<size_t, size_t>> weight_ranges_;
@@ -92,7 +112,10 @@ class Pack {
 
   // Per lane.
   Lanes<float> lr_{}, l2_{}, mu_{}, b1_{}, b2_{}, eps_{}, l1_{};
-  long adam_t_ = 0;
+  Lanes<long> adam_t_{};
+  Lanes<bool> used_{};
+  int used_count_ = 0;
+  std::vector<Trial> trials_ = std::vector<Trial>(L);
 
   // Lane-interleaved buffers.
   std::vector<float> params_, grads_, m_, v_;
@@ -105,8 +128,7 @@ class Pack {
   std::vector<std::vector<float>> learn_grad_;  // per lane, their gradients
 };
 
-absl::Status Pack::Setup() {
-  const v1::TrialSpec& first = specs_[0];
+void Pack::Setup(const v1::TrialSpec& first) {
   features_ = data_.features;
   classes_ = data_.classes;
   depth_ = first.depth();
@@ -118,9 +140,9 @@ absl::Status Pack::Setup() {
   probe_ = std::min(spec::kProbeSamples, n_train);
   capacity_ = std::max(batch_, probe_);
 
-  NetworkShape shape{features_, classes_, depth_, first.model().width(), first.activation(),
-                     first.model().hidden().empty() ? std::vector<int>() : spec::HiddenSizes(first)};
-  Network<float> layout(shape);
+  shape_ = NetworkShape{features_, classes_, depth_, first.model().width(), first.activation(),
+                        first.model().hidden().empty() ? std::vector<int>() : spec::HiddenSizes(first)};
+  Network<float> layout(shape_);
   for (const auto& nl : layout.layers()) {
     Layer layer;
     layer.in = nl.in;
@@ -137,21 +159,6 @@ absl::Status Pack::Setup() {
   grads_.assign(nparams_ * L, 0.0f);
   if (optimizer_ != v1::OPTIMIZER_SGD) m_.assign(nparams_ * L, 0.0f);
   if (optimizer_ == v1::OPTIMIZER_ADAM) v_.assign(nparams_ * L, 0.0f);
-
-  for (int k = 0; k < count_; ++k) {
-    const v1::TrialSpec& s = specs_[size_t(k)];
-    Network<float> net(shape);
-    Rng init_rng(s.seed(), kInitStream);
-    if (absl::Status init = net.Initialize(s.init(), s.bias(), init_rng); !init.ok()) return init;
-    SetLaneParams(k, net.params());
-    lr_[k] = float(s.train().lr());
-    l2_[k] = float(s.train().l2());
-    mu_[k] = float(s.train().momentum());
-    b1_[k] = float(s.train().beta1());
-    b2_[k] = float(s.train().beta2());
-    eps_[k] = float(s.train().eps());
-    l1_[k] = float(s.train().l1_activity());
-  }
   int widest = features_;
   for (int l = 0; l < depth_; ++l) {
     const int units = layers_[size_t(l)].units;
@@ -170,6 +177,38 @@ absl::Status Pack::Setup() {
   y_.assign(size_t(capacity_) * L, 0);
   learn_lane_.assign(L, {});
   learn_grad_.assign(L, {});
+}
+
+absl::Status Pack::Admit(int64_t id, const v1::TrialSpec& s, TrialHooks hooks) {
+  int k = 0;
+  while (k < L && used_[k]) ++k;
+  if (k == L) return absl::FailedPreconditionError("no free lane in the pack");
+  Network<float> net(shape_);
+  Rng init_rng(s.seed(), kInitStream);
+  if (absl::Status init = net.Initialize(s.init(), s.bias(), init_rng); !init.ok()) return init;
+  SetLaneParams(k, net.params());
+  for (std::vector<float>* state : {&m_, &v_})
+    for (size_t p = 0; p < state->size() / L; ++p) (*state)[p * L + size_t(k)] = 0.0f;
+  lr_[k] = float(s.train().lr());
+  l2_[k] = float(s.train().l2());
+  mu_[k] = float(s.train().momentum());
+  b1_[k] = float(s.train().beta1());
+  b2_[k] = float(s.train().beta2());
+  eps_[k] = float(s.train().eps());
+  l1_[k] = float(s.train().l1_activity());
+  adam_t_[k] = 0;
+  Trial& t = trials_[size_t(k)];
+  t = Trial();
+  t.id = id;
+  t.spec = s;
+  t.hooks = std::move(hooks);
+  *t.out.mutable_spec() = s;
+  t.order_rng = Rng(s.seed(), kOrderStream);
+  t.order.resize(data_.train_y.size());
+  std::iota(t.order.begin(), t.order.end(), 0);
+  t.start = Clock::now();
+  used_[k] = true;
+  ++used_count_;
   return absl::OkStatus();
 }
 
@@ -462,8 +501,11 @@ void Pack::Backward(int n, const float* l1_scaled) {
     if (l1_scaled != nullptr)
       for (size_t e = 0; e < total; ++e)
         for (int k = 0; k < L; ++k) {
+          // A lane without the penalty keeps its da untouched (not da + 0, which would
+          // turn -0 into +0 depending on its pack-mates).
           const float av = a[e * L + k], s = l1_scaled[k];
-          da[e * L + k] += av > 0.0f ? s : (av < 0.0f ? -s : 0.0f);
+          const float add = av > 0.0f ? s : (av < 0.0f ? -s : 0.0f);
+          da[e * L + k] = s != 0.0f ? da[e * L + k] + add : da[e * L + k];
         }
     for (size_t e = 0; e < total * L; ++e) dz[e] = da[e] * d[e];
     if (layer.learnable > 0) LearnableGrads(layer, l, n, da);
@@ -475,9 +517,14 @@ void Pack::Backward(int n, const float* l1_scaled) {
   }
 }
 
-void Pack::Step() {
+// One update of every lane's parameters; with kMasked, lanes not in `train` keep their
+// parameters and optimizer state bit for bit (lanes that wait for their first epoch,
+// or hold no trial).
+template <bool kMasked>
+void Pack::Step(const Lanes<bool>& train) {
   float* p = params_.data();
   float* g = grads_.data();
+  auto keep = [&](int k, float updated, float old) { return !kMasked || train[k] ? updated : old; };
   bool any_l2 = false;
   for (int k = 0; k < L; ++k) any_l2 = any_l2 || l2_[k] != 0.0f;
   if (any_l2)
@@ -485,38 +532,46 @@ void Pack::Step() {
       for (size_t i = off; i < off + len; ++i)
         for (int k = 0; k < L; ++k) {
           const size_t e = i * L + size_t(k);
-          if (l2_[k] != 0.0f) g[e] += l2_[k] * p[e];
+          g[e] = l2_[k] != 0.0f ? g[e] + l2_[k] * p[e] : g[e];
         }
   switch (optimizer_) {
     case v1::OPTIMIZER_MOMENTUM:
       for (size_t i = 0; i < nparams_; ++i)
         for (int k = 0; k < L; ++k) {
           const size_t e = i * L + size_t(k);
-          m_[e] = mu_[k] * m_[e] + g[e];
-          p[e] -= lr_[k] * m_[e];
+          const float m = mu_[k] * m_[e] + g[e];
+          m_[e] = keep(k, m, m_[e]);
+          p[e] = keep(k, p[e] - lr_[k] * m, p[e]);
         }
       break;
     case v1::OPTIMIZER_ADAM: {
-      ++adam_t_;
       Lanes<float> step{}, inv_sqrt_c2{}, one_minus_b1{}, one_minus_b2{};
       for (int k = 0; k < L; ++k) {
-        step[k] = lr_[k] / (1.0f - float(std::pow(double(b1_[k]), double(adam_t_))));
-        inv_sqrt_c2[k] = 1.0f / float(std::sqrt(1.0 - std::pow(double(b2_[k]), double(adam_t_))));
+        if (kMasked && !train[k]) continue;
+        const long t = ++adam_t_[k];
+        step[k] = lr_[k] / (1.0f - float(std::pow(double(b1_[k]), double(t))));
+        inv_sqrt_c2[k] = 1.0f / float(std::sqrt(1.0 - std::pow(double(b2_[k]), double(t))));
         one_minus_b1[k] = 1.0f - b1_[k];
         one_minus_b2[k] = 1.0f - b2_[k];
       }
       for (size_t i = 0; i < nparams_; ++i)
         for (int k = 0; k < L; ++k) {
           const size_t e = i * L + size_t(k);
-          m_[e] = b1_[k] * m_[e] + one_minus_b1[k] * g[e];
-          v_[e] = b2_[k] * v_[e] + one_minus_b2[k] * g[e] * g[e];
-          p[e] -= step[k] * m_[e] / (std::sqrt(v_[e]) * inv_sqrt_c2[k] + eps_[k]);
+          const float m = b1_[k] * m_[e] + one_minus_b1[k] * g[e];
+          const float v = b2_[k] * v_[e] + one_minus_b2[k] * g[e] * g[e];
+          const float np = p[e] - step[k] * m / (std::sqrt(v) * inv_sqrt_c2[k] + eps_[k]);
+          m_[e] = keep(k, m, m_[e]);
+          v_[e] = keep(k, v, v_[e]);
+          p[e] = keep(k, np, p[e]);
         }
       break;
     }
     default:
       for (size_t i = 0; i < nparams_; ++i)
-        for (int k = 0; k < L; ++k) p[i * L + size_t(k)] -= lr_[k] * g[i * L + size_t(k)];
+        for (int k = 0; k < L; ++k) {
+          const size_t e = i * L + size_t(k);
+          p[e] = keep(k, p[e] - lr_[k] * g[e], p[e]);
+        }
       break;
   }
 }
@@ -553,7 +608,8 @@ void Pack::MeasureProbe(int n, std::vector<v1::EpochMetrics>* m) {
         const double dv = double(a[e * L + size_t(k)]) - mean[k];
         sq[k] += dv * dv;
       }
-    for (int k = 0; k < count_; ++k) {
+    for (int k = 0; k < L; ++k) {
+      if (!used_[k]) continue;
       v1::LayerMetrics* lm = (*m)[size_t(k)].add_layers();
       lm->set_layer(l);
       lm->set_dead_fraction(double(dead[k]) / layer.units);
@@ -565,7 +621,8 @@ void Pack::MeasureProbe(int n, std::vector<v1::EpochMetrics>* m) {
       zeros_total[k] += zeros[k];
     }
   }
-  for (int k = 0; k < count_; ++k) {
+  for (int k = 0; k < L; ++k) {
+    if (!used_[k]) continue;
     (*m)[size_t(k)].set_dead_fraction(double(dead_total[k]) / units_total[k]);
     (*m)[size_t(k)].set_sparsity(double(zeros_total[k]) / (double(units_total[k]) * n));
   }
@@ -595,9 +652,11 @@ void Pack::Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, boo
             const double gv = grads_[(layer.w + i) * L + size_t(k)];
             sq[k] += gv * gv;
           }
-        for (int k = 0; k < count_; ++k) (*m)[size_t(k)].mutable_layers(l)->set_grad_norm(std::sqrt(sq[k]));
+        for (int k = 0; k < L; ++k)
+          if (used_[k]) (*m)[size_t(k)].mutable_layers(l)->set_grad_norm(std::sqrt(sq[k]));
       }
-      for (int k = 0; k < count_; ++k) {
+      for (int k = 0; k < L; ++k) {
+        if (!used_[k]) continue;
         v1::EpochMetrics& em = (*m)[size_t(k)];
         em.set_grad_norm_first(em.layers(0).grad_norm());
         em.set_grad_norm_last(em.layers(depth_ - 1).grad_norm());
@@ -606,119 +665,132 @@ void Pack::Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, boo
   }
 }
 
-std::vector<absl::StatusOr<v1::TrialResult>> Pack::Run() {
-  std::vector<absl::StatusOr<v1::TrialResult>> results(static_cast<size_t>(count_), v1::TrialResult());
-  const auto start = Clock::now();
-  if (absl::Status s = Setup(); !s.ok()) {
-    for (auto& r : results) r = s;
-    return results;
-  }
-  const int n_train = int(data_.train_y.size());
-  std::vector<bool> active(static_cast<size_t>(count_), true);
-  std::vector<long> steps(static_cast<size_t>(count_), 0);
-  std::vector<v1::TrialResult> out(static_cast<size_t>(count_));
-  std::vector<Rng> order_rng;
-  std::vector<std::vector<int>> order(static_cast<size_t>(count_), std::vector<int>(static_cast<size_t>(n_train)));
-  for (int k = 0; k < count_; ++k) {
-    *out[size_t(k)].mutable_spec() = specs_[size_t(k)];
-    order_rng.emplace_back(specs_[size_t(k)].seed(), kOrderStream);
-    std::iota(order[size_t(k)].begin(), order[size_t(k)].end(), 0);
-  }
-  auto hook = [&](int k) -> const TrialHooks* { return hooks_.empty() ? nullptr : &hooks_[size_t(k)]; };
-  auto on_params = [&](int epoch) {
-    for (int k = 0; k < count_; ++k) {
-      const TrialHooks* h = hook(k);
-      if (!active[size_t(k)] || h == nullptr || !h->on_params) continue;
-      std::vector<float> p = LaneParams(k);
-      h->on_params(epoch, p);
-      SetLaneParams(k, p);
-    }
-  };
-  // Measures every lane, records the active ones; a lane whose epoch is not finite or
-  // that reached its epoch limit stops.
-  auto measure = [&](int epoch) {
-    std::vector<v1::EpochMetrics> m(static_cast<size_t>(count_));
-    Lanes<double> train_loss{}, test_loss{};
-    Lanes<long> train_correct{}, test_correct{};
-    Evaluate(data_.train_x, data_.train_y, /*probe=*/true, &m, &train_loss, &train_correct);
-    Evaluate(data_.test_x, data_.test_y, /*probe=*/false, &m, &test_loss, &test_correct);
-    const double n_tr = double(data_.train_y.size()), n_te = double(data_.test_y.size());
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    for (int k = 0; k < count_; ++k) {
-      if (!active[size_t(k)]) continue;
-      v1::EpochMetrics& em = m[size_t(k)];
-      em.set_epoch(epoch);
-      em.set_train_loss(train_loss[k] / n_tr);
-      em.set_train_acc(train_correct[k] / n_tr);
-      em.set_test_loss(n_te > 0 ? test_loss[k] / n_te : std::numeric_limits<double>::quiet_NaN());
-      em.set_test_acc(n_te > 0 ? test_correct[k] / n_te : std::numeric_limits<double>::quiet_NaN());
-      long nonfinite = 0;
-      for (size_t p = 0; p < nparams_; ++p) nonfinite += !std::isfinite(params_[p * L + size_t(k)]);
-      em.set_nonfinite_params(nonfinite);
-      em.set_seconds(seconds);
-      const TrialHooks* h = hook(k);
-      if (h && h->on_epoch) h->on_epoch(em);
-      const bool finite = spec::EpochIsFinite(em);
-      *out[size_t(k)].add_epochs() = std::move(em);
-      if (!finite || epoch >= specs_[size_t(k)].train().epochs()) active[size_t(k)] = false;
-    }
-  };
+void Pack::OnParams(int k, int epoch) {
+  const TrialHooks& h = trials_[size_t(k)].hooks;
+  if (!h.on_params) return;
+  std::vector<float> p = LaneParams(k);
+  h.on_params(epoch, p);
+  SetLaneParams(k, p);
+}
 
-  on_params(0);
-  measure(0);
-  const float* l1 = nullptr;
-  for (int k = 0; k < count_; ++k)
-    if (l1_[k] != 0.0f) l1 = l1_.v;
-  Lanes<float> l1_scaled{};
-  for (int epoch = 1;; ++epoch) {
-    for (int k = 0; k < count_; ++k) {
-      const TrialHooks* h = hook(k);
-      if (active[size_t(k)] && h && h->cancel && h->cancel->load(std::memory_order_relaxed)) {
-        active[size_t(k)] = false;
-        results[size_t(k)] = absl::CancelledError("trial cancelled");
-      }
-    }
-    if (std::none_of(active.begin(), active.end(), [](bool a) { return a; })) break;
-    for (int k = 0; k < count_; ++k)
-      if (active[size_t(k)]) order_rng[size_t(k)].Shuffle(order[size_t(k)]);
-    for (int first = 0; first < n_train; first += batch_) {
-      const int n = std::min(batch_, n_train - first);
-      for (int k = 0; k < count_; ++k) {
-        const std::vector<int>& ord = order[size_t(k)];
-        for (int j = 0; j < n; ++j) {
-          const int s = ord[size_t(first + j)];
-          const float* xs = data_.train_x.data() + size_t(s) * features_;
-          for (int f = 0; f < features_; ++f) x_[(size_t(j) * features_ + size_t(f)) * L + size_t(k)] = xs[f];
-          y_[size_t(j) * L + size_t(k)] = data_.train_y[size_t(s)];
-        }
-      }
-      shared_input_ = false;
-      Forward(n, /*want_loss=*/false, nullptr, nullptr);
-      if (l1 != nullptr) {
-        const float inv_n = 1.0f / float(n);
-        for (int k = 0; k < L; ++k) l1_scaled[k] = l1_[k] * inv_n;
-      }
-      Backward(n, l1 != nullptr ? l1_scaled.v : nullptr);
-      Step();
-      for (int k = 0; k < count_; ++k) steps[size_t(k)] += active[size_t(k)];
-    }
-    on_params(epoch);
-    measure(epoch);
-  }
-
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  for (int k = 0; k < count_; ++k) {
-    if (!results[size_t(k)].ok()) continue;
-    v1::TrialResult& r = out[size_t(k)];
-    std::vector<v1::EpochMetrics> epochs(r.epochs().begin(), r.epochs().end());
-    v1::TrialSummary summary = spec::Summarize(specs_[size_t(k)], epochs);
+void Pack::EndLane(int k, absl::Status status, std::vector<PackedTrainer::Ended>* ended) {
+  Trial& t = trials_[size_t(k)];
+  if (status.ok()) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - t.start).count();
+    std::vector<v1::EpochMetrics> epochs(t.out.epochs().begin(), t.out.epochs().end());
+    v1::TrialSummary summary = spec::Summarize(t.spec, epochs);
     summary.set_seconds(seconds);
-    summary.set_steps_per_second(seconds > 0 ? steps[size_t(k)] / seconds : 0.0);
+    summary.set_steps_per_second(seconds > 0 ? t.steps / seconds : 0.0);
     summary.set_parameters(long(nparams_));
-    *r.mutable_summary() = summary;
-    results[size_t(k)] = std::move(r);
+    *t.out.mutable_summary() = summary;
+    ended->push_back({t.id, std::move(t.out)});
+  } else {
+    ended->push_back({t.id, std::move(status)});
   }
-  return results;
+  t = Trial();
+  // A free lane holds zeros (never denormals or NaN that could slow its pack-mates).
+  for (std::vector<float>* values : {&params_, &m_, &v_})
+    for (size_t p = 0; p < values->size() / L; ++p) (*values)[p * L + size_t(k)] = 0.0f;
+  used_[k] = false;
+  --used_count_;
+}
+
+// One epoch of minibatch steps for the lanes in `train`, each in its own data order.
+void Pack::TrainEpoch(const Lanes<bool>& train) {
+  const int n_train = int(data_.train_y.size());
+  bool all = true, any_l1 = false;
+  for (int k = 0; k < L; ++k) {
+    all = all && train[k];
+    any_l1 = any_l1 || (train[k] && l1_[k] != 0.0f);
+    if (train[k]) trials_[size_t(k)].order_rng.Shuffle(trials_[size_t(k)].order);
+  }
+  Lanes<float> l1_scaled{};
+  for (int first = 0; first < n_train; first += batch_) {
+    const int n = std::min(batch_, n_train - first);
+    for (int k = 0; k < L; ++k) {
+      if (!train[k]) continue;
+      const std::vector<int>& ord = trials_[size_t(k)].order;
+      for (int j = 0; j < n; ++j) {
+        const int s = ord[size_t(first + j)];
+        const float* xs = data_.train_x.data() + size_t(s) * features_;
+        for (int f = 0; f < features_; ++f) x_[(size_t(j) * features_ + size_t(f)) * L + size_t(k)] = xs[f];
+        y_[size_t(j) * L + size_t(k)] = data_.train_y[size_t(s)];
+      }
+    }
+    shared_input_ = false;
+    Forward(n, /*want_loss=*/false, nullptr, nullptr);
+    if (any_l1) {
+      const float inv_n = 1.0f / float(n);
+      for (int k = 0; k < L; ++k) l1_scaled[k] = train[k] ? l1_[k] * inv_n : 0.0f;
+    }
+    Backward(n, any_l1 ? l1_scaled.v : nullptr);
+    if (all)
+      Step<false>(train);
+    else
+      Step<true>(train);
+  }
+  const long steps = (n_train + batch_ - 1) / batch_;
+  for (int k = 0; k < L; ++k)
+    if (train[k]) trials_[size_t(k)].steps += steps;
+}
+
+std::vector<PackedTrainer::Ended> Pack::Advance() {
+  std::vector<PackedTrainer::Ended> ended;
+  for (int k = 0; k < L; ++k) {
+    const TrialHooks& h = trials_[size_t(k)].hooks;
+    if (used_[k] && h.cancel && h.cancel->load(std::memory_order_relaxed))
+      EndLane(k, absl::CancelledError("trial cancelled"), &ended);
+  }
+  if (used_count_ == 0) return ended;
+  Lanes<bool> train{};
+  bool any = false;
+  for (int k = 0; k < L; ++k) {
+    train[k] = used_[k] && trials_[size_t(k)].measured;
+    any = any || train[k];
+  }
+  if (any) TrainEpoch(train);
+  for (int k = 0; k < L; ++k) {
+    if (!used_[k]) continue;
+    Trial& t = trials_[size_t(k)];
+    if (t.measured) ++t.epoch;
+    OnParams(k, t.epoch);
+  }
+
+  // Every lane is measured: the ones that trained at their new epoch, the new ones at 0.
+  std::vector<v1::EpochMetrics> m(L);
+  Lanes<double> train_loss{}, test_loss{};
+  Lanes<long> train_correct{}, test_correct{};
+  Evaluate(data_.train_x, data_.train_y, /*probe=*/true, &m, &train_loss, &train_correct);
+  Evaluate(data_.test_x, data_.test_y, /*probe=*/false, &m, &test_loss, &test_correct);
+  const double n_tr = double(data_.train_y.size()), n_te = double(data_.test_y.size());
+  const auto now = Clock::now();
+  for (int k = 0; k < L; ++k) {
+    if (!used_[k]) continue;
+    Trial& t = trials_[size_t(k)];
+    t.measured = true;
+    v1::EpochMetrics& em = m[size_t(k)];
+    em.set_epoch(t.epoch);
+    em.set_train_loss(train_loss[k] / n_tr);
+    em.set_train_acc(train_correct[k] / n_tr);
+    em.set_test_loss(n_te > 0 ? test_loss[k] / n_te : std::numeric_limits<double>::quiet_NaN());
+    em.set_test_acc(n_te > 0 ? test_correct[k] / n_te : std::numeric_limits<double>::quiet_NaN());
+    long nonfinite = 0;
+    for (size_t p = 0; p < nparams_; ++p) nonfinite += !std::isfinite(params_[p * L + size_t(k)]);
+    em.set_nonfinite_params(nonfinite);
+    em.set_seconds(std::chrono::duration<double>(now - t.start).count());
+    if (t.hooks.on_epoch) t.hooks.on_epoch(em);
+    const bool finite = spec::EpochIsFinite(em);
+    *t.out.add_epochs() = std::move(em);
+    if (!finite || t.epoch >= t.spec.train().epochs()) EndLane(k, absl::OkStatus(), &ended);
+  }
+  return ended;
+}
+
+absl::Status CheckPackable(const v1::TrialSpec& s, const Dataset& data) {
+  if (absl::Status valid = spec::ValidateTrialSpec(s); !valid.ok()) return valid;
+  if (!Packable(s)) return absl::InvalidArgumentError("a trial that cannot train packed");
+  if (data.train_y.empty()) return absl::InvalidArgumentError("dataset has no training samples");
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -744,28 +816,59 @@ std::string PackKey(const v1::TrialSpec& spec) {
   return spec::DeterministicBytes(key);
 }
 
+class PackedTrainer::Impl {
+ public:
+  explicit Impl(const Dataset& data) : pack(data) {}
+  Pack pack;
+};
+
+PackedTrainer::PackedTrainer(std::unique_ptr<Impl> impl, std::string key) : impl_(std::move(impl)), key_(std::move(key)) {}
+PackedTrainer::~PackedTrainer() = default;
+
+absl::StatusOr<std::unique_ptr<PackedTrainer>> PackedTrainer::Create(const v1::TrialSpec& shape, const Dataset& data) {
+  if (absl::Status s = CheckPackable(shape, data); !s.ok()) return s;
+  PinBlasToOneThread();  // as RunTrial: no BLAS threads spinning next to the pack
+  auto impl = std::make_unique<Impl>(data);
+  impl->pack.Setup(shape);
+  return std::unique_ptr<PackedTrainer>(new PackedTrainer(std::move(impl), PackKey(shape)));
+}
+
+int PackedTrainer::FreeLanes() const { return impl_->pack.FreeLanes(); }
+bool PackedTrainer::Empty() const { return impl_->pack.Empty(); }
+
+absl::Status PackedTrainer::Add(int64_t id, const v1::TrialSpec& spec, TrialHooks hooks) {
+  if (absl::Status s = spec::ValidateTrialSpec(spec); !s.ok()) return s;
+  if (PackKey(spec) != key_) return absl::InvalidArgumentError("a trial of another shape than the pack's");
+  return impl_->pack.Admit(id, spec, std::move(hooks));
+}
+
+std::vector<PackedTrainer::Ended> PackedTrainer::Advance() { return impl_->pack.Advance(); }
+
 std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v1::TrialSpec>& specs,
                                                             const Dataset& data,
                                                             const std::vector<TrialHooks>& hooks) {
-  std::vector<absl::StatusOr<v1::TrialResult>> refused;
+  std::vector<absl::StatusOr<v1::TrialResult>> results(specs.size(), absl::UnknownError("not run"));
   auto refuse_all = [&](const absl::Status& s) {
-    refused.assign(specs.size(), s);
-    return refused;
+    results.assign(specs.size(), s);
+    return results;
   };
   if (specs.empty() || specs.size() > size_t(kPackLanes))
     return refuse_all(absl::InvalidArgumentError(absl::StrCat("a pack holds 1 to ", kPackLanes, " trials, got ", specs.size())));
   if (!hooks.empty() && hooks.size() != specs.size())
     return refuse_all(absl::InvalidArgumentError("one set of hooks per trial, or none"));
-  if (data.train_y.empty()) return refuse_all(absl::InvalidArgumentError("dataset has no training samples"));
-  PinBlasToOneThread();  // as RunTrial: no BLAS threads spinning next to the pack
   const std::string key = PackKey(specs[0]);
   for (const v1::TrialSpec& s : specs) {
-    if (absl::Status valid = spec::ValidateTrialSpec(s); !valid.ok()) return refuse_all(valid);
-    if (!Packable(s)) return refuse_all(absl::InvalidArgumentError("a trial that cannot train packed"));
+    if (absl::Status packable = CheckPackable(s, data); !packable.ok()) return refuse_all(packable);
     if (PackKey(s) != key) return refuse_all(absl::InvalidArgumentError("trials of different shapes in one pack"));
   }
-  Pack pack(specs, data, hooks);
-  return pack.Run();
+  auto pack = PackedTrainer::Create(specs[0], data);
+  if (!pack.ok()) return refuse_all(pack.status());
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (absl::Status s = (*pack)->Add(int64_t(i), specs[i], hooks.empty() ? TrialHooks() : hooks[i]); !s.ok())
+      results[i] = s;
+  while (!(*pack)->Empty())
+    for (auto& e : (*pack)->Advance()) results[size_t(e.id)] = std::move(e.result);
+  return results;
 }
 
 }  // namespace ACTGRID_PACKED_VARIANT

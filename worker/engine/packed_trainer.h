@@ -14,6 +14,8 @@
 #ifndef ACTGRID_WORKER_ENGINE_PACKED_TRAINER_H_
 #define ACTGRID_WORKER_ENGINE_PACKED_TRAINER_H_
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,15 +33,55 @@ inline constexpr int kPackLanes = 16;
 // layers of at most kMaxPackedUnits units (larger layers keep the BLAS path).
 inline constexpr int kMaxPackedUnits = 64;
 
-// The functions below live in an inline namespace of the build variant (a test builds a
+// Everything below lives in an inline namespace of the build variant (a test builds a
 // baseline x86-64 copy next to the native one, in namespace `portable`).
-inline namespace packed_native {
+#ifndef ACTGRID_PACKED_VARIANT
+#define ACTGRID_PACKED_VARIANT packed_native
+#endif
+inline namespace ACTGRID_PACKED_VARIANT {
 
 bool Packable(const v1::TrialSpec& spec);
 
 // Trials with equal pack keys can share a pack: the same dataset, network shape,
 // activation (with its parameters), batch size and optimizer kind.
 std::string PackKey(const v1::TrialSpec& spec);
+
+// A pack that trials join and leave one at a time. A trial added to a free lane is
+// measured at epoch 0 in the next round and trains from the round after; a lane whose
+// trial ends (its epoch limit, a non-finite epoch, its hooks.cancel) is free for the
+// next Add. Whenever a trial joins and whoever its pack-mates are, its curve is the
+// same bits. Not thread-safe: one thread drives a pack.
+class PackedTrainer {
+ public:
+  // An empty pack for trials with `shape`'s PackKey on `data`. InvalidArgument when
+  // `shape` is invalid, cannot train packed, or `data` has no training samples.
+  static absl::StatusOr<std::unique_ptr<PackedTrainer>> Create(const v1::TrialSpec& shape, const Dataset& data);
+  ~PackedTrainer();
+  PackedTrainer(const PackedTrainer&) = delete;
+  PackedTrainer& operator=(const PackedTrainer&) = delete;
+
+  int FreeLanes() const;
+  bool Empty() const;
+  // Puts `spec` in a free lane with its network initialized; `id` names it in what
+  // Advance returns. InvalidArgument: an invalid spec, or another PackKey than the
+  // pack's; FailedPrecondition: no free lane.
+  absl::Status Add(int64_t id, const v1::TrialSpec& spec, TrialHooks hooks = {});
+
+  struct Ended {
+    int64_t id;
+    absl::StatusOr<v1::TrialResult> result;  // as RunTrial's; Cancelled when hooks.cancel fired
+  };
+  // One round: every lane measured before trains one epoch and is measured again
+  // (hooks.on_epoch runs for each measured epoch, on this thread); lanes added since
+  // the last round are measured at epoch 0. Returns the trials that ended.
+  std::vector<Ended> Advance();
+
+ private:
+  class Impl;
+  PackedTrainer(std::unique_ptr<Impl> impl, std::string key);
+  std::unique_ptr<Impl> impl_;
+  std::string key_;
+};
 
 // Trains `specs` (1 to kPackLanes, equal PackKeys, each Packable, on `data`) together.
 // Result i is trial i's, as RunTrial would report it apart from the order of floating
@@ -50,7 +92,7 @@ std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v
                                                             const Dataset& data,
                                                             const std::vector<TrialHooks>& hooks = {});
 
-}  // namespace packed_native
+}  // namespace ACTGRID_PACKED_VARIANT
 }  // namespace actgrid::engine
 
 #endif  // ACTGRID_WORKER_ENGINE_PACKED_TRAINER_H_
