@@ -198,7 +198,7 @@ TEST(Network, CutLinkLosesTheLeaseAndLateReportsChangeNothing) {
   auto rows = store.ListGridTrials(done->id());
   ASSERT_TRUE(rows.ok());
   for (const auto& r : *rows) {
-    EXPECT_EQ(r.state, v1::TRIAL_STATE_SUCCEEDED);
+    EXPECT_EQ(r.state, v1::TRIAL_STATE_SUCCEEDED) << store.GetTrial(r.trial_id)->last_error;
     auto epochs = store.LoadEpochs(r.trial_id);
     ASSERT_TRUE(epochs.ok());
     ASSERT_EQ(epochs->size(), 1501u);

@@ -33,7 +33,6 @@ namespace actgrid::engine {
 inline namespace ACTGRID_PACKED_VARIANT {
 namespace {
 
-constexpr int L = kPackLanes;
 using Clock = std::chrono::steady_clock;
 
 // The random streams of a trial seed, as RunTrial uses them.
@@ -41,23 +40,42 @@ constexpr uint64_t kInitStream = 11;
 constexpr uint64_t kOrderStream = 12;
 
 // Per-lane scalars.
-template <class T>
-struct alignas(64) Lanes {
+template <class T, int L>
+struct alignas(64) LaneArray {
   T v[L];
   T& operator[](int k) { return v[k]; }
   const T& operator[](int k) const { return v[k]; }
 };
 
-class Pack {
+// A pack of some width; PackedTrainer's pimpl.
+class PackBase {
  public:
+  virtual ~PackBase() = default;
+  // The shape every lane shares, from `shape` (a Packable, valid spec).
+  virtual void Setup(const v1::TrialSpec& shape) = 0;
+  virtual int Width() const = 0;
+  virtual int FreeLanes() const = 0;
+  virtual bool Empty() const = 0;
+  virtual absl::Status Admit(int64_t id, const v1::TrialSpec& spec, TrialHooks hooks) = 0;
+  virtual std::vector<PackedTrainer::Ended> Advance() = 0;
+};
+
+// A pack of L lanes. Every width runs the same scalar operations in every lane, so a
+// trial's bits do not depend on the width of the pack it trains in.
+template <int L>
+class Pack final : public PackBase {
+ public:
+  template <class T>
+  using Lanes = LaneArray<T, L>;
+
   explicit Pack(const Dataset& data) : data_(data) {}
 
-  // The shape every lane shares, from `shape` (a Packable, valid spec).
-  void Setup(const v1::TrialSpec& shape);
-  int FreeLanes() const { return L - used_count_; }
-  bool Empty() const { return used_count_ == 0; }
-  absl::Status Admit(int64_t id, const v1::TrialSpec& spec, TrialHooks hooks);
-  std::vector<PackedTrainer::Ended> Advance();
+  void Setup(const v1::TrialSpec& shape) override;
+  int Width() const override { return L; }
+  int FreeLanes() const override { return L - used_count_; }
+  bool Empty() const override { return used_count_ == 0; }
+  absl::Status Admit(int64_t id, const v1::TrialSpec& spec, TrialHooks hooks) override;
+  std::vector<PackedTrainer::Ended> Advance() override;
 
  private:
   struct Layer {
@@ -128,7 +146,8 @@ class Pack {
   std::vector<std::vector<float>> learn_grad_;  // per lane, their gradients
 };
 
-void Pack::Setup(const v1::TrialSpec& first) {
+template <int L>
+void Pack<L>::Setup(const v1::TrialSpec& first) {
   features_ = data_.features;
   classes_ = data_.classes;
   depth_ = first.depth();
@@ -179,7 +198,8 @@ void Pack::Setup(const v1::TrialSpec& first) {
   learn_grad_.assign(L, {});
 }
 
-absl::Status Pack::Admit(int64_t id, const v1::TrialSpec& s, TrialHooks hooks) {
+template <int L>
+absl::Status Pack<L>::Admit(int64_t id, const v1::TrialSpec& s, TrialHooks hooks) {
   int k = 0;
   while (k < L && used_[k]) ++k;
   if (k == L) return absl::FailedPreconditionError("no free lane in the pack");
@@ -212,13 +232,15 @@ absl::Status Pack::Admit(int64_t id, const v1::TrialSpec& s, TrialHooks hooks) {
   return absl::OkStatus();
 }
 
-std::vector<float> Pack::LaneParams(int k) const {
+template <int L>
+std::vector<float> Pack<L>::LaneParams(int k) const {
   std::vector<float> out(nparams_);
   for (size_t p = 0; p < nparams_; ++p) out[p] = params_[p * L + size_t(k)];
   return out;
 }
 
-void Pack::SetLaneParams(int k, const std::vector<float>& params) {
+template <int L>
+void Pack<L>::SetLaneParams(int k, const std::vector<float>& params) {
   for (size_t p = 0; p < nparams_; ++p) params_[p * L + size_t(k)] = params[p];
 }
 
@@ -231,7 +253,7 @@ void Pack::SetLaneParams(int k, const std::vector<float>& params) {
 // are consecutive in memory.
 constexpr int kBlock = 8;
 
-template <bool kShared, class Store>
+template <int L, bool kShared, class Store>
 void AffineBlocks(const float* __restrict params, size_t w, size_t b, int rows, int in_dim,
                   const float* __restrict in, int n, Store&& store) {
   for (int j = 0; j < n; ++j) {
@@ -256,10 +278,10 @@ void AffineBlocks(const float* __restrict params, size_t w, size_t b, int rows, 
 // z = W in + b for every sample and lane; `in` is samples x in_dim x L, or with kShared
 // samples x in_dim, the same input for every lane (the evaluation passes). The sum runs
 // over the inputs in order, starting from the bias.
-template <bool kShared>
+template <int L, bool kShared>
 void Affine(const float* __restrict params, size_t w, size_t b, int rows, int in_dim, const float* __restrict in,
             int n, float* __restrict out) {
-  AffineBlocks<kShared>(params, w, b, rows, in_dim, in, n, [&](int j, int o0, int ob, const float (*acc)[L]) {
+  AffineBlocks<L, kShared>(params, w, b, rows, in_dim, in, n, [&](int j, int o0, int ob, const float (*acc)[L]) {
     float* zj = out + (size_t(j) * rows + size_t(o0)) * L;
     for (int o = 0; o < ob; ++o)
       for (int k = 0; k < L; ++k) zj[size_t(o) * L + k] = acc[o][k];
@@ -269,10 +291,10 @@ void Affine(const float* __restrict params, size_t w, size_t b, int rows, int in
 // The same z, and the activation applied as each block is done: a = f(z) and, with
 // kDeriv, d = f'(z). For activations without learnable parameters (one op for every
 // lane); z itself is not kept.
-template <bool kShared, bool kDeriv, class Op>
+template <int L, bool kShared, bool kDeriv, class Op>
 void AffineActivate(const Op& op, const float* __restrict params, size_t w, size_t b, int rows, int in_dim,
                     const float* __restrict in, int n, float* __restrict a, float* __restrict d) {
-  AffineBlocks<kShared>(params, w, b, rows, in_dim, in, n, [&](int j, int o0, int ob, const float (*acc)[L]) {
+  AffineBlocks<L, kShared>(params, w, b, rows, in_dim, in, n, [&](int j, int o0, int ob, const float (*acc)[L]) {
     float* aj = a + (size_t(j) * rows + size_t(o0)) * L;
     float* dj = d + (size_t(j) * rows + size_t(o0)) * L;
     for (int o = 0; o < ob; ++o)
@@ -285,7 +307,8 @@ void AffineActivate(const Op& op, const float* __restrict params, size_t w, size
   });
 }
 
-void Pack::GatherLearnable(int l) {
+template <int L>
+void Pack<L>::GatherLearnable(int l) {
   const Layer& layer = layers_[size_t(l)];
   const size_t count = size_t(layer.learnable) * layer.units;
   for (int k = 0; k < L; ++k) {
@@ -296,7 +319,8 @@ void Pack::GatherLearnable(int l) {
 
 // a = f(z) and d = f'(z) for an activation with learnable parameters (one op per lane,
 // each with that lane's parameters).
-void Pack::ActivationForward(const Layer& layer, int l, int n) {
+template <int L>
+void Pack<L>::ActivationForward(const Layer& layer, int l, int n) {
   const float* z = z_[size_t(l)].data();
   float* a = a_[size_t(l)].data();
   float* d = d_[size_t(l)].data();
@@ -316,7 +340,8 @@ void Pack::ActivationForward(const Layer& layer, int l, int n) {
   }
 }
 
-void Pack::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* correct, bool need_deriv) {
+template <int L>
+void Pack<L>::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* correct, bool need_deriv) {
   const float* in = x_.data();
   int in_dim = features_;
   for (int l = 0; l < depth_; ++l) {
@@ -329,20 +354,20 @@ void Pack::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* corr
       float* d = d_[size_t(l)].data();
       VisitActivation<float>(kind_, ActContext<float>{hyper_.data(), nullptr, layer.units}, [&](const auto& op) {
         if (shared && need_deriv)
-          AffineActivate<true, true>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
+          AffineActivate<L, true, true>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
         else if (shared)
-          AffineActivate<true, false>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
+          AffineActivate<L, true, false>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
         else if (need_deriv)
-          AffineActivate<false, true>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
+          AffineActivate<L, false, true>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
         else
-          AffineActivate<false, false>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
+          AffineActivate<L, false, false>(op, params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, a, d);
         return 0;
       });
     } else {
       if (shared)
-        Affine<true>(params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, z_[0].data());
+        Affine<L, true>(params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, z_[0].data());
       else
-        Affine<false>(params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, z_[size_t(l)].data());
+        Affine<L, false>(params_.data(), layer.w, layer.b, layer.units, in_dim, input, n, z_[size_t(l)].data());
       ActivationForward(layer, l, n);
     }
     in = a_[size_t(l)].data();
@@ -350,9 +375,9 @@ void Pack::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* corr
   }
   const Layer& out = layers_.back();
   if (depth_ == 0 && shared_input_)
-    Affine<true>(params_.data(), out.w, out.b, classes_, in_dim, shared_x_.data(), n, logits_.data());
+    Affine<L, true>(params_.data(), out.w, out.b, classes_, in_dim, shared_x_.data(), n, logits_.data());
   else
-    Affine<false>(params_.data(), out.w, out.b, classes_, in_dim, in, n, logits_.data());
+    Affine<L, false>(params_.data(), out.w, out.b, classes_, in_dim, in, n, logits_.data());
   // Softmax cross-entropy per sample and lane: g = softmax - onehot, the lane loops
   // inside (the exponentials and logarithms are libm calls, one per value).
   const int c = classes_;
@@ -398,7 +423,7 @@ void Pack::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* corr
 // dW += delta in^T and db += row sums of delta, each entry summed over the samples in
 // order; `in` as Affine's. A block of rows keeps its gradients in registers while the
 // samples stream past.
-template <bool kShared>
+template <int L, bool kShared>
 void LayerGrads(float* __restrict grads, size_t w, size_t b, int rows, int in_dim, const float* __restrict delta,
                 const float* __restrict in, int n) {
   for (int o0 = 0; o0 < rows; o0 += kBlock) {
@@ -434,6 +459,7 @@ void LayerGrads(float* __restrict grads, size_t w, size_t b, int rows, int in_di
 
 // out = W^T delta per sample: each sum over the layer's rows in order, from 0. A block
 // of inputs keeps its sums in registers.
+template <int L>
 void BackInputs(const float* __restrict params, size_t w, int rows, int in_dim, const float* __restrict delta, int n,
                 float* __restrict out) {
   for (int j = 0; j < n; ++j) {
@@ -457,7 +483,8 @@ void BackInputs(const float* __restrict params, size_t w, int rows, int in_dim, 
   }
 }
 
-void Pack::LearnableGrads(const Layer& layer, int l, int n, const float* da) {
+template <int L>
+void Pack<L>::LearnableGrads(const Layer& layer, int l, int n, const float* da) {
   const float* z = z_[size_t(l)].data();
   const size_t count = size_t(layer.learnable) * layer.units;
   GatherLearnable(l);
@@ -480,17 +507,18 @@ void Pack::LearnableGrads(const Layer& layer, int l, int n, const float* da) {
   }
 }
 
-void Pack::Backward(int n, const float* l1_scaled) {
+template <int L>
+void Pack<L>::Backward(int n, const float* l1_scaled) {
   std::fill(grads_.begin(), grads_.end(), 0.0f);
   const float inv_n = 1.0f / float(n);
   const Layer& out = layers_.back();
   float* g = gout_.data();
   for (size_t e = 0; e < size_t(n) * classes_ * L; ++e) g[e] = g[e] * inv_n;
   if (depth_ == 0 && shared_input_)
-    LayerGrads<true>(grads_.data(), out.w, out.b, classes_, out.in, g, shared_x_.data(), n);
+    LayerGrads<L, true>(grads_.data(), out.w, out.b, classes_, out.in, g, shared_x_.data(), n);
   else
-    LayerGrads<false>(grads_.data(), out.w, out.b, classes_, out.in, g, depth_ > 0 ? a_[size_t(depth_ - 1)].data() : x_.data(), n);
-  BackInputs(params_.data(), out.w, classes_, out.in, g, n, da_.data());
+    LayerGrads<L, false>(grads_.data(), out.w, out.b, classes_, out.in, g, depth_ > 0 ? a_[size_t(depth_ - 1)].data() : x_.data(), n);
+  BackInputs<L>(params_.data(), out.w, classes_, out.in, g, n, da_.data());
   for (int l = depth_ - 1; l >= 0; --l) {
     const Layer& layer = layers_[size_t(l)];
     float* da = da_.data();
@@ -510,18 +538,19 @@ void Pack::Backward(int n, const float* l1_scaled) {
     for (size_t e = 0; e < total * L; ++e) dz[e] = da[e] * d[e];
     if (layer.learnable > 0) LearnableGrads(layer, l, n, da);
     if (l == 0 && shared_input_)
-      LayerGrads<true>(grads_.data(), layer.w, layer.b, layer.units, layer.in, dz, shared_x_.data(), n);
+      LayerGrads<L, true>(grads_.data(), layer.w, layer.b, layer.units, layer.in, dz, shared_x_.data(), n);
     else
-      LayerGrads<false>(grads_.data(), layer.w, layer.b, layer.units, layer.in, dz, l > 0 ? a_[size_t(l - 1)].data() : x_.data(), n);
-    if (l > 0) BackInputs(params_.data(), layer.w, layer.units, layer.in, dz, n, da_.data());
+      LayerGrads<L, false>(grads_.data(), layer.w, layer.b, layer.units, layer.in, dz, l > 0 ? a_[size_t(l - 1)].data() : x_.data(), n);
+    if (l > 0) BackInputs<L>(params_.data(), layer.w, layer.units, layer.in, dz, n, da_.data());
   }
 }
 
 // One update of every lane's parameters; with kMasked, lanes not in `train` keep their
 // parameters and optimizer state bit for bit (lanes that wait for their first epoch,
 // or hold no trial).
+template <int L>
 template <bool kMasked>
-void Pack::Step(const Lanes<bool>& train) {
+void Pack<L>::Step(const Lanes<bool>& train) {
   float* p = params_.data();
   float* g = grads_.data();
   auto keep = [&](int k, float updated, float old) { return !kMasked || train[k] ? updated : old; };
@@ -578,7 +607,8 @@ void Pack::Step(const Lanes<bool>& train) {
 
 // Per-layer probe statistics of the last Forward (n samples) for every lane. Each
 // lane's sums run over its values in order (the lane loop is the inner one).
-void Pack::MeasureProbe(int n, std::vector<v1::EpochMetrics>* m) {
+template <int L>
+void Pack<L>::MeasureProbe(int n, std::vector<v1::EpochMetrics>* m) {
   Lanes<long> units_total{}, dead_total{}, zeros_total{};
   for (int l = 0; l < depth_; ++l) {
     const Layer& layer = layers_[size_t(l)];
@@ -631,7 +661,8 @@ void Pack::MeasureProbe(int n, std::vector<v1::EpochMetrics>* m) {
 // Loss and accuracy of every lane over a whole split, in chunks of the capacity; every
 // lane sees the same samples. With `probe`, the first chunk is the probe set: its layer
 // statistics and gradient norms are measured on the way.
-void Pack::Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, bool probe,
+template <int L>
+void Pack<L>::Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, bool probe,
                     std::vector<v1::EpochMetrics>* m, Lanes<double>* loss, Lanes<long>* correct) {
   const int total = int(y.size());
   for (int start = 0; start < total; start += probe_) {
@@ -665,7 +696,8 @@ void Pack::Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, boo
   }
 }
 
-void Pack::OnParams(int k, int epoch) {
+template <int L>
+void Pack<L>::OnParams(int k, int epoch) {
   const TrialHooks& h = trials_[size_t(k)].hooks;
   if (!h.on_params) return;
   std::vector<float> p = LaneParams(k);
@@ -673,7 +705,8 @@ void Pack::OnParams(int k, int epoch) {
   SetLaneParams(k, p);
 }
 
-void Pack::EndLane(int k, absl::Status status, std::vector<PackedTrainer::Ended>* ended) {
+template <int L>
+void Pack<L>::EndLane(int k, absl::Status status, std::vector<PackedTrainer::Ended>* ended) {
   Trial& t = trials_[size_t(k)];
   if (status.ok()) {
     const double seconds = std::chrono::duration<double>(Clock::now() - t.start).count();
@@ -696,7 +729,8 @@ void Pack::EndLane(int k, absl::Status status, std::vector<PackedTrainer::Ended>
 }
 
 // One epoch of minibatch steps for the lanes in `train`, each in its own data order.
-void Pack::TrainEpoch(const Lanes<bool>& train) {
+template <int L>
+void Pack<L>::TrainEpoch(const Lanes<bool>& train) {
   const int n_train = int(data_.train_y.size());
   bool all = true, any_l1 = false;
   for (int k = 0; k < L; ++k) {
@@ -734,7 +768,8 @@ void Pack::TrainEpoch(const Lanes<bool>& train) {
     if (train[k]) trials_[size_t(k)].steps += steps;
 }
 
-std::vector<PackedTrainer::Ended> Pack::Advance() {
+template <int L>
+std::vector<PackedTrainer::Ended> Pack<L>::Advance() {
   std::vector<PackedTrainer::Ended> ended;
   for (int k = 0; k < L; ++k) {
     const TrialHooks& h = trials_[size_t(k)].hooks;
@@ -818,31 +853,42 @@ std::string PackKey(const v1::TrialSpec& spec) {
 
 class PackedTrainer::Impl {
  public:
-  explicit Impl(const Dataset& data) : pack(data) {}
-  Pack pack;
+  std::unique_ptr<PackBase> pack;
 };
 
 PackedTrainer::PackedTrainer(std::unique_ptr<Impl> impl, std::string key) : impl_(std::move(impl)), key_(std::move(key)) {}
 PackedTrainer::~PackedTrainer() = default;
 
-absl::StatusOr<std::unique_ptr<PackedTrainer>> PackedTrainer::Create(const v1::TrialSpec& shape, const Dataset& data) {
+absl::StatusOr<std::unique_ptr<PackedTrainer>> PackedTrainer::Create(const v1::TrialSpec& shape, const Dataset& data,
+                                                                     int trials) {
   if (absl::Status s = CheckPackable(shape, data); !s.ok()) return s;
   PinBlasToOneThread();  // as RunTrial: no BLAS threads spinning next to the pack
-  auto impl = std::make_unique<Impl>(data);
-  impl->pack.Setup(shape);
+  auto impl = std::make_unique<Impl>();
+  if (trials <= 1)
+    impl->pack = std::make_unique<Pack<1>>(data);
+  else if (trials <= 2)
+    impl->pack = std::make_unique<Pack<2>>(data);
+  else if (trials <= 4)
+    impl->pack = std::make_unique<Pack<4>>(data);
+  else if (trials <= 8)
+    impl->pack = std::make_unique<Pack<8>>(data);
+  else
+    impl->pack = std::make_unique<Pack<kPackLanes>>(data);
+  impl->pack->Setup(shape);
   return std::unique_ptr<PackedTrainer>(new PackedTrainer(std::move(impl), PackKey(shape)));
 }
 
-int PackedTrainer::FreeLanes() const { return impl_->pack.FreeLanes(); }
-bool PackedTrainer::Empty() const { return impl_->pack.Empty(); }
+int PackedTrainer::FreeLanes() const { return impl_->pack->FreeLanes(); }
+bool PackedTrainer::Empty() const { return impl_->pack->Empty(); }
+int PackedTrainer::Width() const { return impl_->pack->Width(); }
 
 absl::Status PackedTrainer::Add(int64_t id, const v1::TrialSpec& spec, TrialHooks hooks) {
   if (absl::Status s = spec::ValidateTrialSpec(spec); !s.ok()) return s;
   if (PackKey(spec) != key_) return absl::InvalidArgumentError("a trial of another shape than the pack's");
-  return impl_->pack.Admit(id, spec, std::move(hooks));
+  return impl_->pack->Admit(id, spec, std::move(hooks));
 }
 
-std::vector<PackedTrainer::Ended> PackedTrainer::Advance() { return impl_->pack.Advance(); }
+std::vector<PackedTrainer::Ended> PackedTrainer::Advance() { return impl_->pack->Advance(); }
 
 std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v1::TrialSpec>& specs,
                                                             const Dataset& data,
@@ -861,7 +907,7 @@ std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v
     if (absl::Status packable = CheckPackable(s, data); !packable.ok()) return refuse_all(packable);
     if (PackKey(s) != key) return refuse_all(absl::InvalidArgumentError("trials of different shapes in one pack"));
   }
-  auto pack = PackedTrainer::Create(specs[0], data);
+  auto pack = PackedTrainer::Create(specs[0], data, int(specs.size()));
   if (!pack.ok()) return refuse_all(pack.status());
   for (size_t i = 0; i < specs.size(); ++i)
     if (absl::Status s = (*pack)->Add(int64_t(i), specs[i], hooks.empty() ? TrialHooks() : hooks[i]); !s.ok())

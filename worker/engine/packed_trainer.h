@@ -53,13 +53,17 @@ std::string PackKey(const v1::TrialSpec& spec);
 // same bits. Not thread-safe: one thread drives a pack.
 class PackedTrainer {
  public:
-  // An empty pack for trials with `shape`'s PackKey on `data`. InvalidArgument when
-  // `shape` is invalid, cannot train packed, or `data` has no training samples.
-  static absl::StatusOr<std::unique_ptr<PackedTrainer>> Create(const v1::TrialSpec& shape, const Dataset& data);
+  // An empty pack for trials with `shape`'s PackKey on `data`, as wide as `trials`
+  // needs (1, 2, 4, 8 or kPackLanes lanes: a lone trial does not pay for 16 lanes).
+  // InvalidArgument when `shape` is invalid, cannot train packed, or `data` has no
+  // training samples.
+  static absl::StatusOr<std::unique_ptr<PackedTrainer>> Create(const v1::TrialSpec& shape, const Dataset& data,
+                                                               int trials = kPackLanes);
   ~PackedTrainer();
   PackedTrainer(const PackedTrainer&) = delete;
   PackedTrainer& operator=(const PackedTrainer&) = delete;
 
+  int Width() const;  // lanes
   int FreeLanes() const;
   bool Empty() const;
   // Puts `spec` in a free lane with its network initialized; `id` names it in what

@@ -21,6 +21,7 @@
 #include "common/rpc/rpc.h"
 #include "common/spec/engine_version.h"
 #include "worker/engine/dataset.h"
+#include "worker/engine/packed_trainer.h"
 #include "worker/runner/local_pool.h"
 
 namespace actgrid::runner {
@@ -63,8 +64,7 @@ class RemoteWorker::Impl {
       : channel_(std::move(channel)),
         stub_(v1::Workers::NewStub(channel_)),
         options_(std::move(options)),
-        threads_(EffectiveThreads(options_.threads)),
-        capacity_(threads_ + std::max(1, threads_ / 4)) {
+        threads_(EffectiveThreads(options_.threads)) {
     if (options_.worker_id.empty()) options_.worker_id = DefaultWorkerId();
     char host[256] = "localhost";
     gethostname(host, sizeof(host) - 1);
@@ -80,6 +80,7 @@ class RemoteWorker::Impl {
     bool dropped = false;   // stale or cancelled on the coordinator: report nothing more
     bool releasing = false;  // stopped by this worker's shutdown
     bool started = false;    // a thread has picked it up
+    std::string pack_key;    // engine::PackKey of a trial that trains packed, else empty
   };
   // A slot is one attempt: the coordinator may lease a trial again (at a new attempt)
   // while this worker still holds an expired older one.
@@ -93,7 +94,22 @@ class RemoteWorker::Impl {
     if (options_.log) options_.log(message);
   }
   bool Sleep(std::chrono::milliseconds d, const std::atomic<bool>& stop);
-  void Train(std::shared_ptr<Slot> slot);
+  // Leases held at most: a few more than threads, so that a thread that finishes a
+  // trial starts the next one at once instead of waiting for a lease round trip; while
+  // the trials are small, enough to keep two packs per thread full.
+  int Capacity() const {
+    return packing_ ? std::min(1024, threads_ * engine::kPackLanes * 2) : threads_ + std::max(1, threads_ / 4);
+  }
+  // Run by a pool thread once per lease: takes the oldest waiting trial, if any, and
+  // trains it, alone or in a pack that takes in compatible waiting trials as lanes free.
+  void Drive();
+  // The dataset of a trial about to start, or why it cannot.
+  absl::StatusOr<std::shared_ptr<const engine::Dataset>> Prepare(const Slot& slot);
+  engine::TrialHooks Hooks(const std::shared_ptr<Slot>& slot);
+  void TrainPack(std::shared_ptr<Slot> first, const engine::Dataset& data);
+  // The oldest waiting trial with `pack_key`, now started; null when none.
+  std::shared_ptr<Slot> TakeWaiting(const std::string& pack_key);
+  void PushEnd(const Slot& slot, absl::StatusOr<v1::TrialResult> result);
   void ReporterLoop();
   bool SendBatch(v1::ReportBatch& batch);  // until acked, refused, or given up while stopping
   bool Stopping() {
@@ -109,9 +125,6 @@ class RemoteWorker::Impl {
   std::unique_ptr<v1::Workers::Stub> stub_;
   WorkerOptions options_;
   const int threads_;
-  // Leases held at most: a few more than threads, so that a thread that finishes a
-  // trial starts the next one at once instead of waiting for a lease round trip.
-  const int capacity_;
   std::string hostname_;
   engine::DatasetCache cache_;
   std::atomic<int64_t> lease_ms_{30'000};
@@ -120,6 +133,8 @@ class RemoteWorker::Impl {
   std::condition_variable cv_;  // slot freed, items queued, stopping
   std::map<SlotKey, std::shared_ptr<Slot>> slots_;  // leased, until Complete/Fail answered
   int training_ = 0;  // leased trials not finished yet: running or waiting for a thread
+  std::deque<std::shared_ptr<Slot>> waiting_;  // leased, not picked up by a thread yet
+  bool packing_ = false;  // the last leases included trials that train packed
   std::deque<v1::EpochReport> epochs_;
   std::deque<End> ends_;
   bool reporter_stop_ = false;
@@ -171,8 +186,8 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     int free;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop.load() || training_ < capacity_; });
-      free = capacity_ - training_;
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop.load() || training_ < Capacity(); });
+      free = Capacity() - training_;
     }
     if (stop || free <= 0) continue;
     v1::LeaseTrialsRequest request;
@@ -224,9 +239,14 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
       Sleep(std::chrono::milliseconds(std::clamp(response.retry_after_ms(), 10, 5000)), stop);
       continue;
     }
+    bool packable = false;
     for (auto& lease : *response.mutable_leases()) {
       auto slot = std::make_shared<Slot>();
       slot->lease = std::move(lease);
+      if (engine::Packable(slot->lease.spec())) {
+        slot->pack_key = engine::PackKey(slot->lease.spec());
+        packable = true;
+      }
       {
         std::lock_guard<std::mutex> lock(mu_);
         // An older attempt of the same trial still here lost its lease: stop it, and
@@ -238,11 +258,15 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
             ++stats_.dropped;
           }
         slots_[{slot->lease.trial_id(), slot->lease.attempt()}] = slot;
+        waiting_.push_back(slot);
         ++training_;
         ++stats_.leased;
       }
-      arena.enqueue([this, slot] { Train(slot); });
+      arena.enqueue([this] { Drive(); });
     }
+    std::lock_guard<std::mutex> lock(mu_);
+    packing_ = packable;
+    cv_.notify_all();  // the reporter learns the lease period
   }
 
   leasing_over = true;
@@ -272,43 +296,124 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
   return stats_;
 }
 
-void RemoteWorker::Impl::Train(std::shared_ptr<Slot> slot) {
-  const v1::Lease& lease = slot->lease;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    slot->started = !slot->cancel;
-  }
-  absl::StatusOr<v1::TrialResult> result;
-  const std::string& path = lease.spec().dataset().path();
-  absl::Status confined = path.empty() ? absl::OkStatus() : engine::CheckDataPath(path, options_.data_dirs);
-  if (slot->cancel) {
-    result = absl::CancelledError("stopped before start");
-  } else if (!confined.ok()) {
-    result = confined;
-  } else if (auto data = cache_.Get(lease.spec().dataset()); !data.ok()) {
-    result = data.status();
-  } else {
-    engine::TrialHooks hooks;
-    hooks.cancel = &slot->cancel;
-    hooks.on_epoch = [&](const v1::EpochMetrics& m) {
-      if (options_.after_epoch) options_.after_epoch(lease, m.epoch());
-      if (m.epoch() == options_.hold_at_epoch)
-        while (!slot->cancel) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      v1::EpochReport report;
-      report.set_trial_id(lease.trial_id());
-      report.set_attempt(lease.attempt());
-      report.set_lease_secret(lease.lease_secret());
-      *report.mutable_metrics() = m;
-      std::lock_guard<std::mutex> lock(mu_);
-      epochs_.push_back(std::move(report));
-      if (epochs_.size() == 1) cv_.notify_all();
-    };
-    result = RunTrialGuarded(lease.spec(), **data, hooks);
-  }
+void RemoteWorker::Impl::PushEnd(const Slot& slot, absl::StatusOr<v1::TrialResult> result) {
   std::lock_guard<std::mutex> lock(mu_);
-  ends_.push_back({{lease.trial_id(), lease.attempt()}, std::move(result)});
+  ends_.push_back({{slot.lease.trial_id(), slot.lease.attempt()}, std::move(result)});
   --training_;
   cv_.notify_all();
+}
+
+absl::StatusOr<std::shared_ptr<const engine::Dataset>> RemoteWorker::Impl::Prepare(const Slot& slot) {
+  if (slot.cancel) return absl::CancelledError("stopped before start");
+  const std::string& path = slot.lease.spec().dataset().path();
+  if (!path.empty())
+    if (absl::Status confined = engine::CheckDataPath(path, options_.data_dirs); !confined.ok()) return confined;
+  auto data = cache_.Get(slot.lease.spec().dataset());
+  if (!data.ok()) return data.status();
+  return *data;
+}
+
+engine::TrialHooks RemoteWorker::Impl::Hooks(const std::shared_ptr<Slot>& slot) {
+  engine::TrialHooks hooks;
+  hooks.cancel = &slot->cancel;
+  hooks.on_epoch = [this, slot](const v1::EpochMetrics& m) {
+    const v1::Lease& lease = slot->lease;
+    if (options_.after_epoch) options_.after_epoch(lease, m.epoch());
+    if (m.epoch() == options_.hold_at_epoch)
+      while (!slot->cancel) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    v1::EpochReport report;
+    report.set_trial_id(lease.trial_id());
+    report.set_attempt(lease.attempt());
+    report.set_lease_secret(lease.lease_secret());
+    *report.mutable_metrics() = m;
+    std::lock_guard<std::mutex> lock(mu_);
+    epochs_.push_back(std::move(report));
+    if (epochs_.size() == 1) cv_.notify_all();
+  };
+  return hooks;
+}
+
+std::shared_ptr<RemoteWorker::Impl::Slot> RemoteWorker::Impl::TakeWaiting(const std::string& pack_key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
+    if ((*it)->pack_key != pack_key) continue;
+    std::shared_ptr<Slot> slot = *it;
+    waiting_.erase(it);
+    slot->started = !slot->cancel;
+    return slot;
+  }
+  return nullptr;
+}
+
+void RemoteWorker::Impl::Drive() {
+  std::shared_ptr<Slot> slot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (waiting_.empty()) return;  // a pack took it in
+    slot = waiting_.front();
+    waiting_.pop_front();
+    slot->started = !slot->cancel;
+  }
+  auto data = Prepare(*slot);
+  if (!data.ok())
+    PushEnd(*slot, data.status());
+  else if (slot->pack_key.empty())
+    PushEnd(*slot, RunTrialGuarded(slot->lease.spec(), **data, Hooks(slot)));
+  else
+    TrainPack(std::move(slot), **data);
+}
+
+// A pack starts with `first` and takes in every waiting trial of its key while lanes
+// are free, before each round; it ends when no lane holds a trial. Each trial reports
+// its epochs, stops on its own cancel flag and ends on its own, as alone.
+void RemoteWorker::Impl::TrainPack(std::shared_ptr<Slot> first, const engine::Dataset& data) {
+  std::unique_ptr<engine::PackedTrainer> pack;
+  try {
+    auto created = engine::PackedTrainer::Create(first->lease.spec(), data);
+    if (!created.ok()) return PushEnd(*first, created.status());
+    pack = std::move(*created);
+  } catch (...) {
+    return PushEnd(*first, FromException(std::current_exception()));
+  }
+  const std::string key = first->pack_key;
+  std::map<int64_t, std::shared_ptr<Slot>> lanes;
+  int64_t next_id = 0;
+  auto admit = [&](std::shared_ptr<Slot> slot) {
+    absl::Status added;
+    try {
+      added = pack->Add(next_id, slot->lease.spec(), Hooks(slot));
+    } catch (...) {
+      added = FromException(std::current_exception());
+    }
+    if (!added.ok()) return PushEnd(*slot, added);
+    lanes[next_id++] = std::move(slot);
+  };
+  admit(std::move(first));
+  while (true) {
+    while (pack->FreeLanes() > 0) {
+      std::shared_ptr<Slot> slot = TakeWaiting(key);
+      if (!slot) break;
+      // The same dataset spec as the pack's (it is part of the key), so the same data.
+      if (auto ready = Prepare(*slot); !ready.ok())
+        PushEnd(*slot, ready.status());
+      else
+        admit(std::move(slot));
+    }
+    if (pack->Empty()) return;
+    std::vector<engine::PackedTrainer::Ended> ended;
+    try {
+      ended = pack->Advance();
+    } catch (...) {
+      const absl::Status failed = FromException(std::current_exception());
+      for (auto& [id, slot] : lanes) PushEnd(*slot, failed);
+      return;
+    }
+    for (auto& e : ended) {
+      auto it = lanes.find(e.id);
+      PushEnd(*it->second, std::move(e.result));
+      lanes.erase(it);
+    }
+  }
 }
 
 void RemoteWorker::Impl::CloseStream() {
@@ -452,8 +557,10 @@ void RemoteWorker::Impl::ReporterLoop() {
     std::vector<End> ends;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      const auto heartbeat_period = std::chrono::milliseconds(std::max<int64_t>(lease_ms_ / 3, 50));
       while (!(epochs_.size() >= kFlushEpochs || !ends_.empty() || reporter_stop_)) {
+        // The lease period is the coordinator's: known after the first lease, which
+        // wakes this loop (a trial waiting for a thread sends no epochs, only these).
+        const auto heartbeat_period = std::chrono::milliseconds(std::max<int64_t>(lease_ms_ / 3, 50));
         const auto now = std::chrono::steady_clock::now();
         const auto heartbeat_due = last_flush + heartbeat_period;
         if (now >= heartbeat_due || (!epochs_.empty() && now >= last_flush + kFlushInterval)) break;
