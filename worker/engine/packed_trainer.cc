@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -139,6 +140,10 @@ class Pack final : public PackBase {
   std::vector<float> params_, grads_, m_, v_;
   std::vector<std::vector<float>> z_, a_, d_;  // per hidden layer: capacity x units x L
   std::vector<float> logits_, gout_, da_, dz_, x_;
+  std::vector<float> wt_;  // one layer's W^T, for BackInputs in narrow packs
+  std::vector<int> probe_active_;  // MeasureProbe's per-unit tallies
+  std::vector<double> probe_part_;
+  std::vector<long> probe_zero_;
   std::vector<float> shared_x_;  // capacity x features: an input every lane shares
   bool shared_input_ = false;    // whether Forward and Backward read shared_x_
   std::vector<int32_t> y_;                      // capacity x L
@@ -192,6 +197,9 @@ void Pack<L>::Setup(const v1::TrialSpec& first) {
   da_.assign(size_t(capacity_) * widest * L, 0.0f);
   dz_.assign(size_t(capacity_) * widest * L, 0.0f);
   x_.assign(size_t(capacity_) * features_ * L, 0.0f);
+  size_t largest = 0;
+  for (const Layer& layer : layers_) largest = std::max(largest, size_t(layer.units) * layer.in);
+  wt_.assign(largest * L, 0.0f);
   shared_x_.assign(size_t(capacity_) * features_, 0.0f);
   y_.assign(size_t(capacity_) * L, 0);
   learn_lane_.assign(L, {});
@@ -253,25 +261,44 @@ void Pack<L>::SetLaneParams(int k, const std::vector<float>& params) {
 // are consecutive in memory.
 constexpr int kBlock = 8;
 
+// Splits 0..count into blocks of kBlock, then one of 4, 2 and 1 as needed, and runs
+// body(first, std::integral_constant<int, size>) for each: every loop over a block has
+// a trip count the compiler knows, so narrow packs vectorize along it. How the rows are
+// grouped changes no sum (each row's runs on its own).
+template <class Body>
+inline void ForBlocks(int count, Body&& body) {
+  int first = 0;
+  for (; first + kBlock <= count; first += kBlock) body(first, std::integral_constant<int, kBlock>{});
+  if (count - first >= 4) {
+    body(first, std::integral_constant<int, 4>{});
+    first += 4;
+  }
+  if (count - first >= 2) {
+    body(first, std::integral_constant<int, 2>{});
+    first += 2;
+  }
+  if (count - first >= 1) body(first, std::integral_constant<int, 1>{});
+}
+
 template <int L, bool kShared, class Store>
 void AffineBlocks(const float* __restrict params, size_t w, size_t b, int rows, int in_dim,
                   const float* __restrict in, int n, Store&& store) {
   for (int j = 0; j < n; ++j) {
     const float* xj = in + size_t(j) * in_dim * (kShared ? 1 : L);
-    for (int o0 = 0; o0 < rows; o0 += kBlock) {
-      const int ob = std::min(kBlock, rows - o0);
-      float acc[kBlock][L];
-      for (int o = 0; o < ob; ++o)
-        for (int k = 0; k < L; ++k) acc[o][k] = params[(b + size_t(o0 + o)) * L + k];
-      for (int i = 0; i < in_dim; ++i) {
-        const float* wcol = params + (w + size_t(o0) + size_t(rows) * i) * L;
-        float xv[L];
-        for (int k = 0; k < L; ++k) xv[k] = kShared ? xj[i] : xj[size_t(i) * L + k];
+    ForBlocks(rows, [&](int o0, auto block) {
+        constexpr int ob = decltype(block)::value;
+        float acc[ob][L];
         for (int o = 0; o < ob; ++o)
-          for (int k = 0; k < L; ++k) acc[o][k] = acc[o][k] + wcol[size_t(o) * L + k] * xv[k];
-      }
-      store(j, o0, ob, acc);
-    }
+          for (int k = 0; k < L; ++k) acc[o][k] = params[(b + size_t(o0 + o)) * L + k];
+        for (int i = 0; i < in_dim; ++i) {
+          const float* wcol = params + (w + size_t(o0) + size_t(rows) * i) * L;
+          float xv[L];
+          for (int k = 0; k < L; ++k) xv[k] = kShared ? xj[i] : xj[size_t(i) * L + k];
+          for (int o = 0; o < ob; ++o)
+            for (int k = 0; k < L; ++k) acc[o][k] = acc[o][k] + wcol[size_t(o) * L + k] * xv[k];
+        }
+        store(j, o0, ob, acc);
+      });
   }
 }
 
@@ -426,9 +453,9 @@ void Pack<L>::Forward(int n, bool want_loss, Lanes<double>* loss, Lanes<long>* c
 template <int L, bool kShared>
 void LayerGrads(float* __restrict grads, size_t w, size_t b, int rows, int in_dim, const float* __restrict delta,
                 const float* __restrict in, int n) {
-  for (int o0 = 0; o0 < rows; o0 += kBlock) {
-    const int ob = std::min(kBlock, rows - o0);
-    float acc[kBlock][L];
+  ForBlocks(rows, [&](int o0, auto block) {
+    constexpr int ob = decltype(block)::value;
+    float acc[ob][L];
     for (int i = 0; i < in_dim; ++i) {
       float* g = grads + (w + size_t(o0) + size_t(rows) * i) * L;
       for (int o = 0; o < ob; ++o)
@@ -454,32 +481,52 @@ void LayerGrads(float* __restrict grads, size_t w, size_t b, int rows, int in_di
     }
     for (int o = 0; o < ob; ++o)
       for (int k = 0; k < L; ++k) g[size_t(o) * L + k] = acc[o][k];
-  }
+  });
+}
+
+// Narrow packs read W^T for BackInputs: W(o, i) for consecutive i consecutive in
+// memory, at (i + in_dim * o) * L, so that a block of inputs is one vector. Wide packs
+// read W itself (one lane vector per weight is already a full vector).
+template <int L>
+constexpr bool kTransposeBack = L < 8;
+
+template <int L>
+void TransposeWeights(const float* __restrict params, size_t w, int rows, int in_dim, float* __restrict wt) {
+  for (int o = 0; o < rows; ++o)
+    for (int i = 0; i < in_dim; ++i)
+      for (int k = 0; k < L; ++k) wt[(size_t(i) + size_t(in_dim) * o) * L + k] = params[(w + size_t(o) + size_t(rows) * i) * L + k];
 }
 
 // out = W^T delta per sample: each sum over the layer's rows in order, from 0. A block
-// of inputs keeps its sums in registers.
+// of inputs keeps its sums in registers. `wt` is W^T (TransposeWeights) when
+// kTransposeBack<L>, else unused.
 template <int L>
 void BackInputs(const float* __restrict params, size_t w, int rows, int in_dim, const float* __restrict delta, int n,
-                float* __restrict out) {
+                const float* __restrict wt, float* __restrict out) {
   for (int j = 0; j < n; ++j) {
     const float* dj = delta + size_t(j) * rows * L;
     float* oj = out + size_t(j) * in_dim * L;
-    for (int i0 = 0; i0 < in_dim; i0 += kBlock) {
-      const int ib = std::min(kBlock, in_dim - i0);
-      float acc[kBlock][L];
+    ForBlocks(in_dim, [&](int i0, auto block) {
+      constexpr int ib = decltype(block)::value;
+      float acc[ib][L];
       for (int i = 0; i < ib; ++i)
         for (int k = 0; k < L; ++k) acc[i][k] = 0.0f;
       for (int o = 0; o < rows; ++o) {
         const float* dv = dj + size_t(o) * L;
-        for (int i = 0; i < ib; ++i) {
-          const float* wv = params + (w + size_t(o) + size_t(rows) * size_t(i0 + i)) * L;
-          for (int k = 0; k < L; ++k) acc[i][k] = acc[i][k] + wv[k] * dv[k];
+        if constexpr (kTransposeBack<L>) {
+          const float* wrow = wt + (size_t(i0) + size_t(in_dim) * o) * L;
+          for (int i = 0; i < ib; ++i)
+            for (int k = 0; k < L; ++k) acc[i][k] = acc[i][k] + wrow[size_t(i) * L + k] * dv[k];
+        } else {
+          for (int i = 0; i < ib; ++i) {
+            const float* wv = params + (w + size_t(o) + size_t(rows) * size_t(i0 + i)) * L;
+            for (int k = 0; k < L; ++k) acc[i][k] = acc[i][k] + wv[k] * dv[k];
+          }
         }
       }
       for (int i = 0; i < ib; ++i)
         for (int k = 0; k < L; ++k) oj[size_t(i0 + i) * L + k] = acc[i][k];
-    }
+    });
   }
 }
 
@@ -518,7 +565,11 @@ void Pack<L>::Backward(int n, const float* l1_scaled) {
     LayerGrads<L, true>(grads_.data(), out.w, out.b, classes_, out.in, g, shared_x_.data(), n);
   else
     LayerGrads<L, false>(grads_.data(), out.w, out.b, classes_, out.in, g, depth_ > 0 ? a_[size_t(depth_ - 1)].data() : x_.data(), n);
-  BackInputs<L>(params_.data(), out.w, classes_, out.in, g, n, da_.data());
+  auto back_inputs = [&](const Layer& layer, const float* delta) {
+    if constexpr (kTransposeBack<L>) TransposeWeights<L>(params_.data(), layer.w, layer.units, layer.in, wt_.data());
+    BackInputs<L>(params_.data(), layer.w, layer.units, layer.in, delta, n, wt_.data(), da_.data());
+  };
+  back_inputs(out, g);
   for (int l = depth_ - 1; l >= 0; --l) {
     const Layer& layer = layers_[size_t(l)];
     float* da = da_.data();
@@ -541,7 +592,7 @@ void Pack<L>::Backward(int n, const float* l1_scaled) {
       LayerGrads<L, true>(grads_.data(), layer.w, layer.b, layer.units, layer.in, dz, shared_x_.data(), n);
     else
       LayerGrads<L, false>(grads_.data(), layer.w, layer.b, layer.units, layer.in, dz, l > 0 ? a_[size_t(l - 1)].data() : x_.data(), n);
-    if (l > 0) BackInputs<L>(params_.data(), layer.w, layer.units, layer.in, dz, n, da_.data());
+    if (l > 0) back_inputs(layer, dz);
   }
 }
 
@@ -614,30 +665,49 @@ void Pack<L>::MeasureProbe(int n, std::vector<v1::EpochMetrics>* m) {
     const Layer& layer = layers_[size_t(l)];
     const float* a = a_[size_t(l)].data();
     const float* d = d_[size_t(l)].data();
-    Lanes<long> dead{};
-    for (int i = 0; i < layer.units; ++i) {
-      Lanes<int> active{};
-      for (int j = 0; j < n; ++j) {
-        const float* dv = d + (size_t(j) * layer.units + size_t(i)) * L;
-        for (int k = 0; k < L; ++k) active[k] |= dv[k] != 0.0f;
+    // Per unit and lane: whether any sample activates it, and the sums over the samples
+    // in order; then the layer's sums over its units in order. Samples are the outer
+    // loop, so units and lanes are one contiguous vector.
+    const int units = layer.units;
+    std::vector<int>& active = probe_active_;
+    std::vector<double>& part = probe_part_;
+    std::vector<long>& zero = probe_zero_;
+    active.assign(size_t(units) * L, 0);
+    part.assign(size_t(units) * L, 0.0);
+    zero.assign(size_t(units) * L, 0);
+    for (int j = 0; j < n; ++j) {
+      const float* dj = d + size_t(j) * units * L;
+      const float* aj = a + size_t(j) * units * L;
+      for (size_t e = 0; e < size_t(units) * L; ++e) {
+        active[e] |= dj[e] != 0.0f;
+        const double v = aj[e];
+        part[e] += v;
+        zero[e] += v == 0.0;
       }
-      for (int k = 0; k < L; ++k) dead[k] += !active[k];
     }
-    const size_t total = size_t(layer.units) * n;
+    const size_t total = size_t(units) * n;
+    Lanes<long> dead{}, zeros{};
     Lanes<double> sum{}, sq{}, mean{};
-    Lanes<long> zeros{};
-    for (size_t e = 0; e < total; ++e)
+    for (int i = 0; i < units; ++i)
       for (int k = 0; k < L; ++k) {
-        const double v = a[e * L + size_t(k)];
-        sum[k] += v;
-        zeros[k] += v == 0.0;
+        const size_t e = size_t(i) * L + size_t(k);
+        dead[k] += !active[e];
+        zeros[k] += zero[e];
+        sum[k] += part[e];
       }
     for (int k = 0; k < L; ++k) mean[k] = sum[k] / double(total);
-    for (size_t e = 0; e < total; ++e)
-      for (int k = 0; k < L; ++k) {
-        const double dv = double(a[e * L + size_t(k)]) - mean[k];
-        sq[k] += dv * dv;
-      }
+    part.assign(size_t(units) * L, 0.0);
+    for (int j = 0; j < n; ++j) {
+      const float* aj = a + size_t(j) * units * L;
+      for (int i = 0; i < units; ++i)
+        for (int k = 0; k < L; ++k) {
+          const size_t e = size_t(i) * L + size_t(k);
+          const double dv = double(aj[e]) - mean[k];
+          part[e] += dv * dv;
+        }
+    }
+    for (int i = 0; i < units; ++i)
+      for (int k = 0; k < L; ++k) sq[k] += part[size_t(i) * L + size_t(k)];
     for (int k = 0; k < L; ++k) {
       if (!used_[k]) continue;
       v1::LayerMetrics* lm = (*m)[size_t(k)].add_layers();
