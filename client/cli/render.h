@@ -48,7 +48,7 @@ std::string RenderRunTable(const v1::CompareResponse& metric, const v1::CompareR
 
 // "grid 12 relu-vs-reflu: RUNNING, 40/84 trials (2 leased, 1 failed), 48% of epochs"
 std::string GridLine(const v1::Grid& grid);
-// What measured the grid's finished trials ("measured by engine 2, rev 0123456789ab,
+// What measured the grid's finished trials ("measured by engine 3, rev 0123456789ab,
 // native (120 trials)"); empty when none has finished or the grid came from ListGrids.
 std::string EnginesLine(const v1::Grid& grid);
 std::string RenderGrids(const std::vector<v1::Grid>& grids);

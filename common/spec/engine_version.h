@@ -12,6 +12,9 @@
 //   1  every engine before versions were recorded (trials of schema-4 databases)
 //   2  NaN-propagating ReLU family, non-finite parameters end a trial as diverged,
 //      per-layer probe statistics accumulated in double, accurate Sinc near 0
+//   3  small networks (hidden layers of at most 64 units, built-in activations but
+//      maxout) train on the packed path: no floating-point contraction, the same bits
+//      on every x86-64 build; probe statistics summed per unit, then over the units
 #ifndef ACTGRID_COMMON_SPEC_ENGINE_VERSION_H_
 #define ACTGRID_COMMON_SPEC_ENGINE_VERSION_H_
 
@@ -19,7 +22,7 @@
 
 namespace actgrid::spec {
 
-inline constexpr int kEngineVersion = 2;
+inline constexpr int kEngineVersion = 3;
 
 // The version stored for trials measured before versions were recorded.
 inline constexpr int kUnversionedEngine = 1;
@@ -29,7 +32,7 @@ inline constexpr int kUnversionedEngine = 1;
 inline constexpr char kEngineVersionRefusal[] = "engine_version: ";
 
 // This build as it is recorded with every trial it measures:
-// "engine 2, rev 0123456789ab, native" (or "portable"; "+dirty" marks uncommitted changes).
+// "engine 3, rev 0123456789ab, native" (or "portable"; "+dirty" marks uncommitted changes).
 std::string BuildDescription();
 
 }  // namespace actgrid::spec

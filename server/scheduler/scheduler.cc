@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "common/spec/engine_version.h"
 #include "common/spec/fields.h"
+#include "common/spec/pack.h"
 #include "common/spec/summary.h"
 #include "common/spec/trial_key.h"
 #include "common/spec/validate.h"
@@ -43,6 +44,8 @@ constexpr size_t kMaxLabelBytes = 256;
 constexpr int64_t kFullDatabaseGraceMs = 10'000;
 
 constexpr size_t kMaxBuildBytes = 256;
+// A lease with max_groups looks past at most this many pending trials of other groups.
+constexpr int kMaxGroupSkips = 4096;
 
 v1::TrialState StateOfOutcome(v1::TrialOutcome outcome) {
   return outcome == v1::TRIAL_OUTCOME_DIVERGED ? v1::TRIAL_STATE_DIVERGED : v1::TRIAL_STATE_SUCCEEDED;
@@ -652,6 +655,8 @@ absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRe
     return absl::InvalidArgumentError(absl::StrCat("threads: must be in 0..65536, got ", request.threads()));
   if (request.max_trials() < 1 || request.max_trials() > 1024)
     return absl::InvalidArgumentError(absl::StrCat("max_trials: must be in 1..1024, got ", request.max_trials()));
+  if (request.max_groups() < 0 || request.max_groups() > 1024)
+    return absl::InvalidArgumentError(absl::StrCat("max_groups: must be in 0..1024, got ", request.max_groups()));
   if (request.engine_version() != spec::kEngineVersion)
     return absl::FailedPreconditionError(absl::StrCat(
         spec::kEngineVersionRefusal, "this coordinator files results under engine version ", spec::kEngineVersion,
@@ -672,10 +677,26 @@ absl::StatusOr<v1::LeaseTrialsResponse> Scheduler::Lease(const v1::LeaseTrialsRe
   std::vector<Live*> chosen;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    while (int(grants.size()) < request.max_trials() && !pending_.empty()) {
-      const int64_t id = std::get<3>(*pending_.begin());
-      pending_.erase(pending_.begin());
+    // With max_groups, trials of a group not chosen yet are skipped once that many
+    // groups are; the scan stops after a bounded number of skips.
+    std::set<std::string> groups;
+    int skipped = 0;
+    for (auto next = pending_.begin(); int(grants.size()) < request.max_trials() && next != pending_.end();) {
+      const int64_t id = std::get<3>(*next);
       Live& t = trials_.at(id);
+      if (request.max_groups() > 0) {
+        if (t.group.empty())
+          t.group = t.spec && spec::Packable(*t.spec) ? "p" + spec::PackKey(*t.spec) : absl::StrCat("t", t.id);
+        if (!groups.count(t.group)) {
+          if (int(groups.size()) == request.max_groups()) {
+            if (++skipped > kMaxGroupSkips) break;
+            ++next;
+            continue;
+          }
+          groups.insert(t.group);
+        }
+      }
+      next = pending_.erase(next);
       t.state = v1::TRIAL_STATE_LEASED;  // tentative until the store commits
       ++t.attempt;
       t.worker_id = request.worker_id();

@@ -116,6 +116,7 @@ class Scheduler {
     std::string worker_id;
     int64_t deadline_ms = 0;
     std::string secret;  // the current lease's secret (empty: leased before secrets; released on recovery)
+    std::string group;   // its pack group for max_groups leases (spec::PackKey), once asked
     std::vector<Member> members;
     Order order;
   };

@@ -150,7 +150,7 @@ TEST_F(OlderDatabase, AnswersAsBeforeAndItsTrialsAreMeasuredAgain) {
   const Outcome fresh = Actgrid({"status", "2", "--db", db_});
   ASSERT_EQ(fresh.code, 0) << fresh.err;
   EXPECT_NE(fresh.out.find("DONE, 8/8"), std::string::npos) << fresh.out;
-  EXPECT_NE(fresh.out.find("measured by engine 2, rev "), std::string::npos) << fresh.out;
+  EXPECT_NE(fresh.out.find("measured by engine 3, rev "), std::string::npos) << fresh.out;
 
   // The old grid's answers are untouched by the new one.
   ExpectTheRecordedAnswers("1");

@@ -24,6 +24,7 @@
 #include "worker/engine/dataset.h"
 #include "common/spec/summary.h"
 #include "worker/engine/trainer.h"
+#include "worker/runner/local_pool.h"
 
 namespace {
 
@@ -152,7 +153,7 @@ TEST(Chaos, RandomKillsAndPausesLoseAndDuplicateNothing) {
     std::vector<actgrid::v1::EpochMetrics> fresh;
     actgrid::engine::TrialHooks hooks;
     hooks.on_epoch = [&](const actgrid::v1::EpochMetrics& m) { fresh.push_back(m); };
-    ASSERT_TRUE(actgrid::engine::RunTrial(trial->spec, **data, hooks).ok());
+    ASSERT_TRUE(actgrid::runner::RunTrialGuarded(trial->spec, **data, hooks).ok());  // as a worker trains it
     ASSERT_EQ(fresh.size(), epochs->size());
     for (size_t e = 0; e < fresh.size(); ++e) {
       fresh[e].set_seconds(0);

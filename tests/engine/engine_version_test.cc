@@ -7,7 +7,7 @@
 // kEngineVersion in tests/engine/testdata/engine-v<N>.txt. When a change moves them,
 // it fails and asks whoever made it to decide: a bug, or a new engine version (bump
 // kEngineVersion in common/spec/engine_version.h, record the fingerprint with
-//   ACTGRID_RECORD_ENGINE_FINGERPRINT=1 build/tests/engine/engine_test \
+//   ACTGRID_RECORD_ENGINE_FINGERPRINT=1 build/tests/engine/engine_test
 //     --gtest_filter='EngineVersion.*'
 // delete the old file, and rerun the studies whose numbers it touches).
 //
@@ -31,6 +31,7 @@
 #include "common/spec/engine_version.h"
 #include "worker/engine/dataset.h"
 #include "common/spec/names.h"
+#include "worker/engine/packed_trainer.h"
 #include "worker/engine/trainer.h"
 
 namespace actgrid::engine {
@@ -102,6 +103,12 @@ std::vector<Case> Cases() {
     cases.push_back({"relu_l1_hidden_7x5x4x3", spec});
   }
   {
+    v1::TrialSpec spec = Base();  // wider than a pack takes: the BLAS path
+    spec.mutable_model()->set_width(kMaxPackedUnits + 1);
+    *spec.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_RELU);
+    cases.push_back({"relu_wide_blas", spec});
+  }
+  {
     v1::TrialSpec spec = Base();
     spec.mutable_train()->set_lr(100);  // diverges: the epoch and the outcome are part of it
     *spec.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_LINEAR);
@@ -119,7 +126,8 @@ std::map<std::string, double> Fingerprint() {
     auto data = LoadDataset(c.spec.dataset());
     EXPECT_TRUE(data.ok()) << data.status();
     if (!data.ok()) continue;
-    auto result = RunTrial(c.spec, **data);
+    // As a worker trains it: small networks on the packed path, the rest with RunTrial.
+    auto result = Packable(c.spec) ? std::move(RunPackedTrials({c.spec}, **data)[0]) : RunTrial(c.spec, **data);
     EXPECT_TRUE(result.ok()) << c.name << ": " << result.status();
     if (!result.ok()) continue;
     for (const v1::EpochMetrics& m : result->epochs()) {

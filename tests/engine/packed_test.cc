@@ -24,7 +24,7 @@ std::vector<absl::StatusOr<v1::TrialResult>> RunPackedTrials(const std::vector<v
 
 namespace {
 
-constexpr char kPackedFingerprint[] = "f66163db6b50cdaf3974886a72eb91f40d5db44173029d9540b6035f2bdaf63d";
+constexpr char kPackedFingerprint[] = "82e11bcc712152856a22a295290c643386cd061c7786da706e8216a624c365f9";
 
 v1::TrialSpec Circle(v1::ActivationKind act, uint64_t seed, double lr, int epochs = 12) {
   v1::TrialSpec spec;

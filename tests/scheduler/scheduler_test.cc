@@ -155,6 +155,39 @@ TEST_F(SchedulerTest, LeasesSeedMajorInterleavedAcrossGrids) {
   EXPECT_TRUE(Lease("w", 4).empty());
 }
 
+// A worker that trains packs leases whole pack groups: trials that can share a pack
+// (spec::PackKey) come together, past other groups' pending trials; a trial that cannot
+// pack (maxout) is a group of its own.
+TEST_F(SchedulerTest, MaxGroupsLeasesWholePackGroups) {
+  ASSERT_TRUE(scheduler_->Submit(Request("a", "grid: {activation: [relu, tanh]}", 3)).ok());
+  ASSERT_TRUE(scheduler_->Submit(Request("b", "grid: {activation: [maxout]}", 2)).ok());
+  auto lease = [&](int max_trials, int max_groups) {
+    v1::LeaseTrialsRequest r;
+    r.set_worker_id("w");
+    r.set_max_trials(max_trials);
+    r.set_max_groups(max_groups);
+    r.set_engine_version(spec::kEngineVersion);
+    return scheduler_->Lease(r);
+  };
+  auto labels = [](const v1::LeaseTrialsResponse& response) {
+    std::vector<std::string> out;
+    for (const auto& l : response.leases())
+      out.push_back(std::to_string(l.spec().activation().kind()) + "/" + std::to_string(l.spec().seed()));
+    return out;
+  };
+  auto first = lease(16, 1);  // every relu seed, though tanh and maxout come between
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(labels(*first), (std::vector<std::string>{"4/0", "4/1", "4/2"}));
+  auto second = lease(16, 2);  // the tanh group and one maxout trial
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(labels(*second), (std::vector<std::string>{"14/0", "3/0", "3/1", "3/2"}));
+  auto third = lease(16, 1);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(labels(*third), (std::vector<std::string>{"14/1"}));
+  EXPECT_EQ(lease(16, -1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(lease(16, 1025).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SchedulerTest, CompletedGridIsDoneAndEveryEpochStoredOnce) {
   auto g = scheduler_->Submit(Request("g", "grid: {depth: [1, 2]}"));
   ASSERT_TRUE(g.ok());

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "actgrid/v1/metrics.pb.h"
 #include "actgrid/v1/spec.pb.h"
+#include "common/spec/pack.h"
 #include "worker/engine/dataset.h"
 #include "worker/engine/trainer.h"
 
@@ -29,9 +30,10 @@ namespace actgrid::engine {
 
 inline constexpr int kPackLanes = 16;
 
-// Whether a trial can train packed: a built-in activation other than maxout, hidden
-// layers of at most kMaxPackedUnits units (larger layers keep the BLAS path).
-inline constexpr int kMaxPackedUnits = 64;
+// Which trials train packed, and which together: common/spec/pack.h.
+using spec::kMaxPackedUnits;
+using spec::Packable;
+using spec::PackKey;
 
 // Everything below lives in an inline namespace of the build variant (a test builds a
 // baseline x86-64 copy next to the native one, in namespace `portable`).
@@ -39,12 +41,6 @@ inline constexpr int kMaxPackedUnits = 64;
 #define ACTGRID_PACKED_VARIANT packed_native
 #endif
 inline namespace ACTGRID_PACKED_VARIANT {
-
-bool Packable(const v1::TrialSpec& spec);
-
-// Trials with equal pack keys can share a pack: the same dataset, network shape,
-// activation (with its parameters), batch size and optimizer kind.
-std::string PackKey(const v1::TrialSpec& spec);
 
 // A pack that trials join and leave one at a time. A trial added to a free lane is
 // measured at epoch 0 in the next round and trains from the round after; a lane whose

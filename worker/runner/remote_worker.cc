@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <tbb/global_control.h>
@@ -94,11 +95,23 @@ class RemoteWorker::Impl {
     if (options_.log) options_.log(message);
   }
   bool Sleep(std::chrono::milliseconds d, const std::atomic<bool>& stop);
-  // Leases held at most: a few more than threads, so that a thread that finishes a
-  // trial starts the next one at once instead of waiting for a lease round trip; while
-  // the trials are small, enough to keep two packs per thread full.
-  int Capacity() const {
-    return packing_ ? std::min(1024, threads_ * engine::kPackLanes * 2) : threads_ + std::max(1, threads_ / 4);
+  // How many pack groups to lease now (mu_ held). The worker keeps a few more units of
+  // work than threads, so that a thread that finishes starts the next at once instead of
+  // waiting for a lease round trip: a unit is a running pack, a trial running alone, or
+  // the waiting trials of one group (up to a pack's worth, leased together). A pack
+  // takes in waiting trials of its group as its lanes free; it holds no lease for lanes
+  // it may never fill, so a worker never sits on trials another could start.
+  int GroupsWanted() const {
+    int busy = running_packs_ + running_alone_;
+    std::set<std::string> groups;
+    for (const auto& slot : waiting_) {
+      if (slot->pack_key.empty())
+        ++busy;
+      else
+        groups.insert(slot->pack_key);
+    }
+    busy += int(groups.size());
+    return std::max(0, threads_ + std::max(1, threads_ / 4) - busy);
   }
   // Run by a pool thread once per lease: takes the oldest waiting trial, if any, and
   // trains it, alone or in a pack that takes in compatible waiting trials as lanes free.
@@ -107,6 +120,7 @@ class RemoteWorker::Impl {
   absl::StatusOr<std::shared_ptr<const engine::Dataset>> Prepare(const Slot& slot);
   engine::TrialHooks Hooks(const std::shared_ptr<Slot>& slot);
   void TrainPack(std::shared_ptr<Slot> first, const engine::Dataset& data);
+  void TrainAlone(std::shared_ptr<Slot> slot, const engine::Dataset& data);
   // The oldest waiting trial with `pack_key`, now started; null when none.
   std::shared_ptr<Slot> TakeWaiting(const std::string& pack_key);
   void PushEnd(const Slot& slot, absl::StatusOr<v1::TrialResult> result);
@@ -134,7 +148,9 @@ class RemoteWorker::Impl {
   std::map<SlotKey, std::shared_ptr<Slot>> slots_;  // leased, until Complete/Fail answered
   int training_ = 0;  // leased trials not finished yet: running or waiting for a thread
   std::deque<std::shared_ptr<Slot>> waiting_;  // leased, not picked up by a thread yet
-  bool packing_ = false;  // the last leases included trials that train packed
+  int running_packs_ = 0;
+  int running_alone_ = 0;  // trials training alone now
+  int drives_ = 0;         // Drive tasks enqueued and not finished (Run waits for them)
   std::deque<v1::EpochReport> epochs_;
   std::deque<End> ends_;
   bool reporter_stop_ = false;
@@ -186,15 +202,16 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
     int free;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop.load() || training_ < Capacity(); });
-      free = Capacity() - training_;
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop.load() || GroupsWanted() > 0; });
+      free = GroupsWanted();
     }
     if (stop || free <= 0) continue;
     v1::LeaseTrialsRequest request;
     request.set_worker_id(options_.worker_id);
     request.set_hostname(hostname_);
     request.set_threads(threads_);
-    request.set_max_trials(free);
+    request.set_max_trials(std::min(1024, free * engine::kPackLanes));
+    request.set_max_groups(free);
     request.set_engine_version(spec::kEngineVersion);
     v1::LeaseTrialsResponse response;
     grpc::ClientContext context;
@@ -239,14 +256,10 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
       Sleep(std::chrono::milliseconds(std::clamp(response.retry_after_ms(), 10, 5000)), stop);
       continue;
     }
-    bool packable = false;
     for (auto& lease : *response.mutable_leases()) {
       auto slot = std::make_shared<Slot>();
       slot->lease = std::move(lease);
-      if (engine::Packable(slot->lease.spec())) {
-        slot->pack_key = engine::PackKey(slot->lease.spec());
-        packable = true;
-      }
+      if (engine::Packable(slot->lease.spec())) slot->pack_key = engine::PackKey(slot->lease.spec());
       {
         std::lock_guard<std::mutex> lock(mu_);
         // An older attempt of the same trial still here lost its lease: stop it, and
@@ -259,13 +272,13 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
           }
         slots_[{slot->lease.trial_id(), slot->lease.attempt()}] = slot;
         waiting_.push_back(slot);
+        ++drives_;
         ++training_;
         ++stats_.leased;
       }
       arena.enqueue([this] { Drive(); });
     }
     std::lock_guard<std::mutex> lock(mu_);
-    packing_ = packable;
     cv_.notify_all();  // the reporter learns the lease period
   }
 
@@ -287,7 +300,7 @@ WorkerStats RemoteWorker::Impl::Run(const std::atomic<bool>& stop, const std::at
       slot->releasing = true;
       slot->cancel = true;
     }
-    cv_.wait(lock, [&] { return training_ == 0; });
+    cv_.wait(lock, [&] { return training_ == 0 && drives_ == 0; });
     reporter_stop_ = true;
     cv_.notify_all();
   }
@@ -346,6 +359,14 @@ std::shared_ptr<RemoteWorker::Impl::Slot> RemoteWorker::Impl::TakeWaiting(const 
 }
 
 void RemoteWorker::Impl::Drive() {
+  struct Done {
+    Impl* impl;
+    ~Done() {
+      std::lock_guard<std::mutex> lock(impl->mu_);
+      --impl->drives_;
+      impl->cv_.notify_all();
+    }
+  } done{this};
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -358,9 +379,23 @@ void RemoteWorker::Impl::Drive() {
   if (!data.ok())
     PushEnd(*slot, data.status());
   else if (slot->pack_key.empty())
-    PushEnd(*slot, RunTrialGuarded(slot->lease.spec(), **data, Hooks(slot)));
+    TrainAlone(std::move(slot), **data);
   else
     TrainPack(std::move(slot), **data);
+}
+
+void RemoteWorker::Impl::TrainAlone(std::shared_ptr<Slot> slot, const engine::Dataset& data) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++running_alone_;
+  }
+  absl::StatusOr<v1::TrialResult> result = RunTrialGuarded(slot->lease.spec(), data, Hooks(slot));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --running_alone_;
+    cv_.notify_all();
+  }
+  PushEnd(*slot, std::move(result));
 }
 
 // A pack starts with `first` and takes in every waiting trial of its key while lanes
@@ -376,6 +411,15 @@ void RemoteWorker::Impl::TrainPack(std::shared_ptr<Slot> first, const engine::Da
     return PushEnd(*first, FromException(std::current_exception()));
   }
   const std::string key = first->pack_key;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++running_packs_;
+  }
+  auto ended = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    --running_packs_;
+    cv_.notify_all();  // the lease loop may want more now
+  };
   std::map<int64_t, std::shared_ptr<Slot>> lanes;
   int64_t next_id = 0;
   auto admit = [&](std::shared_ptr<Slot> slot) {
@@ -399,16 +443,16 @@ void RemoteWorker::Impl::TrainPack(std::shared_ptr<Slot> first, const engine::Da
       else
         admit(std::move(slot));
     }
-    if (pack->Empty()) return;
-    std::vector<engine::PackedTrainer::Ended> ended;
+    if (pack->Empty()) return ended();
+    std::vector<engine::PackedTrainer::Ended> finished;
     try {
-      ended = pack->Advance();
+      finished = pack->Advance();
     } catch (...) {
       const absl::Status failed = FromException(std::current_exception());
       for (auto& [id, slot] : lanes) PushEnd(*slot, failed);
-      return;
+      return ended();
     }
-    for (auto& e : ended) {
+    for (auto& e : finished) {
       auto it = lanes.find(e.id);
       PushEnd(*it->second, std::move(e.result));
       lanes.erase(it);

@@ -19,7 +19,7 @@ const ALL_PARTS = ['heatmap', 'curves', 'layers', 'table', 'effects'];
 const MIN_REFRESH_MS = 1000; // live refreshes: at most one per second
 
 /** What makes the views change: the trials that ended, and the grid's state. */
-// What measured the finished trials: "measured by engine 2, rev 0123456789ab, native
+// What measured the finished trials: "measured by engine 3, rev 0123456789ab, native
 // (120 trials)". Trials of an older engine are shown too: they are never mixed up with
 // new ones by reuse, but a grid may hold both.
 function engineLine(engines) {
