@@ -4,6 +4,9 @@
 //   actgrid_bench fashion [EPOCHS [SEEDS]]  Fashion-MNIST, 784-256-256-10 relu, batch 128, Adam
 // With several seeds (trial seeds 0..SEEDS-1) the time is their sum and the accuracy
 // their mean, so one lucky or unlucky initialization does not decide the comparison.
+//   actgrid_bench packed [EPOCHS [NETS]]    the tiny trial, NETS seeds (0..NETS-1) in packs
+// of 16 on one thread, as a worker trains them (engine::RunPackedTrials); after a warm-up
+// pack, the whole set once; steps counted from the epochs each trial ran.
 //   actgrid_bench formula [PAIRS [TINY_EPOCHS [FASHION_EPOCHS [FASHION_TRAIN]]]]
 // Formula activations against their built-in equivalents (relu / max(x, 0), tanh /
 // tanh(x), reflu / the where() RefLU, silu / x * sigmoid(x)) on the tiny trial and a
@@ -23,6 +26,7 @@
 #include "common/spec/formula.h"
 #include "common/spec/names.h"
 #include "worker/engine/dataset.h"
+#include "worker/engine/packed_trainer.h"
 #include "worker/engine/trainer.h"
 #include "bench/tiny_spec.h"
 
@@ -75,6 +79,47 @@ std::vector<FormulaPair> FormulaPairs() {
        {"l", "r", "p", "h"}, {0.1, 1.0, 0.0, 0.0}, {"l", "r", "p", "h"}},
       {"silu vs x * sigmoid(x)", v1::ACTIVATION_KIND_SILU, "silu_f", "x * sigmoid(x)", {}, {}, {}},
   };
+}
+
+// The packed mode (see the top of the file).
+int Packed(int epochs, int nets) {
+  v1::TrialSpec spec = TinySpec(epochs);
+  auto data = engine::LoadDataset(spec.dataset());
+  if (!data.ok()) {
+    std::fprintf(stderr, "error: %s\n", data.status().ToString().c_str());
+    return 1;
+  }
+  auto run = [&](int count, int run_epochs, long* steps, double* acc) -> bool {
+    const long n_train = long((*data)->train_y.size()), batch = spec.train().batch();
+    for (int first = 0; first < count; first += engine::kPackLanes) {
+      std::vector<v1::TrialSpec> pack;
+      for (int seed = first; seed < std::min(count, first + engine::kPackLanes); ++seed) {
+        v1::TrialSpec s = TinySpec(run_epochs, uint64_t(seed));
+        pack.push_back(s);
+      }
+      for (const auto& r : engine::RunPackedTrials(pack, **data)) {
+        if (!r.ok()) {
+          std::fprintf(stderr, "error: %s\n", r.status().ToString().c_str());
+          return false;
+        }
+        if (steps) *steps += long(r->summary().epochs_run()) * ((n_train + batch - 1) / batch);
+        if (acc) *acc += r->summary().final_test_acc() / count;
+      }
+    }
+    return true;
+  };
+  if (!run(engine::kPackLanes, 5, nullptr, nullptr)) return 1;  // warm-up, as the PyTorch side's
+  long steps = 0;
+  double acc = 0.0;
+  const auto start = std::chrono::steady_clock::now();
+  if (!run(nets, epochs, &steps, &acc)) return 1;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "{\"side\": \"actgrid-packed\", \"mode\": \"tiny\", \"nets\": %d, \"epochs\": %d, \"steps\": %ld, "
+      "\"seconds\": %.6f, \"steps_per_second\": %.1f, \"final_test_acc\": %.4f, \"blas_core\": \"none (packed "
+      "kernels)\"}\n",
+      nets, epochs, steps, seconds, steps / seconds, acc);
+  return 0;
 }
 
 double Median(std::vector<double> v) {
@@ -184,9 +229,19 @@ int main(int argc, char** argv) {
     }
     return FormulaComparison(pairs, tiny_epochs, fashion_epochs, fashion_train);
   }
+  if (mode == "packed") {
+    const int epochs = argc > 2 ? std::atoi(argv[2]) : 400;
+    const int nets = argc > 3 ? std::atoi(argv[3]) : 1024;
+    if (epochs < 1 || nets < 1) {
+      std::fprintf(stderr, "EPOCHS and NETS must be >= 1\n");
+      return 2;
+    }
+    return Packed(epochs, nets);
+  }
   const bool tiny = mode == "tiny";
   if (!tiny && mode != "fashion") {
     std::fprintf(stderr, "usage: actgrid_bench tiny|fashion [EPOCHS [SEEDS]]\n"
+                         "       actgrid_bench packed [EPOCHS [NETS]]\n"
                          "       actgrid_bench formula [PAIRS [TINY_EPOCHS [FASHION_EPOCHS [FASHION_TRAIN]]]]\n");
     return 2;
   }

@@ -8,10 +8,12 @@
 # 2. builds $BUILD_DIR/bench/actgrid_bench (Release; BUILD_DIR defaults to build-release,
 #    a build folder of its own, so the developer's build/ keeps its build type), under
 #    flock $BUILD_LOCK (default /tmp/actgrid-build.lock) when flock is there;
-# 3. tiny mode: PAIRS rounds (default 5), each running in turn the actgrid engine
-#    (actgrid_bench, itself the median of 5 runs), PyTorch eager with one net
-#    (bench/torch_bench.py) and PyTorch batched (bench/torch_batched.py, one process per
-#    N in BATCHED_NETS, default "64 1024"): A, B, C, A, B, C ...; fashion mode: PAIRS
+# 3. tiny mode: PAIRS rounds (default 5), each running in turn the actgrid engine on one
+#    net (actgrid_bench tiny, RunTrial, itself the median of 5 runs), PyTorch eager with
+#    one net (bench/torch_bench.py), then for each N in BATCHED_NETS (default "64 1024")
+#    actgrid packed with N nets (actgrid_bench packed: packs of 16, as a worker trains
+#    them) and PyTorch batched with N nets (bench/torch_batched.py): A, B, C, D, ... in
+#    every round; fashion mode: PAIRS
 #    rounds of the actgrid engine and PyTorch, alternating. Single-threaded, with the machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
 #    presets removed for the bench processes so OpenBLAS picks its own kernel;
 # 4. prints medians over the rounds with their ranges, the ratios and the targets, and
@@ -124,6 +126,7 @@ for (( round = 1; round <= PAIRS; round++ )); do
   run_side "$round" "actgrid tiny" "$BENCH" tiny "$TINY_EPOCHS" 1
   run_side "$round" "pytorch eager tiny" "$PY" bench/torch_bench.py tiny "$TINY_EPOCHS" 1
   for n in $BATCHED_NETS; do
+    run_side "$round" "actgrid packed tiny, $n nets" "$BENCH" packed "$TINY_EPOCHS" "$n"
     run_side "$round" "pytorch batched tiny, $n nets" "$PY" bench/torch_batched.py --nets "$n" \
       --epochs "$TINY_EPOCHS" --repeats 1 --warmup 5
   done
@@ -164,9 +167,13 @@ def med_range(values, fmt):
 verdicts = []
 
 # ---- tiny: rounds of alternating runs; medians over the rounds with their ranges.
-tiny_sides = [("actgrid", None, "actgrid engine")]
+tiny_sides = [("actgrid", None, "actgrid engine, one net (RunTrial)")]
 tiny_sides.append(("pytorch", None, "PyTorch eager, one net per loop"))
-for n in sorted({r["nets"] for r in rows if r["side"] == "pytorch-batched"}):
+packed_nets = sorted({r["nets"] for r in rows if r["side"] == "actgrid-packed"})
+for n in packed_nets:
+    tiny_sides.append(("actgrid-packed", n, "actgrid packed, {:,} nets".format(n)))
+batched_nets = sorted({r["nets"] for r in rows if r["side"] == "pytorch-batched"})
+for n in batched_nets:
     tiny_sides.append(("pytorch-batched", n, "PyTorch batched, {:,} nets".format(n)))
 runs = {}
 for r in rows:
@@ -189,8 +196,8 @@ for side, nets, label in tiny_sides:
     acc = statistics.median(r["final_test_acc"] for r in got.values())
     any_run = next(iter(got.values()))
     print(fmt % (label, len(got), med_range(sps, "%.0f"), "%.4f" % acc, blas(any_run)))
-print("  test acc: seed 0's final test accuracy (actgrid, eager); the mean over the nets, seeds 0..N-1 (batched)")
-print("  per-epoch work: actgrid and eager compute train/test loss and accuracy and the probe metrics;")
+print("  test acc: seed 0's final test accuracy (actgrid one net, eager); the mean over the nets, seeds 0..N-1 (packed, batched)")
+print("  per-epoch work: actgrid (both) and eager compute train/test loss and accuracy and the probe metrics;")
 print("  batched computes the test accuracy of every net only")
 
 def ratio_line(num_key, den_key, label, target=None):
@@ -213,8 +220,18 @@ print()
 print("  ratios of the medians (network-steps/s):")
 ok = ratio_line(("actgrid", None), ("pytorch", None), "actgrid engine / PyTorch eager", 100)
 verdicts.append(("tiny", bool(ok)))
-for side, nets, label in tiny_sides[2:]:
-    ratio_line(("actgrid", None), (side, nets), "actgrid engine / " + label)
+for n in batched_nets:
+    ratio_line(("actgrid", None), ("pytorch-batched", n), "actgrid one net / PyTorch batched, {:,} nets".format(n))
+for n in packed_nets:
+    ok = ratio_line(("actgrid-packed", n), ("actgrid", None), "actgrid packed, {:,} nets / one net".format(n),
+                    10 if n == max(packed_nets) else None)
+    if n == max(packed_nets):
+        verdicts.append(("packed vs one net", bool(ok)))
+    if n in batched_nets:
+        ok = ratio_line(("actgrid-packed", n), ("pytorch-batched", n),
+                        "actgrid packed / PyTorch batched, {:,} nets".format(n), 50 if n == 1024 else None)
+        if n == 1024:
+            verdicts.append(("packed vs PyTorch batched", bool(ok)))
 
 # ---- fashion: rounds of alternating runs; medians over the rounds with their ranges.
 fr = {}

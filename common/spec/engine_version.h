@@ -12,7 +12,7 @@
 //   1  every engine before versions were recorded (trials of schema-4 databases)
 //   2  NaN-propagating ReLU family, non-finite parameters end a trial as diverged,
 //      per-layer probe statistics accumulated in double, accurate Sinc near 0
-//   3  small networks (hidden layers of at most 64 units, built-in activations but
+//   3  small networks (synthetic data, hidden layers of at most 64 units, built-in activations but
 //      maxout) train on the packed path: no floating-point contraction, the same bits
 //      on every x86-64 build; probe statistics summed per unit, then over the units
 #ifndef ACTGRID_COMMON_SPEC_ENGINE_VERSION_H_

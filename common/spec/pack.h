@@ -13,8 +13,9 @@ namespace actgrid::spec {
 // Hidden layers wider than this keep the BLAS path (one trial per thread).
 inline constexpr int kMaxPackedUnits = 64;
 
-// Whether a trial trains packed: a built-in activation other than maxout, hidden layers
-// of at most kMaxPackedUnits units, at least one hidden layer.
+// Whether a trial trains packed: a synthetic dataset (TF-Playground's circle, xor,
+// gauss or spiral: two features), a built-in activation other than maxout, at least
+// one hidden layer and none of more than kMaxPackedUnits units.
 bool Packable(const v1::TrialSpec& spec);
 
 // Trials with equal pack keys can share a pack: the same dataset, network shape,

@@ -303,6 +303,17 @@ TEST(Packed, WhatPacks) {
   v1::TrialSpec maxout = spec;
   *maxout.mutable_activation() = spec::DefaultActivation(v1::ACTIVATION_KIND_MAXOUT);
   EXPECT_FALSE(Packable(maxout));
+  v1::TrialSpec images = spec;  // 784 inputs: the BLAS path
+  images.mutable_dataset()->set_kind(v1::DATASET_KIND_FASHION_MNIST);
+  EXPECT_FALSE(Packable(images));
+  v1::TrialSpec csv = spec;  // any number of inputs
+  csv.mutable_dataset()->set_kind(v1::DATASET_KIND_CSV);
+  EXPECT_FALSE(Packable(csv));
+  for (v1::DatasetKind kind : {v1::DATASET_KIND_XOR, v1::DATASET_KIND_GAUSS, v1::DATASET_KIND_SPIRAL}) {
+    v1::TrialSpec synthetic = spec;
+    synthetic.mutable_dataset()->set_kind(kind);
+    EXPECT_TRUE(Packable(synthetic)) << kind;
+  }
   // Seeds, learning rates, inits, biases and epochs differ within a pack; shapes do not.
   v1::TrialSpec other = spec;
   other.set_seed(9);

@@ -402,9 +402,17 @@ void RemoteWorker::Impl::TrainAlone(std::shared_ptr<Slot> slot, const engine::Da
 // are free, before each round; it ends when no lane holds a trial. Each trial reports
 // its epochs, stops on its own cancel flag and ends on its own, as alone.
 void RemoteWorker::Impl::TrainPack(std::shared_ptr<Slot> first, const engine::Dataset& data) {
+  // As wide as the trials of its group at hand need (a lone trial does not pay for 16
+  // lanes); trials of the group leased later fill lanes that free, or start a pack of
+  // their own on another thread.
+  int trials = 1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& slot : waiting_) trials += slot->pack_key == first->pack_key;
+  }
   std::unique_ptr<engine::PackedTrainer> pack;
   try {
-    auto created = engine::PackedTrainer::Create(first->lease.spec(), data);
+    auto created = engine::PackedTrainer::Create(first->lease.spec(), data, std::min(trials, engine::kPackLanes));
     if (!created.ok()) return PushEnd(*first, created.status());
     pack = std::move(*created);
   } catch (...) {
