@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "client/grid/grid_file.h"
 #include "common/rpc/rpc.h"
 #include "server/grpc/coordinator.h"
 #include "server/http/http_server.h"
@@ -32,6 +33,11 @@ int main(int argc, char** argv) {
   CLI::App app{"actgrid-server: the actgrid coordinator (gRPC, SQLite, optional in-process workers, dashboard)"};
   actgrid::server::CoordinatorOptions options;
   options.listen = actgrid::rpc::kDefaultServer;
+  // SubmitGrid with a grid file's text (Python, notebooks, any gRPC client): parsed by
+  // the grid file's own parser, with its bounds, as `actgrid submit` parses it.
+  options.parse_grid_file = [](const std::string& text, bool dry_run) {
+    return actgrid::grid::SubmitRequestFromText(text, dry_run);
+  };
   int local_workers = 0;
   double lease_seconds = 30;
   app.add_option("--listen,-l", options.listen, "Address to serve on, host:port")->capture_default_str();

@@ -95,6 +95,9 @@ int RunGrid(const RunOptions& options, std::FILE* out, std::FILE* err, const std
   server::CoordinatorOptions coordinator_options;
   coordinator_options.db_path = options.db_path;
   coordinator_options.listen = options.listen;
+  coordinator_options.parse_grid_file = [](const std::string& text, bool dry_run) {
+    return grid::SubmitRequestFromText(text, dry_run);
+  };
   if (!options.tokens_file.empty()) {
     auto auth = server::Authorizer::FromFile(options.tokens_file);
     if (!auth.ok()) {

@@ -701,4 +701,21 @@ v1::SubmitGridRequest ToSubmitRequest(const grid::Grid& grid, bool dry_run) {
   return request;
 }
 
+absl::StatusOr<v1::SubmitGridRequest> SubmitRequestFromText(const std::string& text, bool dry_run,
+                                                            const std::atomic<bool>* cancel) {
+  absl::StatusOr<Grid> grid = ParseGridText(text, cancel);
+  if (!grid.ok()) return grid.status();
+  for (const GridTrial& trial : grid->trials) {
+    const v1::DatasetKind kind = trial.spec.dataset().kind();
+    if (kind == v1::DATASET_KIND_CIRCLE || kind == v1::DATASET_KIND_XOR || kind == v1::DATASET_KIND_GAUSS ||
+        kind == v1::DATASET_KIND_SPIRAL)
+      continue;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dataset.name: ", spec::NameOf(spec::DatasetKindNames(), kind),
+        " is read from files; a grid file sent as text may use circle, xor, gauss and spiral only. "
+        "Submit it with `actgrid submit FILE --server ...`, which attaches the content digests of its files"));
+  }
+  return ToSubmitRequest(*grid, dry_run);
+}
+
 }  // namespace actgrid::grid

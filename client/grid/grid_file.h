@@ -75,6 +75,14 @@ absl::StatusOr<Grid> ParseGridText(const std::string& yaml_text, const std::atom
 // The Grids.SubmitGrid request that queues `grid` (or only validates it: dry_run).
 v1::SubmitGridRequest ToSubmitRequest(const Grid& grid, bool dry_run);
 
+// A grid file's text as a coordinator receives it (SubmitGridRequest.grid_file):
+// parsed, validated and expanded as ParseGridText does, into the request
+// ToSubmitRequest makes, with the same errors. A grid on a dataset read from files is
+// refused (InvalidArgument naming dataset.name): its content digest would come from
+// the coordinator's files, not the submitter's; `actgrid submit` attaches those.
+absl::StatusOr<v1::SubmitGridRequest> SubmitRequestFromText(const std::string& text, bool dry_run,
+                                                            const std::atomic<bool>* cancel = nullptr);
+
 // Sets dataset.digest on every trial whose dataset is read from files (the content
 // digest of those files, engine::DatasetDigest) and recomputes its key. ParseGridFile
 // does it; a caller of ParseGridText must before it submits. Errors name dataset.path.

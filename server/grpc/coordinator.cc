@@ -45,7 +45,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
       std::make_unique<StreamSlots>(options.max_streams, "WatchGrid and Export streams", "--max-streams");
   c->worker_streams_ = std::make_unique<StreamSlots>(options.max_worker_streams, "worker report streams",
                                                      "--max-worker-streams");
-  c->grids_ = std::make_unique<GridsService>(c->scheduler_.get(), c->auth_.get(), c->reader_streams_.get());
+  c->grids_ = std::make_unique<GridsService>(c->scheduler_.get(), c->auth_.get(), c->reader_streams_.get(),
+                                             options.parse_grid_file);
   c->workers_ = std::make_unique<WorkersService>(c->scheduler_.get(), c->auth_.get(), c->worker_streams_.get());
   c->analysis_ = std::make_unique<AnalysisService>(c->scheduler_.get(), c->auth_.get(), c->reader_streams_.get());
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "actgrid/v1/grids.pb.h"
 #include "server/scheduler/clock.h"
 #include "server/scheduler/scheduler.h"
 #include "server/grpc/auth.h"
@@ -40,6 +42,11 @@ struct CoordinatorOptions {
   // ReportEpochs streams (one per worker process). Past a cap: RESOURCE_EXHAUSTED.
   int max_streams = 256;
   int max_worker_streams = 1024;
+  // Turns SubmitGridRequest.grid_file into the request it stands for. The grid file's
+  // parser lives in client/grid and the coordinator's libraries read no YAML: the
+  // program's assembly hands it in (grid::SubmitRequestFromText). Unset: a grid_file is
+  // refused with UNIMPLEMENTED.
+  std::function<absl::StatusOr<v1::SubmitGridRequest>(const std::string& text, bool dry_run)> parse_grid_file;
 };
 
 class Coordinator {

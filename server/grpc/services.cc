@@ -41,7 +41,15 @@ grpc::Status StreamSlots::Take(std::optional<Held>* held) {
 grpc::Status GridsService::SubmitGrid(grpc::ServerContext* context, const v1::SubmitGridRequest* request,
                                       v1::SubmitGridResponse* response) {
   if (grpc::Status denied = auth_->Check(context, Permission::kSubmit); !denied.ok()) return denied;
-  return Answer(scheduler_->Submit(*request), response);
+  if (request->grid_file().empty()) return Answer(scheduler_->Submit(*request), response);
+  if (!request->name().empty() || request->factors_size() > 0 || request->cells() != 0 || request->trials_size() > 0)
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "grid_file: send either a grid file's text or name, factors, cells and trials, not both");
+  if (!parse_grid_file_)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "grid_file: this coordinator does not read grid files");
+  auto parsed = parse_grid_file_(request->grid_file(), request->dry_run());
+  if (!parsed.ok()) return ToGrpc(parsed.status());
+  return Answer(scheduler_->Submit(*parsed), response);
 }
 
 grpc::Status GridsService::GetGrid(grpc::ServerContext* context, const v1::GridRef* request, v1::Grid* response) {

@@ -5,6 +5,7 @@
 #define ACTGRID_SERVER_GRPC_SERVICES_H_
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -51,8 +52,10 @@ class StreamSlots final {
 
 class GridsService final : public v1::Grids::Service {
  public:
-  GridsService(scheduler::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams)
-      : scheduler_(scheduler), auth_(auth), streams_(streams) {}
+  using GridFileParser = std::function<absl::StatusOr<v1::SubmitGridRequest>(const std::string& text, bool dry_run)>;
+  GridsService(scheduler::Scheduler* scheduler, const Authorizer* auth, StreamSlots* streams,
+               GridFileParser parse_grid_file = nullptr)
+      : scheduler_(scheduler), auth_(auth), streams_(streams), parse_grid_file_(std::move(parse_grid_file)) {}
   grpc::Status SubmitGrid(grpc::ServerContext*, const v1::SubmitGridRequest*, v1::SubmitGridResponse*) override;
   grpc::Status GetGrid(grpc::ServerContext*, const v1::GridRef*, v1::Grid*) override;
   grpc::Status ListGrids(grpc::ServerContext*, const v1::ListGridsRequest*, v1::ListGridsResponse*) override;
@@ -64,6 +67,7 @@ class GridsService final : public v1::Grids::Service {
   scheduler::Scheduler* scheduler_;
   const Authorizer* auth_;
   StreamSlots* streams_;
+  GridFileParser parse_grid_file_;
 };
 
 class WorkersService final : public v1::Workers::Service {

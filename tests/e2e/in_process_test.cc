@@ -425,3 +425,80 @@ TEST(InProcess, WorkersReadDatasetsOnlyFromTheirDataDirectories) {
 
 }  // namespace
 }  // namespace actgrid
+
+namespace actgrid {
+namespace {
+
+// SubmitGrid with a grid file's text, as a Python client or a notebook sends it: the
+// coordinator answers as `actgrid submit` would, errors included.
+TEST(InProcess, SubmitGridTakesAGridFileAsText) {
+  server::CoordinatorOptions options = FreshDatabase("e2e_grid_text");
+  options.parse_grid_file = [](const std::string& text, bool dry_run) {
+    return grid::SubmitRequestFromText(text, dry_run);
+  };
+  auto coordinator = server::Coordinator::Start(options);
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  auto stub = v1::Grids::NewStub((*coordinator)->InProcessChannel());
+  auto submit = [&](const std::string& text, bool dry_run, v1::SubmitGridResponse* response) {
+    grpc::ClientContext context;
+    v1::SubmitGridRequest request;
+    request.set_grid_file(text);
+    request.set_dry_run(dry_run);
+    return stub->SubmitGrid(&context, request, response);
+  };
+  const std::string text =
+      "name: text\ndataset: {name: circle, samples: 100}\ntrain: {epochs: 2}\nseeds: 2\n"
+      "grid:\n  activation: [relu, tanh, bent]\n"
+      "activations:\n  bent: {f: 'where(x < 0, a * x, x)', params: {a: 0.1}}\n";
+  // A dry run counts and stores nothing.
+  v1::SubmitGridResponse dry;
+  ASSERT_TRUE(submit(text, true, &dry).ok());
+  EXPECT_EQ(dry.grid_id(), 0);
+  EXPECT_EQ(dry.trials(), 6);
+  // The same request the CLI builds from the same text.
+  auto expected = grid::ParseGridText(text);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  v1::SubmitGridResponse submitted;
+  ASSERT_TRUE(submit(text, false, &submitted).ok());
+  EXPECT_GT(submitted.grid_id(), 0);
+  EXPECT_EQ(submitted.trials(), 6);
+  auto rows = (*coordinator)->store().ListGridTrials(submitted.grid_id());
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), expected->trials.size());
+  for (size_t i = 0; i < rows->size(); ++i) EXPECT_EQ((*rows)[i].key, expected->trials[i].key) << i;
+
+  // A malformed file: INVALID_ARGUMENT with the parser's own field-path message.
+  const std::string bad = "name: bad\ndataset: {name: circle}\ngrid:\n  activation: [relux]\n";
+  v1::SubmitGridResponse unused;
+  const grpc::Status refused = submit(bad, false, &unused);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), std::string(grid::ParseGridText(bad).status().message()));
+  EXPECT_NE(refused.error_message().find("did you mean \"relu\""), std::string::npos) << refused.error_message();
+  // The parser's bounds hold before any work: a file past 1 MiB.
+  EXPECT_EQ(submit(std::string(grid::kMaxGridFileBytes + 1, '#'), false, &unused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // A dataset read from files would be digested from the coordinator's files: refused.
+  const grpc::Status files =
+      submit("name: f\ndataset: {name: fashion_mnist}\ngrid:\n  activation: [relu]\n", false, &unused);
+  EXPECT_EQ(files.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(files.error_message().find("dataset.name: fashion_mnist is read from files"), std::string::npos)
+      << files.error_message();
+  // Text and expanded trials together: refused.
+  {
+    grpc::ClientContext context;
+    v1::SubmitGridRequest both = grid::ToSubmitRequest(*expected, false);
+    both.set_grid_file(text);
+    EXPECT_EQ(stub->SubmitGrid(&context, both, &unused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // A coordinator assembled without the parser says so.
+  auto bare = server::Coordinator::Start(FreshDatabase("e2e_grid_text_bare"));
+  ASSERT_TRUE(bare.ok());
+  grpc::ClientContext context;
+  v1::SubmitGridRequest request;
+  request.set_grid_file(text);
+  EXPECT_EQ(v1::Grids::NewStub((*bare)->InProcessChannel())->SubmitGrid(&context, request, &unused).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+}
+
+}  // namespace
+}  // namespace actgrid

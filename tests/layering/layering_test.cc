@@ -58,7 +58,7 @@ const std::map<std::string, std::set<std::string>>& Allowed() {
       {"http", {"spec", "store", "scheduler", "analysis", "grpc", "rpc", "dashboard"}},
       // The programs' assembly: the only places that put in-process workers next to a
       // coordinator.
-      {"server_main", {"spec", "store", "scheduler", "analysis", "grpc", "http", "rpc", "runner"}},
+      {"server_main", {"spec", "store", "scheduler", "analysis", "grpc", "http", "rpc", "runner", "grid"}},
       {"cli", {"spec", "store", "scheduler", "analysis", "grpc", "http", "rpc", "runner", "grid", "engine",
                "dashboard", "yaml"}},
   };
