@@ -106,7 +106,7 @@ class Pack final : public PackBase {
   void TrainEpoch(const Lanes<bool>& train);
   void ActivationForward(const Layer& layer, int l, int n);
   void LearnableGrads(const Layer& layer, int l, int n, const float* da);
-  void GatherLearnable(int l);
+  ActContext<float> LearnableContext(const Layer& layer) const;
   void Evaluate(const Eigen::MatrixXf& x, const std::vector<int32_t>& y, bool probe, std::vector<v1::EpochMetrics>* m,
                 Lanes<double>* loss, Lanes<long>* correct);
   void MeasureProbe(int n, std::vector<v1::EpochMetrics>* m);
@@ -147,8 +147,7 @@ class Pack final : public PackBase {
   std::vector<float> shared_x_;  // capacity x features: an input every lane shares
   bool shared_input_ = false;    // whether Forward and Backward read shared_x_
   std::vector<int32_t> y_;                      // capacity x L
-  std::vector<std::vector<float>> learn_lane_;  // per lane, the current layer's learnable values
-  std::vector<std::vector<float>> learn_grad_;  // per lane, their gradients
+  std::vector<float> learn_grad_;  // a layer's learnable parameters' gradients, interleaved
 };
 
 template <int L>
@@ -202,8 +201,6 @@ void Pack<L>::Setup(const v1::TrialSpec& first) {
   wt_.assign(largest * L, 0.0f);
   shared_x_.assign(size_t(capacity_) * features_, 0.0f);
   y_.assign(size_t(capacity_) * L, 0);
-  learn_lane_.assign(L, {});
-  learn_grad_.assign(L, {});
 }
 
 template <int L>
@@ -334,37 +331,34 @@ void AffineActivate(const Op& op, const float* __restrict params, size_t w, size
   });
 }
 
+// An activation with learnable parameters reads value q of unit i at
+// learn[q * units + i]; the lane-interleaved buffer holds lane k's at
+// (q * units + i) * L + k. So one op over the interleaved buffer, told it has
+// units * L units and asked for unit i * L + k, reads lane k's own parameters: the lane
+// loop stays the innermost, over consecutive values.
 template <int L>
-void Pack<L>::GatherLearnable(int l) {
-  const Layer& layer = layers_[size_t(l)];
-  const size_t count = size_t(layer.learnable) * layer.units;
-  for (int k = 0; k < L; ++k) {
-    learn_lane_[size_t(k)].resize(count);
-    for (size_t e = 0; e < count; ++e) learn_lane_[size_t(k)][e] = params_[(layer.p + e) * L + size_t(k)];
-  }
+ActContext<float> Pack<L>::LearnableContext(const Layer& layer) const {
+  return ActContext<float>{hyper_.data(), params_.data() + layer.p * L, layer.units * L};
 }
 
-// a = f(z) and d = f'(z) for an activation with learnable parameters (one op per lane,
-// each with that lane's parameters).
+// a = f(z) and d = f'(z) for an activation with learnable parameters, each lane with
+// its own parameters.
 template <int L>
 void Pack<L>::ActivationForward(const Layer& layer, int l, int n) {
   const float* z = z_[size_t(l)].data();
   float* a = a_[size_t(l)].data();
   float* d = d_[size_t(l)].data();
-  GatherLearnable(l);
-  for (int k = 0; k < L; ++k) {
-    const ActContext<float> ctx{hyper_.data(), learn_lane_[size_t(k)].data(), layer.units};
-    VisitActivation<float>(kind_, ctx, [&](const auto& op) {
-      for (int j = 0; j < n; ++j)
-        for (int i = 0; i < layer.units; ++i) {
+  VisitActivation<float>(kind_, LearnableContext(layer), [&](const auto& op) {
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < layer.units; ++i)
+        for (int k = 0; k < L; ++k) {
           const size_t e = (size_t(j) * layer.units + size_t(i)) * L + size_t(k);
-          const float f = op.F(z[e], i);
+          const float f = op.F(z[e], i * L + k);
           a[e] = f;
-          d[e] = op.D(z[e], f, i);
+          d[e] = op.D(z[e], f, i * L + k);
         }
-      return 0;
-    });
-  }
+    return 0;
+  });
 }
 
 template <int L>
@@ -530,28 +524,27 @@ void BackInputs(const float* __restrict params, size_t w, int rows, int in_dim, 
   }
 }
 
+// The learnable parameters' gradients: each lane's summed over the samples in order into
+// a zeroed buffer (interleaved as the parameters), then added to grads_.
 template <int L>
 void Pack<L>::LearnableGrads(const Layer& layer, int l, int n, const float* da) {
   const float* z = z_[size_t(l)].data();
-  const size_t count = size_t(layer.learnable) * layer.units;
-  GatherLearnable(l);
-  for (int k = 0; k < L; ++k) {
-    std::vector<float>& g = learn_grad_[size_t(k)];
-    g.assign(count, 0.0f);
-    const ActContext<float> ctx{hyper_.data(), learn_lane_[size_t(k)].data(), layer.units};
-    VisitActivation<float>(kind_, ctx, [&](const auto& op) {
-      using Op = std::decay_t<decltype(op)>;
-      if constexpr (Op::kLearnable > 0) {
-        for (int j = 0; j < n; ++j)
-          for (int i = 0; i < layer.units; ++i) {
+  const size_t count = size_t(layer.learnable) * layer.units * L;
+  learn_grad_.assign(count, 0.0f);
+  VisitActivation<float>(kind_, LearnableContext(layer), [&](const auto& op) {
+    using Op = std::decay_t<decltype(op)>;
+    if constexpr (Op::kLearnable > 0) {
+      for (int j = 0; j < n; ++j)
+        for (int i = 0; i < layer.units; ++i)
+          for (int k = 0; k < L; ++k) {
             const size_t e = (size_t(j) * layer.units + size_t(i)) * L + size_t(k);
-            op.Grad(z[e], i, da[e], g.data(), layer.units);
+            op.Grad(z[e], i * L + k, da[e], learn_grad_.data(), layer.units * L);
           }
-      }
-      return 0;
-    });
-    for (size_t e = 0; e < count; ++e) grads_[(layer.p + e) * L + size_t(k)] += g[e];
-  }
+    }
+    return 0;
+  });
+  float* g = grads_.data() + layer.p * L;
+  for (size_t e = 0; e < count; ++e) g[e] += learn_grad_[e];
 }
 
 template <int L>
