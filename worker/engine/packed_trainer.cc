@@ -25,10 +25,8 @@
 #include "worker/engine/random.h"
 
 // The tests compile this file a second time for baseline x86-64 (no -march=native) into
-// namespace `portable`, to check that both builds give the same bits (packed_test.cc).
-#ifndef ACTGRID_PACKED_VARIANT
-#define ACTGRID_PACKED_VARIANT packed_native
-#endif
+// namespace `portable` (ACTGRID_PACKED_VARIANT, see packed_trainer.h), to check that
+// both builds give the same bits (packed_test.cc).
 
 namespace actgrid::engine {
 inline namespace ACTGRID_PACKED_VARIANT {

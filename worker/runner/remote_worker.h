@@ -1,5 +1,8 @@
 // A worker that pulls trials from a coordinator over the Workers protocol and trains
-// them on a oneTBB arena, one trial per slot. Epoch metrics stream to the coordinator
+// them on a oneTBB arena: a thread trains a pack of compatible small trials (one per
+// SIMD lane, engine/packed_trainer.h, taking in more as lanes free) or one larger
+// trial. It leases whole pack groups, a few units of work more than it has threads
+// (a unit: a running pack, a lone trial, or one group's waiting trials). Epoch metrics stream to the coordinator
 // as they are produced (one report stream per worker, batched; each batch is acked
 // after it commits) and renew the leases; a trial whose lease went stale or whose grid
 // was cancelled is stopped at its next epoch. The same class serves remote workers
@@ -21,7 +24,7 @@
 namespace actgrid::runner {
 
 struct WorkerOptions {
-  int threads = 0;                 // trial slots; 0 = every hardware thread
+  int threads = 0;                 // pool threads (each a pack or a trial); 0 = every hardware thread
   std::string worker_id;           // default "<hostname>:<pid>:<n>"
   std::chrono::milliseconds call_timeout{10'000};  // deadline of every unary call
   // On stop: running trials get this long to finish; then they are released
