@@ -487,6 +487,107 @@ int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const
   return 0;
 }
 
+namespace {
+
+inline constexpr size_t kMaxCallRequestBytes = 16 << 20;
+
+// `message` with its size before it as a varint.
+bool WriteDelimited(const google::protobuf::Message& message, std::FILE* out) {
+  std::string bytes;
+  if (!message.SerializeToString(&bytes)) return false;
+  std::string prefix;
+  for (uint64_t n = bytes.size(); ; n >>= 7) {
+    if (n < 0x80) {
+      prefix.push_back(static_cast<char>(n));
+      break;
+    }
+    prefix.push_back(static_cast<char>((n & 0x7f) | 0x80));
+  }
+  return std::fwrite(prefix.data(), 1, prefix.size(), out) == prefix.size() &&
+         std::fwrite(bytes.data(), 1, bytes.size(), out) == bytes.size();
+}
+
+int CallFailure(std::FILE* err, const absl::Status& status) {
+  std::fprintf(err, "%d %s\n", static_cast<int>(status.code()), std::string(status.message()).c_str());
+  const bool bad_input = absl::IsInvalidArgument(status) || absl::IsNotFound(status) ||
+                         absl::IsResourceExhausted(status) || absl::IsFailedPrecondition(status);
+  return bad_input ? 2 : 1;
+}
+
+}  // namespace
+
+int CallCommand(const CommandOptions& o, const std::string& method, std::FILE* in, std::FILE* out, std::FILE* err,
+                const std::atomic<bool>* stop) {
+  if (o.target.db.empty()) return CallFailure(err, absl::InvalidArgumentError("call: --db is required"));
+  std::string request;
+  char buf[1 << 16];
+  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), in)) > 0;) {
+    request.append(buf, n);
+    if (request.size() > kMaxCallRequestBytes)
+      return CallFailure(err, absl::InvalidArgumentError(absl::StrCat("call: the request is over ",
+                                                                      kMaxCallRequestBytes, " bytes")));
+  }
+  if (std::ferror(in)) return CallFailure(err, absl::UnavailableError("call: could not read the request"));
+  auto backend = Open(o.target);
+  if (!backend.ok()) return CallFailure(err, backend.status());
+  Backend& b = **backend;
+  // Parses the request as `Request`, answers it with `answer` and writes the response.
+  const auto one = [&](auto request_type, auto answer) -> int {
+    decltype(request_type) r;
+    if (!r.ParseFromString(request))
+      return CallFailure(err, absl::InvalidArgumentError(absl::StrCat("call: the request is not a valid ",
+                                                                      r.GetDescriptor()->full_name())));
+    auto response = answer(r);
+    if (!response.ok()) return CallFailure(err, response.status());
+    if (!WriteDelimited(*response, out) || std::fflush(out) != 0)
+      return CallFailure(err, absl::UnavailableError("call: could not write the response"));
+    return 0;
+  };
+  if (method == "GetGrid")
+    return one(v1::GridRef(), [&](const v1::GridRef& r) { return b.GetGrid(r.grid()); });
+  if (method == "ListGrids")
+    return one(v1::ListGridsRequest(), [&](const v1::ListGridsRequest& r) -> absl::StatusOr<v1::ListGridsResponse> {
+      auto grids = b.ListGrids(r.limit());
+      if (!grids.ok()) return grids.status();
+      v1::ListGridsResponse response;
+      for (auto& g : *grids) *response.add_grids() = std::move(g);
+      return response;
+    });
+  if (method == "ListWorkers")
+    return one(v1::ListWorkersRequest(), [&](const v1::ListWorkersRequest&) -> absl::StatusOr<v1::ListWorkersResponse> {
+      auto workers = b.ListWorkers();
+      if (!workers.ok()) return workers.status();
+      v1::ListWorkersResponse response;
+      for (auto& w : *workers) *response.add_workers() = std::move(w);
+      return response;
+    });
+  if (method == "Compare") return one(v1::CompareRequest(), [&](const v1::CompareRequest& r) { return b.Compare(r); });
+  if (method == "Curves") return one(v1::CurvesRequest(), [&](const v1::CurvesRequest& r) { return b.Curves(r); });
+  if (method == "Effects") return one(v1::EffectsRequest(), [&](const v1::EffectsRequest& r) { return b.Effects(r); });
+  if (method == "Test") return one(v1::TestRequest(), [&](const v1::TestRequest& r) { return b.Test(r); });
+  if (method == "Layers") return one(v1::LayersRequest(), [&](const v1::LayersRequest& r) { return b.Layers(r); });
+  if (method == "Export") {
+    v1::ExportRequest r;
+    if (!r.ParseFromString(request))
+      return CallFailure(err, absl::InvalidArgumentError("call: the request is not a valid actgrid.v1.ExportRequest"));
+    bool write_failed = false;
+    const absl::Status status = b.Export(r, [&](const v1::ExportChunk& chunk) {
+      if (stop && *stop) return false;
+      write_failed = !WriteDelimited(chunk, out);
+      return !write_failed;
+    });
+    if (!status.ok()) return CallFailure(err, status);
+    if (write_failed || std::fflush(out) != 0)
+      return CallFailure(err, absl::UnavailableError("call: could not write the response"));
+    if (stop && *stop) return CallFailure(err, absl::CancelledError("call: interrupted"));
+    return 0;
+  }
+  return CallFailure(err, absl::InvalidArgumentError(absl::StrCat(
+                              "call: ", spec::Quoted(method),
+                              " is not one of GetGrid, ListGrids, ListWorkers, Compare, Curves, Effects, Test, "
+                              "Layers, Export")));
+}
+
 int ReportCommand(const CommandOptions& o, const std::string& out_path, std::FILE* out, std::FILE* err) {
   if (absl::Status ref = CheckGridRef(o.grid); !ref.ok()) return Fail(err, o.target, ref);
   auto backend = Open(o.target);

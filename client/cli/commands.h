@@ -90,6 +90,17 @@ int HealthCommand(const CommandOptions& o, std::FILE* out, std::FILE* err);
 int ReportCommand(const CommandOptions& o, const std::string& out_path, std::FILE* out, std::FILE* err);
 int ExportCommand(const CommandOptions& o, std::FILE* out, std::FILE* err, const std::atomic<bool>* stop);
 
+// The door for programs to a database file (the Python package's open_db): reads one
+// request message of `method` (binary protobuf, as the gRPC method of that name takes
+// it: GetGrid, ListGrids, ListWorkers, Compare, Curves, Effects, Test, Layers, Export)
+// from `in`, answers it from the database o.target.db as the coordinator would, and
+// writes the response (for Export every chunk) to `out`, each message prefixed by its
+// size as a varint (protobuf's delimited form). On failure nothing more is written to
+// `out`, `err` gets one line "CODE MESSAGE" (CODE the gRPC status code as a number)
+// and the exit code is 2 for bad input and 1 otherwise, as for the other commands.
+int CallCommand(const CommandOptions& o, const std::string& method, std::FILE* in, std::FILE* out, std::FILE* err,
+                const std::atomic<bool>* stop);
+
 }  // namespace actgrid::cli
 
 #endif  // ACTGRID_CLIENT_CLI_COMMANDS_H_

@@ -187,6 +187,16 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--out,-o", report_out, "The HTML file to write")->required();
   AddTarget(report_cmd, report.target, true);
 
+  CommandOptions call;
+  std::string call_method;
+  CLI::App* call_cmd = app.add_subcommand(
+      "call", "For programs (the Python package's open_db): answer one request read as binary protobuf on stdin "
+              "from a database file, as the coordinator's method of that name would; the response goes to stdout");
+  call_cmd->add_option("method", call_method,
+                       "GetGrid, ListGrids, ListWorkers, Compare, Curves, Effects, Test, Layers or Export")
+      ->required();
+  call_cmd->add_option("--db", call.target.db, "The database file to read")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -214,5 +224,6 @@ int main(int argc, char** argv) {
   if (*layers_cmd) return LayersCommand(layers, stdout, stderr);
   if (*report_cmd) return ReportCommand(report, report_out, stdout, stderr);
   if (*export_cmd) return ExportCommand(exporting, stdout, stderr, &g_cancel);
+  if (*call_cmd) return CallCommand(call, call_method, stdin, stdout, stderr, &g_cancel);
   return 0;
 }
