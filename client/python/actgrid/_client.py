@@ -184,15 +184,14 @@ class Client:
         if progress:
             from tqdm import tqdm
             bar = tqdm(total=max(start.epochs_total, 1), unit="epoch", unit_scale=True, dynamic_ncols=True,
-                       desc=f"grid {start.name} ({start.id})")
+                       mininterval=0.5, desc=f"grid {start.name} ({start.id})")
 
         def show(info):
             if bar is None:
                 return
-            bar.n = info.epochs_done
             bar.set_postfix_str(f"{info.finished}/{info.trials} trials, {info.counts['failed']} failed",
                                 refresh=False)
-            bar.refresh()
+            bar.update(info.epochs_done - bar.n)  # redraws at most every mininterval
 
         def follow():
             for event in self._door.stream("WatchGrid", grids_pb2.GridRef(grid=ref)):
