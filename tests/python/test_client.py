@@ -159,3 +159,31 @@ def test_auth_errors_are_typed(guarded, monkeypatch, tmp_path):
     empty.write_text("\n")
     with pytest.raises(actgrid.InvalidArgument, match="is empty"):
         actgrid.connect(guarded.address, token_file=str(empty))
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """A coordinator serving TLS with a self-signed certificate for 127.0.0.1."""
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    s = Server(str(directory), "--tls-cert", str(cert), "--tls-key", str(key))
+    s.ca = str(cert)
+    yield s
+    s.stop()
+
+
+def test_tls_with_the_coordinators_ca(tls_server, monkeypatch):
+    assert actgrid.connect(tls_server.address, tls_ca=tls_server.ca).grids().empty
+    monkeypatch.setenv("ACTGRID_TLS_CA", tls_server.ca)
+    assert actgrid.connect(tls_server.address).grids().empty
+    monkeypatch.delenv("ACTGRID_TLS_CA")
+    # plaintext to a TLS port, and TLS checked against the system's CAs, both fail
+    with pytest.raises(actgrid.Unavailable):
+        actgrid.connect(tls_server.address, wait=1).grids()
+    with pytest.raises(actgrid.Unavailable):
+        actgrid.connect(tls_server.address, tls=True, wait=1).grids()
+    with pytest.raises(actgrid.InvalidArgument, match="CA certificate file"):
+        actgrid.connect(tls_server.address, tls_ca="/nonexistent/ca.pem")
