@@ -510,7 +510,7 @@ bool WriteDelimited(const google::protobuf::Message& message, std::FILE* out) {
 int CallFailure(std::FILE* err, const absl::Status& status) {
   std::fprintf(err, "%d %s\n", static_cast<int>(status.code()), std::string(status.message()).c_str());
   const bool bad_input = absl::IsInvalidArgument(status) || absl::IsNotFound(status) ||
-                         absl::IsResourceExhausted(status) || absl::IsFailedPrecondition(status);
+                         absl::IsResourceExhausted(status);  // as Fail()
   return bad_input ? 2 : 1;
 }
 

@@ -11,12 +11,17 @@ import pytest
 
 import actgrid
 
+# The tests choose their own coordinators and tokens: none from the caller's environment,
+# cleared before any fixture connects.
+for _name in ("ACTGRID_TOKEN", "ACTGRID_TOKEN_FILE", "ACTGRID_TLS_CA", "ACTGRID_SERVER"):
+    os.environ.pop(_name, None)
+
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 QUICK = os.path.join(REPO, "examples", "quick.yaml")
 
 
 def _binary(env, default):
-    path = os.environ.get(env) or os.path.join(REPO, "build", *default)
+    path = os.path.abspath(os.environ.get(env) or os.path.join(REPO, "build", *default))
     if not os.access(path, os.X_OK):
         pytest.exit(f"{path} is not built (set {env})", returncode=1)
     return path
@@ -33,25 +38,40 @@ def free_port():
 
 
 class Server:
-    """An actgrid-server on a free loopback port, stopped at the end."""
+    """An actgrid-server on a free loopback port (`address`, or another one when it is
+    taken), stopped at the end."""
 
-    def __init__(self, directory, *args):
+    def __init__(self, directory, *args, address=None):
+        self.directory, self.args = directory, args
         self.db = os.path.join(directory, "actgrid.db")
-        self.address = f"127.0.0.1:{free_port()}"
-        self.log = open(os.path.join(directory, "server.log"), "wb")
-        self.proc = subprocess.Popen([SERVER, "--listen", self.address, "--db", self.db, *args],
+        self.log = open(os.path.join(directory, "server.log"), "ab")
+        for attempt in range(5):  # a port found free may be taken before the server binds it
+            self.address = address or f"127.0.0.1:{free_port()}"
+            if self._start():
+                return
+        raise RuntimeError(f"actgrid-server did not start; see {self.log.name}")
+
+    def _start(self):
+        self.proc = subprocess.Popen([SERVER, "--listen", self.address, "--db", self.db, *self.args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"actgrid-server exited with {self.proc.returncode}; see {self.log.name}")
+                return False
             try:
                 with socket.create_connection(self.address.split(":"), timeout=0.2):
-                    break
+                    return True
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError("actgrid-server did not listen within 20 s")
                 time.sleep(0.05)
+
+    def restart(self):
+        """Stops the server and starts it again on the same address and database."""
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+        if not self._start():
+            raise RuntimeError(f"actgrid-server did not start again; see {self.log.name}")
 
     def stop(self):
         self.proc.terminate()
@@ -90,9 +110,3 @@ def quick(client):
     submitted = client.submit(QUICK, watch=True, progress=False)
     assert submitted.grid.state == "done"
     return submitted
-
-
-@pytest.fixture(autouse=True)
-def no_token_from_the_environment(monkeypatch):
-    for name in ("ACTGRID_TOKEN", "ACTGRID_TOKEN_FILE", "ACTGRID_TLS_CA", "ACTGRID_SERVER"):
-        monkeypatch.delenv(name, raising=False)

@@ -1,6 +1,7 @@
 """Every analysis answers the Python package with the numbers the CLI prints with
 --format json for the same query, and a database read with open_db() agrees with the
 coordinator that wrote it."""
+import io
 import json
 import math
 
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 import actgrid
+from actgrid import _doors, _tables
 from conftest import run_cli
 
 
@@ -106,7 +108,7 @@ def test_effects_are_the_clis(server, client, quick, kwargs, args):
         assert row["term"] == want["term"]
         for stat in ["ss", "df", "ms", "f", "p", "eta2"]:
             assert_same(row[stat], want[stat], f"{want['term']} {stat}")
-    assert e.notes == cli.get("notes", e.notes)
+    assert e.notes == cli["notes"]
 
 
 def test_test_is_the_clis(server, client, quick):
@@ -204,6 +206,7 @@ def test_open_db_is_the_cli_on_the_file(server, quick):
     _, out, _ = run_cli("compare", "quick", "--db", server.db, "--by", "init,bias", "--format", "json")
     cli = json.loads(out)
     df = db.compare("quick", by="init,bias")
+    assert len(df) == len(cli["rows"]) == 4
     for (_, row), want in zip(df.iterrows(), cli["rows"]):
         for stat in STATS:
             assert_same(row[stat], want[stat], stat)
@@ -237,14 +240,44 @@ def test_actgrid_call_answers_in_delimited_protobuf_and_fails_with_a_status(serv
     request = analysis_pb2.CompareRequest(grid=str(quick.id), by=["depth"]).SerializeToString()
     ok = subprocess.run([CLI, "call", "Compare", "--db", server.db], input=request, capture_output=True)
     assert ok.returncode == 0 and ok.stderr == b""
-    size = (ok.stdout[0] & 0x7F) | (ok.stdout[1] << 7)  # a varint of two bytes: 128 to 16383
-    body = ok.stdout[2:]
-    assert ok.stdout[0] >= 0x80 and ok.stdout[1] < 0x80 and len(body) == size
+    answer = io.BytesIO(ok.stdout)
+    size = _doors._varint(answer.read)
+    body = answer.read()
+    assert len(body) == size > 0
     assert [r.n for r in analysis_pb2.CompareResponse.FromString(body).rows] == [60, 60]
-    for method, data, code, message in [
-            ("Nope", b"", 3, 'call: "Nope" is not one of GetGrid'),
-            ("Compare", b"\xff\xff", 3, "call: the request is not a valid actgrid.v1.CompareRequest"),
-            ("Compare", analysis_pb2.CompareRequest(grid="missing").SerializeToString(), 5, 'no grid "missing"')]:
+    test = analysis_pb2.TestRequest(grid=str(quick.id), a=[analysis_pb2.Filter(factor="seed", values=["0"])],
+                                    b=[analysis_pb2.Filter(factor="seed", values=["1"])],
+                                    where=[analysis_pb2.Filter(factor="activation", values=["relu"]),
+                                           analysis_pb2.Filter(factor="init", values=["he_normal"]),
+                                           analysis_pb2.Filter(factor="bias", values=["0"]),
+                                           analysis_pb2.Filter(factor="depth", values=["2"])])
+    for method, data, code, message, exit_code in [
+            ("Nope", b"", 3, 'call: "Nope" is not one of GetGrid', 2),
+            ("Compare", b"\xff\xff", 3, "call: the request is not a valid actgrid.v1.CompareRequest", 2),
+            ("Compare", analysis_pb2.CompareRequest(grid="missing").SerializeToString(), 5, 'no grid "missing"', 2),
+            ("Test", test.SerializeToString(), 9, "", 1)]:  # FAILED_PRECONDITION: one value a group
         bad = subprocess.run([CLI, "call", method, "--db", server.db], input=data, capture_output=True)
-        assert (bad.returncode, bad.stdout) == (2, b"")
+        assert (bad.returncode, bad.stdout) == (exit_code, b"")
         assert bad.stderr.decode().startswith(f"{code} {message}"), bad.stderr
+
+
+def test_whole_number_labels_stay_exact_and_mixed_labels_stay_text():
+    df = pd.DataFrame({"seed": ["12345678901234567891", "2"], "lr": ["0.1", "1"], "act": ["relu", "2"]})
+    df = _tables._typed_factors(df, ["seed", "lr", "act"])
+    assert df["seed"].tolist() == [12345678901234567891, 2]
+    assert df["lr"].tolist() == [0.1, 1.0]
+    assert df["act"].tolist() == ["relu", "2"]
+
+
+def test_numpy_values_and_ids_are_taken_as_their_numbers(client, quick):
+    import numpy as np
+    ids = client.grids()["id"]
+    assert client.grid(ids[ids == quick.id].iloc[0]).id == quick.id  # an np.int64
+    by_array = client.compare(quick, by="depth", where={"depth": np.array([2, 8]), "seed": range(0, 2)})
+    by_list = client.compare(quick, by="depth", where={"depth": [2, 8], "seed": [0, 1]})
+    pd.testing.assert_frame_equal(by_array, by_list)
+    assert by_list["n"].tolist() == [40, 40]
+    with pytest.raises(actgrid.InvalidArgument, match="needs a value"):
+        client.compare(quick, where={"depth": None})
+    with pytest.raises(actgrid.InvalidArgument, match="needs a value"):
+        client.compare(quick, where={"depth": []})

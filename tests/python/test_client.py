@@ -181,9 +181,76 @@ def test_tls_with_the_coordinators_ca(tls_server, monkeypatch):
     assert actgrid.connect(tls_server.address).grids().empty
     monkeypatch.delenv("ACTGRID_TLS_CA")
     # plaintext to a TLS port, and TLS checked against the system's CAs, both fail
-    with pytest.raises(actgrid.Unavailable):
-        actgrid.connect(tls_server.address, wait=1).grids()
-    with pytest.raises(actgrid.Unavailable):
-        actgrid.connect(tls_server.address, tls=True, wait=1).grids()
+    for plain_or_system_cas in (dict(), dict(tls=True)):
+        c = actgrid.connect(tls_server.address, wait=0, timeout=3, **plain_or_system_cas)
+        with pytest.raises(actgrid.Unavailable):
+            c.grids()
     with pytest.raises(actgrid.InvalidArgument, match="CA certificate file"):
         actgrid.connect(tls_server.address, tls_ca="/nonexistent/ca.pem")
+
+
+def test_grid_files_are_read_as_the_cli_reads_them(client, tmp_path):
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(actgrid.NotFound) as raised:
+        client.submit(missing)
+    _, _, err = run_cli("submit", str(missing), "--server", client._door.address, check=False)
+    assert err == f"error: {missing}: {raised.value.message}\n"
+    with pytest.raises(actgrid.InvalidArgument, match="grid file is a directory"):
+        client.submit(str(tmp_path))
+    # a device without end is refused after reading one byte past the bound
+    with pytest.raises(actgrid.InvalidArgument, match="more than 1048576 bytes"):
+        client.submit("/dev/zero")
+    big = tmp_path / "big.yaml"
+    big.write_text("name: big\n" + "#" * (1 << 20))
+    with pytest.raises(actgrid.InvalidArgument, match="bytes; a grid file may have at most 1048576") as raised:
+        client.submit(big)
+    _, _, err = run_cli("submit", str(big), "--server", client._door.address, check=False)
+    assert err == f"error: {big}: {raised.value.message}\n"
+
+
+def test_one_line_flow_yaml_is_text(client):
+    dry = client.submit("{name: flow, dataset: {name: circle}, grid: {activation: [relu, tanh]}}", dry_run=True)
+    assert (dry.trials, dry.errors) == (2, [])
+
+
+def test_trial_errors_are_shown_cleaned_and_cut():
+    from actgrid._client import _shown
+    assert _shown("bad\x1b[31m red\x07") == "bad?[31m red?"
+    assert _shown("x" * 5000).endswith("... (cut; 5000 characters)")
+
+
+def test_watch_rides_out_a_coordinator_restart_long_after_it_began(tmp_path):
+    """The patience counts from the break, not from the start of the watch."""
+    import threading
+    import time
+    s = Server(str(tmp_path), "--local-workers", "1")
+    try:
+        c = actgrid.connect(s.address)
+        with open(QUICK, encoding="utf-8") as f:
+            text = f.read().replace("name: quick", "name: restart").replace("epochs: 100", "epochs: 100000")
+        submitted = c.submit(text)
+        result = {}
+
+        def watch():
+            try:
+                result["info"] = c.watch(submitted, progress=False, patience=6)
+            except actgrid.Error as e:
+                result["error"] = e
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        time.sleep(7)  # longer than the patience
+        s.restart()  # about 2 s without a coordinator
+        deadline = time.monotonic() + 20
+        while True:  # the channel reconnects within its backoff (at most 2 s)
+            try:
+                c.cancel(submitted)
+                break
+            except actgrid.Unavailable:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert "error" not in result, result
+        watcher.join(timeout=60)
+        assert result["info"].state == "cancelled"
+    finally:
+        s.stop()

@@ -1,10 +1,10 @@
 """The Client: the CLI's commands as methods returning DataFrames."""
+import numbers
 import os
 import sys
 import time
 
 from . import _tables, errors
-from ._doors import retry_unavailable
 from .v1 import analysis_pb2, grids_pb2
 
 MAX_GRID_FILE_BYTES = 1 << 20  # the coordinator refuses larger grid files
@@ -14,9 +14,9 @@ def _grid_ref(grid):
     """A grid reference from an id, a name, or a GridInfo / Submitted."""
     if isinstance(grid, (_tables.GridInfo, Submitted)):
         return str(grid.id)
-    if isinstance(grid, bool) or not isinstance(grid, (int, str)):
+    if isinstance(grid, bool) or not isinstance(grid, (numbers.Integral, str)):
         raise TypeError(f"grid: expected an id, a name, a GridInfo or a Submitted, got {type(grid).__name__}")
-    return str(grid)
+    return str(int(grid)) if isinstance(grid, numbers.Integral) else grid
 
 
 def _split(text, sep):
@@ -36,9 +36,13 @@ def _split(text, sep):
     return parts
 
 
-def _label(value):
+def _label(value, factor, name):
+    if value is None:
+        raise errors.InvalidArgument(f"{name}: {factor} needs a value ({factor}=VALUE)")
     if isinstance(value, bool):
         return "true" if value else "false"
+    if hasattr(value, "item") and callable(value.item):  # a numpy scalar: its Python value
+        value = value.item()
     return str(value)
 
 
@@ -50,10 +54,13 @@ def _filters(where, name="where"):
     merged = {}
     if isinstance(where, dict):
         for factor, values in where.items():
-            if isinstance(values, (list, tuple, set)):
-                merged.setdefault(str(factor), []).extend(_label(v) for v in values)
-            else:
-                merged.setdefault(str(factor), []).append(_label(values))
+            factor = str(factor)
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                values = [values]
+            labels = [_label(v, factor, name) for v in values]
+            if not labels:
+                raise errors.InvalidArgument(f"{name}: {factor} needs a value ({factor}=VALUE)")
+            merged.setdefault(factor, []).extend(labels)
     else:
         items = [where] if isinstance(where, str) else list(where)
         for item in items:
@@ -67,6 +74,41 @@ def _filters(where, name="where"):
                         raise errors.InvalidArgument(f"{name}: {factor} needs a value ({factor}=VALUE)")
                     merged.setdefault(factor, []).append(v)
     return [analysis_pb2.Filter(factor=f, values=v) for f, v in merged.items()]
+
+
+def _too_large(size):
+    return errors.InvalidArgument(f"file: {size} bytes; a grid file may have at most {MAX_GRID_FILE_BYTES} bytes "
+                                  "(1 MiB)")
+
+
+def _read_grid_file(path):
+    """The grid file's text, with the CLI's errors; at most one byte past the bound is
+    read, so a device or a pipe without end is refused too."""
+    if not os.path.exists(path):
+        raise errors.NotFound(f"grid file not found: {path}")
+    if os.path.isdir(path):
+        raise errors.InvalidArgument(f"grid file is a directory: {path}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_GRID_FILE_BYTES + 1)
+    except OSError as e:
+        raise errors.InvalidArgument(f"cannot read grid file {path}: {e.strerror}") from None
+    if len(data) > MAX_GRID_FILE_BYTES:
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        if size > MAX_GRID_FILE_BYTES:
+            raise _too_large(size)
+        raise errors.InvalidArgument(f"file: more than {MAX_GRID_FILE_BYTES} bytes; a grid file may have at most "
+                                     f"{MAX_GRID_FILE_BYTES} bytes (1 MiB)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.InvalidArgument(f"{path}: not UTF-8 text") from None
+
+
+def _shown(message, limit=2000):
+    """A trial's error message fit for a terminal: no control characters, cut at `limit`."""
+    message = "".join(c if c.isprintable() or c == "\n" else "?" for c in message)
+    return message if len(message) <= limit else message[:limit] + f" ... (cut; {len(message)} characters)"
 
 
 def _by(by):
@@ -129,29 +171,21 @@ class Client:
         message. With watch=True, follows the grid until it is done (a tqdm bar
         unless progress=False). With dry_run=True nothing is queued: the result's
         .errors lists every problem."""
-        if isinstance(path_or_text, os.PathLike) or (isinstance(path_or_text, str) and "\n" not in path_or_text):
-            path = os.fspath(path_or_text)
-            try:
-                size = os.path.getsize(path)
-                if size > MAX_GRID_FILE_BYTES:
-                    raise errors.InvalidArgument(f"{path}: the grid file is {size} bytes; at most "
-                                                 f"{MAX_GRID_FILE_BYTES} are allowed")
-                with open(path, "rb") as f:
-                    data = f.read()
-            except OSError as e:
-                raise errors.InvalidArgument(f"{path}: {e.strerror}") from None
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise errors.InvalidArgument(f"{path}: not UTF-8 text") from None
-        elif isinstance(path_or_text, str):
+        if isinstance(path_or_text, str) and ("\n" in path_or_text or path_or_text.lstrip().startswith("{")):
             text = path_or_text
+        elif isinstance(path_or_text, (str, os.PathLike)):
+            text = _read_grid_file(os.fspath(path_or_text))
         else:
             raise TypeError(f"submit: expected a path or a grid file's text, got {type(path_or_text).__name__}")
         r = self._door.call("SubmitGrid", grids_pb2.SubmitGridRequest(grid_file=text, dry_run=dry_run))
         submitted = Submitted(r, dry_run)
         if watch and not dry_run:
-            submitted.grid = self.watch(submitted, progress=progress)
+            try:
+                submitted.grid = self.watch(submitted, progress=progress)
+            except KeyboardInterrupt:
+                print(f"stopped watching; grid {submitted.id} goes on (cancel({submitted.id}) stops it)",
+                      file=sys.stderr)
+                raise
         return submitted
 
     def grid(self, grid, raw=False):
@@ -193,24 +227,36 @@ class Client:
                                 refresh=False)
             bar.update(info.epochs_done - bar.n)  # redraws at most every mininterval
 
-        def follow():
-            for event in self._door.stream("WatchGrid", grids_pb2.GridRef(grid=ref)):
-                for message in event.errors:
-                    text = f"trial failed: {message}"
-                    if bar is not None:
-                        bar.write(text, file=sys.stderr)
-                    else:
-                        print(text, file=sys.stderr)
-                show(_tables.GridInfo(event.grid))
-
+        # As the CLI: each stream has a long deadline and is reopened; once broken, it is
+        # reopened waiting for the coordinator (wait_for_ready) for up to `patience`
+        # seconds since the break, which every event resets.
+        broken, broken_since = False, 0.0
+        request = grids_pb2.GridRef(grid=ref)
         try:
             while True:
-                retry_unavailable(follow, patience)
-                info = self.grid(ref)
-                if info.state != "running":
-                    show(info)
-                    return info
-                time.sleep(0.2)  # the stream ended early: open it again
+                failure = None
+                try:
+                    for event in self._door.stream("WatchGrid", request, timeout=patience if broken else 600.0,
+                                                   wait_for_ready=broken):
+                        broken = False
+                        for message in event.errors:
+                            text = f"trial failed: {_shown(message)}"
+                            if bar is not None:
+                                bar.write(text, file=sys.stderr)
+                            else:
+                                print(text, file=sys.stderr)
+                        info = _tables.GridInfo(event.grid)
+                        show(info)
+                        if info.state != "running":
+                            return info
+                except (errors.Unavailable, errors.DeadlineExceeded) as e:
+                    failure = e
+                now = time.monotonic()
+                if not broken:
+                    broken, broken_since = True, now
+                if now - broken_since > patience:
+                    raise failure or errors.Unavailable(f"the watch of grid {ref} kept ending early")
+                time.sleep(0.25)
         finally:
             if bar is not None:
                 bar.close()

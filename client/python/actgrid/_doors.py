@@ -3,12 +3,13 @@
 Both answer the same method names with the same protobuf messages, so everything above
 them (tables, errors) is shared.
 """
+import io
 import os
 import shutil
 import subprocess
-import time
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from . import errors
 from .v1 import analysis_pb2, analysis_pb2_grpc, grids_pb2, grids_pb2_grpc
@@ -70,8 +71,13 @@ class Remote:
         token = resolve_token(token, token_file)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         tls_ca = tls_ca or os.environ.get("ACTGRID_TLS_CA") or None
+        # As the CLI's channel: a ping every 10 s declares a silent connection dead within
+        # 15 s (long watches and exports stay open on them); quick reconnects.
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                   ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+                   ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                   ("grpc.keepalive_time_ms", 10000), ("grpc.keepalive_timeout_ms", 5000),
+                   ("grpc.http2.max_pings_without_data", 0), ("grpc.keepalive_permit_without_calls", 1),
+                   ("grpc.initial_reconnect_backoff_ms", 200), ("grpc.max_reconnect_backoff_ms", 2000)]
         if tls or tls_ca:
             root = None
             if tls_ca:
@@ -104,9 +110,11 @@ class Remote:
         except grpc.RpcError as e:
             raise errors.from_rpc_error(e) from None
 
-    def stream(self, method, request, timeout=None):
-        """The messages of a server stream; `timeout` bounds the whole stream (None: none)."""
-        responses = self._method(method)(request, timeout=timeout, metadata=self._metadata)
+    def stream(self, method, request, timeout=None, wait_for_ready=False):
+        """The messages of a server stream; `timeout` bounds the whole stream (None: none);
+        with wait_for_ready it waits for an unreachable coordinator until then."""
+        responses = self._method(method)(request, timeout=timeout, metadata=self._metadata,
+                                         wait_for_ready=wait_for_ready)
         try:
             yield from responses
         except grpc.RpcError as e:
@@ -155,6 +163,21 @@ def _varint(read):
             raise errors.Internal("the answer from actgrid call has a bad message size")
 
 
+def _read_message(method, read):
+    """The next delimited response of `method` through `read(n)`; None at the end."""
+    size = _varint(read)
+    if size is None:
+        return None
+    data = read(size)
+    if len(data) != size:
+        raise errors.Internal(f"the answer from actgrid call ends inside a message ({len(data)} of {size} bytes)")
+    try:
+        return RESPONSES[method].FromString(data)
+    except DecodeError as e:
+        raise errors.Internal(f"the answer from actgrid call is not a {RESPONSES[method].DESCRIPTOR.full_name}: "
+                              f"{e}") from None
+
+
 def _failure(returncode, stderr):
     text = stderr.decode("utf-8", "replace").strip()
     first, _, rest = text.partition(" ")
@@ -193,22 +216,21 @@ class Database:
     def call(self, method, request):
         self._unsupported(method)
         proc = self._start(method)
-        out, err = proc.communicate(request.SerializeToString())
+        try:
+            out, err = proc.communicate(request.SerializeToString())
+        finally:
+            if proc.poll() is None:  # interrupted: leave no reader behind
+                proc.kill()
+                proc.wait()
         if proc.returncode != 0:
             raise _failure(proc.returncode, err)
-        pos, shift, size = 0, 0, 0
-        while True:
-            if pos >= len(out):
-                raise errors.Internal("actgrid call gave no answer")
-            b = out[pos]
-            pos += 1
-            size |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
-        return RESPONSES[method].FromString(out[pos:pos + size])
+        answer = io.BytesIO(out)
+        message = _read_message(method, answer.read)
+        if message is None:
+            raise errors.Internal("actgrid call gave no answer")
+        return message
 
-    def stream(self, method, request, timeout=None):
+    def stream(self, method, request, timeout=None, wait_for_ready=False):
         self._unsupported(method)
         proc = self._start(method)
         try:
@@ -218,13 +240,10 @@ class Database:
             except BrokenPipeError:  # it stopped before reading: its stderr says why
                 pass
             while True:
-                size = _varint(proc.stdout.read)
-                if size is None:
+                message = _read_message(method, proc.stdout.read)
+                if message is None:
                     break
-                data = proc.stdout.read(size)
-                if len(data) != size:
-                    break
-                yield RESPONSES[method].FromString(data)
+                yield message
             proc.stdout.close()
             err = proc.stderr.read()
             if proc.wait() != 0:
@@ -239,17 +258,3 @@ class Database:
 
     def close(self):
         pass
-
-
-def retry_unavailable(fn, patience):
-    """fn() again while it raises Unavailable, for up to `patience` seconds."""
-    deadline = time.monotonic() + patience
-    delay = 0.2
-    while True:
-        try:
-            return fn()
-        except errors.Unavailable:
-            if time.monotonic() + delay > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)

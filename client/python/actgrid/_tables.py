@@ -11,6 +11,7 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from .v1 import analysis_pb2, grids_pb2, metrics_pb2
 
+_INTEGER = re.compile(r"^[-+]?\d+$")
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -22,15 +23,18 @@ def _numeric_label(label):
 
 
 def _typed_factors(df, factors):
-    """Factor columns whose every label is a number become numbers (int when whole)."""
+    """Factor columns whose every label is a number become numbers: integers when every
+    label is written as one ("2", "12345678901234567891"), else floats."""
     for f in factors:
         if f not in df.columns or df.empty:
             continue
-        values = [_numeric_label(v) if isinstance(v, str) else None for v in df[f]]
-        if all(v is not None for v in values):
-            whole = all(float(v).is_integer() and "." not in s and "e" not in s.lower()
-                        for v, s in zip(values, df[f]))
-            df[f] = [int(v) for v in values] if whole else values
+        labels = list(df[f])
+        if not all(isinstance(v, str) and _numeric_label(v) is not None for v in labels):
+            continue
+        if all(_INTEGER.match(v) for v in labels):
+            df[f] = [int(v) for v in labels]
+        else:
+            df[f] = [float(v) for v in labels]
     return df
 
 
