@@ -90,41 +90,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)quiet;
   static std::unique_ptr<Store> store = BuildStore();
   if (size == 0) return 0;
-  const int which = data[0] % 6;
   const uint8_t* body = data + 1;
   const int length = int(size - 1);
-  switch (which) {
-    case 0: {
-      v1::CompareRequest r;
-      if (r.ParseFromArray(body, length)) (void)actgrid::analysis::Compare(*store, r);
-      break;
-    }
-    case 1: {
-      v1::CurvesRequest r;
-      if (r.ParseFromArray(body, length)) (void)actgrid::analysis::Curves(*store, r);
-      break;
-    }
-    case 2: {
-      v1::EffectsRequest r;
-      if (r.ParseFromArray(body, length)) (void)actgrid::analysis::Effects(*store, r);
-      break;
-    }
-    case 3: {
-      v1::TestRequest r;
-      if (r.ParseFromArray(body, length)) (void)actgrid::analysis::Test(*store, r);
-      break;
-    }
-    case 4: {
-      v1::LayersRequest r;
-      if (r.ParseFromArray(body, length)) (void)actgrid::analysis::Layers(*store, r);
-      break;
-    }
-    default: {
-      v1::ExportRequest r;
-      if (r.ParseFromArray(body, length))
-        (void)actgrid::analysis::Export(*store, r, [](const v1::ExportChunk&) { return true; });
-      break;
-    }
+  // Parses the body as `request` and hands it to `answer` (whose answer is dropped).
+  const auto ask = [&](auto request, auto answer) {
+    if (request.ParseFromArray(body, length)) (void)answer(request);
+  };
+  namespace analysis = actgrid::analysis;
+  switch (data[0] % 6) {
+    case 0: ask(v1::CompareRequest(), [](const auto& r) { return analysis::Compare(*store, r); }); break;
+    case 1: ask(v1::CurvesRequest(), [](const auto& r) { return analysis::Curves(*store, r); }); break;
+    case 2: ask(v1::EffectsRequest(), [](const auto& r) { return analysis::Effects(*store, r); }); break;
+    case 3: ask(v1::TestRequest(), [](const auto& r) { return analysis::Test(*store, r); }); break;
+    case 4: ask(v1::LayersRequest(), [](const auto& r) { return analysis::Layers(*store, r); }); break;
+    default:
+      ask(v1::ExportRequest(), [](const auto& r) {
+        return analysis::Export(*store, r, [](const v1::ExportChunk&) { return true; });
+      });
   }
   return 0;
 }
